@@ -1,0 +1,29 @@
+# One command to run the daemon, one to run the tests; each makes .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG ?= config.toml
+
+.PHONY: run once test lint bench clean
+
+$(BIN)/newswatch: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(BIN)/newswatch
+
+run: $(BIN)/newswatch
+	$(BIN)/newswatch --config $(CONFIG) run
+
+once: $(BIN)/newswatch
+	$(BIN)/newswatch --config $(CONFIG) run --once
+
+test: $(BIN)/newswatch
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/newswatch
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

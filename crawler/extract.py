@@ -1,0 +1,97 @@
+"""Turn a downloaded page into an article: clean body text and reliable metadata.
+
+Pure function, no I/O: `extract_article(html, url)` never raises; when the page holds
+no article the result says why in `error`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from crawler.extract_body import extract_body
+from crawler.extract_dates import extract_dates
+from crawler.extract_html import MAX_HTML_CHARS, decode_html, looks_like_html, parse_html
+from crawler.extract_language import declared_language, identify_language
+from crawler.extract_metadata import (
+    extract_authors,
+    extract_canonical,
+    extract_description,
+    extract_image,
+    extract_site_name,
+    extract_title,
+    meta_tags,
+)
+from crawler.extract_structured import jsonld_nodes, structured_article, website_name
+
+logger = logging.getLogger(__name__)
+
+NO_ARTICLE = "no article text found"
+
+
+@dataclass
+class ExtractedArticle:
+    url: str
+    title: str | None = None
+    body: str = ""
+    authors: list[str] = field(default_factory=list)
+    published: datetime | None = None
+    modified: datetime | None = None
+    language: str | None = None
+    canonical_url: str | None = None
+    site_name: str | None = None
+    image: str | None = None
+    description: str | None = None
+    error: str | None = None
+
+
+def extract_article(html: str | bytes, url: str) -> ExtractedArticle:
+    """Extract the article on a page; never raises (failures are reported in `error`)."""
+    try:
+        return _extract(html, url)
+    except Exception as exc:  # last line of defence: a crawl must survive any page
+        logger.exception("extraction failed for %s", url)
+        return ExtractedArticle(url=url, error=f"extraction failed: {type(exc).__name__}")
+
+
+def _extract(html: str | bytes, url: str) -> ExtractedArticle:
+    if not html:
+        return ExtractedArticle(url=url, error="empty page")
+    if len(html) > MAX_HTML_CHARS:
+        return ExtractedArticle(url=url, error="page too large")
+    text = decode_html(html)
+    if not looks_like_html(text):
+        return ExtractedArticle(url=url, error="not an HTML page")
+    tree = parse_html(text)
+    if tree is None:
+        return ExtractedArticle(url=url, error="not an HTML page")
+
+    nodes = jsonld_nodes(tree)
+    data = structured_article(nodes)
+    tags = meta_tags(tree)
+    site_name = extract_site_name(tags, data, website_name(nodes))
+    dates = extract_dates(tree, tags, data, url)
+    title = extract_title(tree, tags, data, site_name)
+    body = extract_body(tree, url, title, data.body)
+    article = ExtractedArticle(
+        url=url,
+        title=title,
+        body=body,
+        authors=extract_authors(tree, tags, data),
+        published=dates.published,
+        modified=dates.modified,
+        language=identify_language(body, declared_language(tree, data.language)),
+        canonical_url=extract_canonical(tree, tags, url),
+        site_name=site_name,
+        image=extract_image(tags, data, url),
+        description=extract_description(tags, data),
+    )
+    if not body:
+        article.error = NO_ARTICLE
+    return article
+
+
+def site_of(url: str) -> str | None:
+    return urlsplit(url).hostname

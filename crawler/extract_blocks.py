@@ -1,0 +1,82 @@
+"""Text blocks (paragraphs, headings, list items, quotes) of trafilatura's output tree."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import trafilatura
+from lxml.etree import _Element
+from lxml.html import HtmlElement
+
+logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+
+_SPACES = re.compile(r"[ \t\u00a0\u2009\u200a\u202f]+")
+_BLANK_LINES = re.compile(r"\s*\n\s*")
+
+
+@dataclass
+class Block:
+    """One output line of the body, with what is needed to judge it."""
+
+    text: str
+    kind: str  # "p", "head", "item" or "quote"
+    link_chars: int = 0
+
+    @property
+    def link_density(self) -> float:
+        return self.link_chars / max(1, len(self.text))
+
+
+def _element_text(element: _Element) -> str:
+    parts: list[str] = []
+    for node in element.iter():
+        if node.tag == "lb":
+            parts.append("\n")
+        elif node is not element and node.tag in ("list", "item", "p") and parts:
+            parts.append(" ")
+        if node.text and node.tag != "lb":
+            parts.append(node.text)
+        if node is not element and node.tail:
+            parts.append(node.tail)
+    text = _SPACES.sub(" ", "".join(parts))
+    return _BLANK_LINES.sub("\n", text).strip()
+
+
+def _link_chars(element: _Element) -> int:
+    return sum(len(_SPACES.sub(" ", "".join(ref.itertext())).strip()) for ref in element.iter("ref"))
+
+
+def _block(element: _Element, kind: str) -> Block | None:
+    text = _element_text(element)
+    return Block(text, kind, _link_chars(element)) if text else None
+
+
+def blocks_of(body: _Element) -> list[Block]:
+    """Flatten trafilatura's output tree into blocks in reading order."""
+    blocks: list[Block] = []
+    for child in body:
+        if child.tag == "list":
+            items = [_block(item, "item") for item in child.iter("item")]
+            blocks.extend(item for item in items if item)
+            continue
+        kind = {"head": "head", "quote": "quote"}.get(str(child.tag), "p")
+        block = _block(child, kind)
+        if block:
+            blocks.append(block)
+    return blocks
+
+
+def trafilatura_blocks(tree: HtmlElement, url: str, **modes: bool) -> list[Block]:
+    """Blocks of the main content trafilatura finds (it works on a copy of the tree)."""
+    try:
+        document = trafilatura.bare_extraction(
+            tree, url=url, include_comments=False, include_tables=False,
+            include_links=True, with_metadata=False, **modes,
+        )
+    except Exception:  # trafilatura has many internal failure modes on hostile markup
+        return []
+    if document is None or document.body is None:
+        return []
+    return blocks_of(document.body)

@@ -1,0 +1,184 @@
+"""Publish and modified times: gather every date the page states, pick one, say who agrees."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+from htmldate import find_date
+from lxml.html import HtmlElement
+
+from crawler.extract_metadata import MetaTags
+from crawler.extract_structured import StructuredArticle, microdata_values
+
+# Source names, most authoritative first; the bench reports agreement between them.
+STRUCTURED, META, VISIBLE, URL, HTMLDATE = "structured", "meta", "visible", "url", "htmldate"
+SOURCE_ORDER = (STRUCTURED, META, VISIBLE, URL)
+
+_PUBLISHED_META = (
+    "article:published_time", "og:published_time", "og:article:published_time",
+    "datepublished", "article.published", "published_time", "publish-date", "publishdate",
+    "pubdate", "parsely-pub-date", "sailthru.date", "dc.date.issued", "dcterms.created",
+    "dc.date", "dcterms.date", "date", "cxenseparse:recs:publishtime", "article:published",
+)
+_MODIFIED_META = (
+    "article:modified_time", "og:updated_time", "datemodified", "article.updated",
+    "last-modified", "dcterms.modified", "dc.date.modified", "modified_time",
+)
+_URL_DATE = re.compile(
+    r"/((?:19|20)\d{2})[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?:/|[_-]|\.html?|$)"
+)
+_ISO_FRACTION = re.compile(r"(\.\d{6})\d+")
+_TIMESTAMP = re.compile(r"^\d{10}(\d{3})?$")
+# Two stated times within this much of each other describe the same publication
+# (a date-only value and a timestamp late in the day in another zone still agree).
+AGREEMENT_WINDOW = timedelta(hours=36)
+_EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
+
+logging.getLogger("htmldate").setLevel(logging.ERROR)
+
+
+@dataclass
+class DateEvidence:
+    """Publish-time candidates per source and the chosen publish/modified times."""
+
+    candidates: dict[str, datetime] = field(default_factory=dict)
+    published: datetime | None = None
+    published_source: str | None = None
+    modified: datetime | None = None
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def parse_datetime(raw: str | None) -> datetime | None:
+    """A timezone-aware datetime from ISO 8601, RFC 2822 or epoch text; None if unreadable."""
+    if not raw:
+        return None
+    text = raw.strip()
+    parsed: datetime | None = None
+    if _TIMESTAMP.match(text):
+        seconds = int(text) / (1000 if len(text) == 13 else 1)
+        parsed = datetime.fromtimestamp(seconds, tz=UTC)
+    else:
+        iso = _ISO_FRACTION.sub(r"\1", text.replace(" UTC", "Z").replace(" GMT", "Z"))
+        try:
+            parsed = datetime.fromisoformat(iso)
+        except ValueError:
+            try:
+                parsed = parsedate_to_datetime(text)
+            except (TypeError, ValueError, IndexError):
+                return None
+    return _plausible(_aware(parsed))
+
+
+def _plausible(value: datetime) -> datetime | None:
+    """Reject dates no news page can carry (before the web, or in the future)."""
+    if value < _EARLIEST or value > datetime.now(UTC) + timedelta(days=2):
+        return None
+    return value
+
+
+def _first_parsed(raws: list[str]) -> datetime | None:
+    for raw in raws:
+        parsed = parse_datetime(raw)
+        if parsed:
+            return parsed
+    return None
+
+
+def url_date(url: str) -> datetime | None:
+    """The date in a URL path like /2024/06/18/ or /20240618/, as midnight UTC."""
+    match = _URL_DATE.search(url)
+    if not match:
+        return None
+    try:
+        return _plausible(datetime(*map(int, match.groups()), tzinfo=UTC))
+    except ValueError:
+        return None
+
+
+def _visible_time(tree: HtmlElement) -> datetime | None:
+    """The first machine-readable <time> the page shows, publish-flagged ones first."""
+    times = tree.xpath("//time[@datetime]")
+    flagged = [
+        t for t in times
+        if t.get("pubdate") is not None
+        or re.search(r"publish|posted|created", (t.get("class") or "") + (t.get("itemprop") or ""),
+                     re.I)
+    ]
+    return _first_parsed([t.get("datetime", "") for t in flagged + times])
+
+
+def _meta_values(tags: MetaTags, keys: tuple[str, ...]) -> list[str]:
+    return [value for key in keys for value in tags.get(key, [])]
+
+
+def _htmldate(tree: HtmlElement, url: str) -> datetime | None:
+    try:
+        found = find_date(tree, url=url, original_date=True, extensive_search=True,
+                          outputformat="%Y-%m-%dT%H:%M:%S")
+    except Exception:  # htmldate raises assorted errors on odd pages; it is only a fallback
+        return None
+    return parse_datetime(found)
+
+
+def agrees(a: datetime, b: datetime) -> bool:
+    return abs(a - b) <= AGREEMENT_WINDOW
+
+
+def _has_time(value: datetime) -> bool:
+    return (value.hour, value.minute, value.second) != (0, 0, 0)
+
+
+def _choose(candidates: dict[str, datetime]) -> tuple[str, datetime] | None:
+    """The most authoritative date; a more precise agreeing one lends it a time of day."""
+    for source in SOURCE_ORDER:
+        if source in candidates:
+            chosen = candidates[source]
+            if not _has_time(chosen):
+                for other in candidates.values():
+                    if _has_time(other) and other.date() == chosen.date():
+                        return source, other
+            return source, chosen
+    return None
+
+
+def date_candidates(
+    tree: HtmlElement, tags: MetaTags, data: StructuredArticle, url: str
+) -> dict[str, datetime]:
+    """Publish-time candidates from each independent source that states one."""
+    found = {
+        STRUCTURED: parse_datetime(data.published)
+        or _first_parsed(microdata_values(tree, "datePublished")),
+        META: _first_parsed(_meta_values(tags, _PUBLISHED_META)),
+        VISIBLE: _visible_time(tree),
+        URL: url_date(url),
+    }
+    return {source: value for source, value in found.items() if value}
+
+
+def extract_dates(
+    tree: HtmlElement, tags: MetaTags, data: StructuredArticle, url: str
+) -> DateEvidence:
+    """Publish time (falling back to htmldate's page analysis) and modified time."""
+    candidates = date_candidates(tree, tags, data, url)
+    evidence = DateEvidence(candidates=candidates)
+    chosen = _choose(candidates)
+    if chosen is None:
+        fallback = _htmldate(tree, url)
+        chosen = (HTMLDATE, fallback) if fallback else None
+    if chosen:
+        evidence.published_source, evidence.published = chosen
+    evidence.modified = (
+        parse_datetime(data.modified)
+        or _first_parsed(microdata_values(tree, "dateModified"))
+        or _first_parsed(_meta_values(tags, _MODIFIED_META))
+    )
+    if evidence.modified and evidence.published and evidence.modified < evidence.published:
+        evidence.modified = None
+    return evidence

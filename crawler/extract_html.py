@@ -1,0 +1,86 @@
+"""Turn downloaded page bytes into text and a parsed lxml tree, without ever raising."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from charset_normalizer import from_bytes
+from lxml import etree, html
+
+# A page larger than this is almost certainly not a single article (or is hostile);
+# parsing it would stall a crawl worker, so it is refused up front.
+MAX_HTML_CHARS = 8_000_000
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE
+)
+_XML_ENCODING = re.compile(rb"""^<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9._-]+)""")
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def _known_codec(name: str) -> str | None:
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def declared_charset(data: bytes) -> str | None:
+    """The charset a page declares (BOM, XML prolog or <meta>), if it names a real codec."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    head = data[:4096]
+    match = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
+    if not match:
+        return None
+    return _known_codec(match.group(1).decode("ascii", "ignore"))
+
+
+def decode_html(data: str | bytes) -> str:
+    """Decode page bytes: the declared charset first, then detection, then lossy UTF-8."""
+    if isinstance(data, str):
+        return data
+    charset = declared_charset(data)
+    if charset:
+        try:
+            return data.decode(charset)
+        except (UnicodeDecodeError, LookupError):
+            pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(data[:200_000]).best()
+    if best is not None:
+        try:
+            return data.decode(best.encoding, errors="replace")
+        except LookupError:
+            pass
+    return data.decode("utf-8", errors="replace")
+
+
+def looks_like_html(text: str) -> bool:
+    """True when the text has markup and is mostly printable (not binary garbage)."""
+    sample = text[:5000]
+    if "<" not in sample:
+        return False
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n\f")
+    return controls + sample.count("\ufffd") < len(sample) * 0.05
+
+
+def parse_html(text: str) -> html.HtmlElement | None:
+    """Parse markup into an lxml tree, or None when it holds no document."""
+    # lxml refuses str input that carries an XML encoding declaration.
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text, count=1)
+    text = text.replace("\x00", "")
+    try:
+        tree = html.document_fromstring(text)
+    except (etree.ParserError, ValueError, TypeError):
+        return None
+    return tree if tree is not None and len(tree) else None

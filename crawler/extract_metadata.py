@@ -1,0 +1,161 @@
+"""Page-level metadata: title, authors, canonical address, site name, image, description."""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+from urllib.parse import urljoin
+
+from lxml.html import HtmlElement
+
+from crawler.extract_structured import StructuredArticle, microdata_values
+
+MetaTags = dict[str, list[str]]
+
+_BY_PREFIX = re.compile(r"^\s*(?:written\s+)?by[:\s]+", re.IGNORECASE)
+_AUTHOR_SPLIT = re.compile(r"\s*(?:;|\||,\s*and\s+|\s+and\s+|\s*&\s*|,)\s*", re.IGNORECASE)
+# Trailing job titles and credits that bylines glue onto names.
+_AUTHOR_TAIL = re.compile(
+    r"\s*(?:\b(?:is|was)\s+an?\b.*|[-–—|]\s*.*|\bfor\s+.*|\bin\s+[A-Z][a-z]+.*"
+    r"|\b(?:updated|published|posted)\b.*)$"
+)
+_NOT_A_NAME = re.compile(r"https?://|www\.|@|\d{3,}|^(?:staff|admin|editor|unknown|none)$", re.I)
+_TITLE_SEPARATORS = re.compile(r"\s+[|–—•·:-]\s+|\s+\|\s*|\s*\|\s+")
+
+
+def meta_tags(tree: HtmlElement) -> MetaTags:
+    """All <meta> values keyed by lowercased property/name/itemprop, in page order."""
+    tags: MetaTags = {}
+    for meta in tree.iter("meta"):
+        key = meta.get("property") or meta.get("name") or meta.get("itemprop")
+        value = meta.get("content")
+        if key and value and value.strip():
+            tags.setdefault(key.strip().lower(), []).append(htmllib.unescape(value.strip()))
+    return tags
+
+
+def first_meta(tags: MetaTags, *keys: str) -> str | None:
+    for key in keys:
+        if tags.get(key):
+            return tags[key][0]
+    return None
+
+
+def _clean(text: str | None) -> str | None:
+    if not text:
+        return None
+    text = " ".join(htmllib.unescape(text).split())
+    return text or None
+
+
+def _strip_site_suffix(title: str, site_name: str | None) -> str:
+    """Drop a " | Site Name" style suffix or prefix from a <title>."""
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) < 2:
+        return title
+    if site_name and site_name.lower() in (parts[-1].lower(), parts[0].lower()):
+        keep = parts[:-1] if site_name.lower() == parts[-1].lower() else parts[1:]
+        return " - ".join(keep)
+    # Without a known site name, keep the longest segment: headlines outlast brand names.
+    return max(parts, key=len)
+
+
+def extract_title(
+    tree: HtmlElement, tags: MetaTags, data: StructuredArticle, site_name: str | None
+) -> str | None:
+    """The headline: structured data, then og/twitter title, then <h1> or <title>."""
+    for candidate in (
+        data.headline,
+        first_meta(tags, "og:title", "twitter:title", "headline", "title", "dc.title"),
+    ):
+        if _clean(candidate):
+            return _clean(candidate)
+    h1s = [_clean(h.text_content()) for h in tree.iter("h1")]
+    h1s = [h for h in h1s if h]
+    if len(h1s) == 1:
+        return h1s[0]
+    page_title = _clean(tree.findtext(".//title"))
+    if page_title:
+        return _strip_site_suffix(page_title, site_name)
+    return h1s[0] if h1s else None
+
+
+def normalise_author(raw: str) -> list[str]:
+    """Split a byline into names, dropping "By", roles, URLs and placeholders."""
+    text = _clean(raw) or ""
+    text = _BY_PREFIX.sub("", text)
+    names = []
+    for part in _AUTHOR_SPLIT.split(text):
+        part = _BY_PREFIX.sub("", part)
+        part = _AUTHOR_TAIL.sub("", part).strip(" .,:;-")
+        if 1 < len(part) <= 60 and not _NOT_A_NAME.search(part) and len(part.split()) <= 6:
+            names.append(part)
+    return names
+
+
+def _byline_texts(tree: HtmlElement) -> list[str]:
+    """Author names from visible markup: rel=author links and itemprop=author."""
+    texts = microdata_values(tree, "author")
+    for link in tree.xpath('//a[@rel="author"]'):
+        texts.append(link.text_content())
+    return texts
+
+
+def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle) -> list[str]:
+    """Author names from the most authoritative source that names any."""
+    sources = [
+        data.authors,
+        tags.get("author", []) + tags.get("article:author", []) + tags.get("parsely-author", [])
+        + tags.get("sailthru.author", []) + tags.get("dc.creator", []),
+        _byline_texts(tree),
+    ]
+    for raws in sources:
+        names: list[str] = []
+        for raw in raws:
+            for name in normalise_author(raw):
+                if name.lower() not in {n.lower() for n in names}:
+                    names.append(name)
+        if names:
+            return names
+    return []
+
+
+def _absolute(value: str | None, base: str) -> str | None:
+    value = _clean(value)
+    if not value or value.startswith(("data:", "javascript:")):
+        return None
+    try:
+        return urljoin(base, value)
+    except ValueError:
+        return None
+
+
+def extract_canonical(tree: HtmlElement, tags: MetaTags, url: str) -> str | None:
+    """rel=canonical, else og:url, made absolute against the page address."""
+    for link in tree.xpath('//link[@href][contains(concat(" ", normalize-space(@rel), " "),'
+                           ' " canonical ")]'):
+        found = _absolute(link.get("href"), url)
+        if found:
+            return found
+    return _absolute(first_meta(tags, "og:url", "twitter:url"), url)
+
+
+def extract_site_name(tags: MetaTags, data: StructuredArticle, site: str | None) -> str | None:
+    return _clean(
+        first_meta(tags, "og:site_name", "application-name", "twitter:site:name")
+        or data.publisher
+        or site
+    )
+
+
+def extract_image(tags: MetaTags, data: StructuredArticle, url: str) -> str | None:
+    raw = first_meta(tags, "og:image", "og:image:url", "og:image:secure_url", "twitter:image",
+                     "twitter:image:src") or data.image
+    return _absolute(raw, url)
+
+
+def extract_description(tags: MetaTags, data: StructuredArticle) -> str | None:
+    return _clean(
+        first_meta(tags, "og:description", "description", "twitter:description")
+        or data.description
+    )

@@ -1,0 +1,377 @@
+"""Loading and validating config.toml.
+
+Every problem is reported on one line that names the file, the line, the key path
+(`sources[2].interval`) and what was expected, so a user can fix it without reading code.
+`${VAR}` in any string is replaced from the environment before validation.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from alerts.query import QueryError, parse_query
+from crawler.database import resolve_database_url
+from scheduler.durations import format_duration, parse_duration
+
+CONFIG_ENV = "NEWSWATCH_CONFIG"
+DATABASE_URL_ENV = "NEWSWATCH_DATABASE_URL"
+DEFAULT_CONFIG = "config.toml"
+
+Duration = Annotated[
+    timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration)
+]
+
+
+class ConfigError(Exception):
+    """The config cannot be used; `problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageConfig(_Section):
+    url: str = "sqlite:///newswatch.db"
+
+
+class CrawlerConfig(_Section):
+    user_agent: str = "newswatch/0.1 (news monitoring; +https://pypi.org/project/newswatch/)"
+    obey_robots_txt: bool = True
+    max_article_age: Duration = timedelta(days=3)
+    download_timeout: Duration = timedelta(seconds=30)
+    download_delay: Duration = timedelta(seconds=1)
+    concurrent_requests_per_domain: int = Field(default=2, ge=1, le=32)
+    max_page_size: int = Field(default=5 * 1024 * 1024, ge=10_000)
+    crawl_time_limit: Duration = timedelta(minutes=15)
+
+
+class DefaultsConfig(_Section):
+    interval: Duration = timedelta(minutes=10)
+
+    @field_validator("interval")
+    @classmethod
+    def _at_least_a_minute(cls, value: timedelta) -> timedelta:
+        return _check_interval(value)
+
+
+def _check_interval(value: timedelta | None) -> timedelta | None:
+    if value is not None and value < timedelta(seconds=10):
+        raise ValueError("expected an interval of at least 10s")
+    return value
+
+
+class SourceConfig(_Section):
+    name: str = Field(min_length=1)
+    url: str
+    interval: Duration | None = None
+    kind: Literal["feed"] = "feed"
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"https?://[^/\s]+", value):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _at_least_a_minute(cls, value: timedelta | None) -> timedelta | None:
+        return _check_interval(value)
+
+
+class ChannelConfig(_Section):
+    urls: list[str] = Field(min_length=1)
+
+
+class RuleConfig(_Section):
+    name: str = Field(min_length=1)
+    query: str
+    channels: list[str] = Field(min_length=1)
+
+    @field_validator("query")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        try:
+            parse_query(value)
+        except QueryError as error:
+            raise ValueError(f"invalid query {value!r}: {error}") from None
+        return value
+
+
+class Config(_Section):
+    storage: StorageConfig = StorageConfig()
+    crawler: CrawlerConfig = CrawlerConfig()
+    defaults: DefaultsConfig = DefaultsConfig()
+    sources: list[SourceConfig] = []
+    channels: dict[str, ChannelConfig] = {}
+    rules: list[RuleConfig] = []
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Config:
+        _require_unique("sources", [s.name for s in self.sources])
+        _require_unique("rules", [r.name for r in self.rules])
+        for index, rule in enumerate(self.rules):
+            for position, channel in enumerate(rule.channels):
+                if channel not in self.channels:
+                    known = ", ".join(sorted(self.channels)) or "none defined"
+                    raise _LocatedError(
+                        ("rules", index, "channels", position),
+                        f"unknown channel {channel!r} (channels: {known})",
+                    )
+        return self
+
+    def source_interval(self, source: SourceConfig) -> timedelta:
+        return source.interval or self.defaults.interval
+
+
+class _LocatedError(ValueError):
+    """A cross-field problem that knows the key path it belongs to."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def _require_unique(section: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            raise _LocatedError((section, index, "name"), f"duplicate name {name!r}")
+        seen.add(name)
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config and where it came from."""
+
+    path: Path
+    config: Config
+    database_url: str
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The config file to use: the --config flag, else $NEWSWATCH_CONFIG, else ./config.toml."""
+    return Path(explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Read, substitute and validate `path`; raise ConfigError with located problems."""
+    environ = os.environ if environ is None else environ
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot read the config file: {error.strerror}"]) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([f"{path}: not valid TOML: {error}"]) from None
+    lines = KeyLines(text)
+    problems: list[str] = []
+    substituted = _substitute_env(raw, (), environ, problems, lines, path)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        config = Config.model_validate(substituted)
+    except ValidationError as error:
+        raise ConfigError(
+            [_describe(path, lines, item, substituted) for item in error.errors()]
+        ) from None
+    database_url = environ.get(DATABASE_URL_ENV) or config.storage.url
+    return LoadedConfig(
+        path=path,
+        config=config,
+        database_url=resolve_database_url(database_url, path.resolve().parent),
+    )
+
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _substitute_env(
+    value: Any,
+    loc: tuple[str | int, ...],
+    environ: Mapping[str, str],
+    problems: list[str],
+    lines: KeyLines,
+    path: Path,
+) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _substitute_env(item, (*loc, key), environ, problems, lines, path)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            _substitute_env(item, (*loc, index), environ, problems, lines, path)
+            for index, item in enumerate(value)
+        ]
+    if not isinstance(value, str):
+        return value
+
+    def replace(reference: re.Match[str]) -> str:
+        name = reference.group(1)
+        if name not in environ:
+            problems.append(
+                f"{_where(path, lines, loc)}: {format_loc(loc)}: environment variable "
+                f"${{{name}}} is not set"
+            )
+            return ""
+        return environ[name]
+
+    return _ENV_REFERENCE.sub(replace, value)
+
+
+def format_loc(loc: tuple[str | int, ...]) -> str:
+    """('sources', 2, 'interval') -> 'sources[2].interval'."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _where(path: Path, lines: KeyLines, loc: tuple[str | int, ...]) -> str:
+    line = lines.find(loc)
+    return f"{path}:{line}" if line else str(path)
+
+
+def _describe(path: Path, lines: KeyLines, item: Any, data: Any) -> str:
+    loc = tuple(part for part in item["loc"] if part not in _UNION_TAGS)
+    context_error = (item.get("ctx") or {}).get("error")
+    if isinstance(context_error, _LocatedError):
+        loc, message = context_error.loc, str(context_error)
+    elif item["type"] == "extra_forbidden":
+        message = _unknown_key_message(loc, data)
+    elif item["type"] == "missing":
+        message = "required key is missing"
+    else:
+        message = item["msg"].removeprefix("Value error, ")
+        message = _with_expected_type(item["type"], message)
+    return f"{_where(path, lines, loc)}: {format_loc(loc)}: {message}"
+
+
+_UNION_TAGS = {"function-before[parse_duration(), timedelta]", "timedelta", "none"}
+
+
+def _with_expected_type(kind: str, message: str) -> str:
+    expected = {
+        "string_type": "expected a string",
+        "bool_type": "expected true or false",
+        "bool_parsing": "expected true or false",
+        "int_type": "expected a whole number",
+        "int_parsing": "expected a whole number",
+        "list_type": "expected a list, e.g. [\"a\", \"b\"]",
+        "dict_type": "expected a table",
+        "model_type": "expected a table",
+        "literal_error": message.replace("Input should be", "expected"),
+    }
+    return expected.get(kind, message)
+
+
+def _unknown_key_message(loc: tuple[str | int, ...], data: Any) -> str:
+    key = str(loc[-1])
+    allowed = _allowed_keys(loc[:-1])
+    message = f"unknown key {key!r}"
+    suggestion = difflib.get_close_matches(key, allowed, n=1)
+    if suggestion:
+        return f"{message}; did you mean {suggestion[0]!r}?"
+    if allowed:
+        return f"{message} (expected one of: {', '.join(allowed)})"
+    return message
+
+
+def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
+    annotation: Any = Config
+    for part in parent:
+        annotation = _child_annotation(annotation, part)
+        if annotation is None:
+            return []
+    model = _model_in(annotation)
+    return sorted(model.model_fields) if model else []
+
+
+def _child_annotation(annotation: Any, part: str | int) -> Any:
+    if get_origin(annotation) in (list, dict):
+        return get_args(annotation)[-1]
+    model = _model_in(annotation)
+    if model is None or not isinstance(part, str) or part not in model.model_fields:
+        return None
+    return model.model_fields[part].annotation
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
+class KeyLines:
+    """Maps key paths of a TOML document to the line that sets them.
+
+    tomllib gives no positions, so this reads the table headers and `key =` lines of the
+    text itself; a path that is not written out (a missing key) falls back to the line of
+    its nearest written parent.
+    """
+
+    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    _KEY = re.compile(r"^\s*((?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=")
+
+    def __init__(self, text: str) -> None:
+        self._lines: dict[tuple[str | int, ...], int] = {}
+        array_counts: dict[tuple[str, ...], int] = {}
+        table: tuple[str | int, ...] = ()
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = self._HEADER.match(line)
+            if header:
+                names = tuple(_split_dotted(header.group(2)))
+                if header.group(1) == "[[":
+                    index = array_counts.get(names, 0)
+                    array_counts[names] = index + 1
+                    table = (*names, index)
+                else:
+                    table = names
+                self._lines.setdefault(table, number)
+                continue
+            key = self._KEY.match(line)
+            if key:
+                self._lines.setdefault((*table, *_split_dotted(key.group(1))), number)
+
+    def find(self, loc: tuple[str | int, ...]) -> int | None:
+        for end in range(len(loc), 0, -1):
+            if loc[:end] in self._lines:
+                return self._lines[loc[:end]]
+        return None
+
+
+def _split_dotted(text: str) -> Iterator[str]:
+    for part in re.findall(r"\"[^\"]*\"|'[^']*'|[^.\s]+", text):
+        yield part.strip("\"'")

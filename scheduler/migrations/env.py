@@ -1,0 +1,24 @@
+"""Alembic environment: runs on the connection handed over by scheduler.migrate."""
+
+from alembic import context
+
+import alerts.models  # noqa: F401  (registers the alert tables)
+import crawler.models  # noqa: F401  (registers the crawler tables)
+from crawler.database import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes["connection"]
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()

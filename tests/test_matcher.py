@@ -1,0 +1,263 @@
+"""Query/text cases for the matcher: every operator, normalisation and edge case."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from alerts.matcher import Document, Hit, RuleSet, field_text, matches_reference
+from alerts.query import parse_query
+
+SEED = Path("/work/shared/fixtures/seed-site/expected.json")
+if not SEED.exists():  # a checkout next to the shared folder
+    SEED = Path(__file__).resolve().parents[2] / "shared/fixtures/seed-site/expected.json"
+
+PUTIN_TITLE = "Putin Hails N. Korea’s Support For Ukraine War Ahead Of Pyongyang Visit"
+PUTIN_BODY = (
+    "Russian President Vladimir Putin hailed North Korea on Tuesday ahead of a visit to "
+    "Pyongyang set to boost defence ties. Putin thanked Kim Jong Un’s government. "
+    "Both countries are under rafts of UN sanctions. Putin's trip is his first in 24 years."
+)
+
+
+def doc(body: str, title: str = "", **kwargs: object) -> Document:
+    return Document(title=title, body=body, **kwargs)  # type: ignore[arg-type]
+
+
+# (query, title, body, expected match)
+CASES: list[tuple[str, str, str, bool]] = [
+    # bare words: all must occur, any order, title or body, case-insensitive, stemmed
+    ("Putin visit Pyongyang", "Putin visits Pyongyang", "", True),
+    ("Putin visit Pyongyang", "", "Putin's visit to Pyongyang", True),
+    ("Putin visit Pyongyang", "Pyongyang visiting", "PUTIN", True),
+    ("Putin visit Pyongyang", "", "Putin in Pyongyang", False),
+    ("visit", "", "Visited", True),
+    ("visiting", "", "a visit", True),
+    ("sanctions", "", "UN sanction regime", True),
+    ("Putin", "", "Put in", False),
+    ("put", "", "Putin", False),
+    # possessives, apostrophes, punctuation
+    ("Putin", "", "Putin's", True),
+    ("Pyongyang", "", "Pyongyang’s state media", True),
+    ("Putin's", "", "Putin arrived", True),
+    ("Korea", "", "N. Korea’s support", True),
+    ("Korea", "", "(Korea)!", True),
+    ("Élysée", "", "l’Élysée", True),
+    # hyphens
+    ("extra-time", "", "after extra time", True),
+    ("extra-time", "", "an extra-time winner", True),
+    ("extra-time", "", "time for extra", False),
+    ("extra time", "", "extra-time", True),
+    ("\"extra time\"", "", "extra-time", True),
+    # case and accent folding
+    ("cafe", "", "CAFÉ", True),
+    ("Café", "", "cafe", True),
+    ("naive", "", "naïve", True),
+    ("strasse", "", "Straße", True),
+    ("Zurich", "", "Zu\u0308rich", True),
+    ("finance", "", "\ufb01nance", True),
+    # phrases
+    ("\"Kim Jong Un\"", "", "Kim Jong Un’s government", True),
+    ("\"Kim Jong Un\"", "", "Kim Un Jong", False),
+    ("\"Kim Jong Un\"", "", "Kim, Jong\nUn", True),
+    ("\"visit Pyongyang\"", "", "visits Pyongyang", True),
+    ("\"visit Pyongyang\"", "", "visit to Pyongyang", False),
+    ("\"Pyongyang visit\"", "Pyongyang", "visit", False),
+    # exact form: no stemming
+    ("=visit", "", "visits", False),
+    ("=visit", "", "Visit", True),
+    ("=\"visiting Pyongyang\"", "", "visit Pyongyang", False),
+    ("=\"visiting Pyongyang\"", "", "VISITING pyongyang", True),
+    # OR, operators only in capitals
+    ("extra-time OR penalties", "", "a penalty shoot-out", True),
+    ("extra-time OR penalties", "", "a goal", False),
+    ("Putin or Kim", "", "Putin met Kim", False),
+    ("Putin or Kim", "", "Putin or Kim", True),
+    ("Putin visit OR trip Pyongyang", "", "Putin's trip to Pyongyang", True),
+    ("Putin visit OR trip Pyongyang", "", "Putin's trip", False),
+    # AND, NOT, -
+    ("Putin AND Kim", "", "Kim and Putin", True),
+    ("Putin AND Kim", "", "Putin", False),
+    ("Putin -Ukraine", "", "Putin in Ukraine", False),
+    ("Putin -Ukraine", "", "Putin in Pyongyang", True),
+    ("Putin NOT Ukraine", "", "Putin in Ukraine", False),
+    ("Putin NOT (Ukraine OR Syria)", "", "Putin in Syria", False),
+    ("Putin NOT (Ukraine OR Syria)", "", "Putin in Minsk", True),
+    ("Putin -\"Kim Jong Un\"", "", "Putin and Kim Jong Un", False),
+    ("Putin -\"Kim Jong Un\"", "", "Putin and Kim", True),
+    ("Putin -title:sport", "Sport news", "Putin", False),
+    ("Putin -title:sport", "World", "Putin sport", True),
+    # parentheses
+    ("(Putin OR Kim) (visit OR trip)", "", "Kim's trip", True),
+    ("(Putin OR Kim) (visit OR trip)", "", "Kim Putin", False),
+    ("(Putin visit) OR (Kim trip)", "", "Kim trip", True),
+    ("(Putin visit) OR (Kim trip)", "", "Kim visit", False),
+    # proximity
+    ("Putin NEAR/3 Pyongyang", "", "Putin flew to Pyongyang", True),
+    ("Putin NEAR/3 Pyongyang", "", "Pyongyang welcomed Putin", True),
+    ("Putin NEAR/1 Pyongyang", "", "Putin flew to Pyongyang", False),
+    ("Putin NEAR/0 Pyongyang", "", "Pyongyang, Putin", True),
+    ("Putin NEAR/2 Pyongyang", "Putin", "Pyongyang", False),
+    ("Putin NEAR Pyongyang", "", "Putin a b c d e Pyongyang", True),
+    ("Putin NEAR Pyongyang", "", "Putin a b c d e f Pyongyang", False),
+    ("\"Kim Jong Un\" NEAR/2 Putin", "", "Putin met Kim Jong Un", True),
+    ("\"Kim Jong Un\" NEAR/2 Putin", "", "Kim Jong Un met with the Putin", False),
+    ("(Putin OR Lavrov) NEAR/2 Kim", "", "Kim welcomed Lavrov", True),
+    ("\"putin pyongyang\"~5", "", "Pyongyang, said Putin", True),
+    ("\"putin pyongyang\"~1", "", "Putin flew to Pyongyang", False),
+    ("\"new new\"~2", "", "a new car", False),
+    ("\"new new\"~2", "", "new and new", True),
+    ("Putin NEAR/3 Putin", "", "Putin met Putin", True),
+    ("Putin NEAR/3 Putin", "", "Putin met", False),
+    # prefix wildcards
+    ("sanction*", "", "sanctioned entities", True),
+    ("sanction*", "", "sanctity", False),
+    ("Sanc*", "", "SANCTIONS", True),
+    ("Pyong* NEAR/1 Putin", "", "Putin in Pyongyang", True),
+    # field scopes
+    ("title:visit", "Pyongyang Visit", "", True),
+    ("title:visit", "Pyongyang", "a visit", False),
+    ("body:visit", "Pyongyang Visit", "", False),
+    ("title:\"Pyongyang visit\"", "Ahead Of Pyongyang Visit", "", True),
+    ("title:(Putin OR Kim) Pyongyang", "Kim speaks", "in Pyongyang", True),
+    ("title:Putin NEAR/3 Pyongyang", "Putin in Pyongyang", "", True),
+    ("title:Putin NEAR/3 Pyongyang", "Putin", "Pyongyang", False),
+]
+
+
+@pytest.mark.parametrize(("query", "title", "body", "expected"), CASES)
+def test_query_on_text(query: str, title: str, body: str, expected: bool) -> None:
+    document = doc(body, title)
+    parsed = parse_query(query)
+    assert (matches_reference(parsed, document) is not None) is expected
+    assert (len(RuleSet({"r": parsed}).match(document)) == 1) is expected
+
+
+FIELD_DOC = Document(
+    title="Summit",
+    body="Leaders met.",
+    authors=("Jane Smith", "John Doe"),
+    source="BBC World",
+    url="https://www.bbc.co.uk/news/world-asia-123?utm_source=x",
+    language="en",
+)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("author:smith", True),
+        ("author:\"Jane Smith\"", True),
+        ("author:\"Smith John\"", False),  # never across two authors
+        ("smith", False),  # unscoped: title and body only
+        ("source:bbc", True),
+        ("source:\"BBC World\" leaders", True),
+        ("source:reuters", False),
+        ("url:bbc.co.uk", True),
+        ("url:world-asia", True),
+        ("url:europe", False),
+        ("lang:en summit", True),
+        ("lang:EN summit", True),
+        ("lang:de summit", False),
+        ("summit lang:de OR lang:en", True),
+        ("-lang:de summit", True),
+    ],
+)
+def test_field_scopes(query: str, expected: bool) -> None:
+    parsed = parse_query(query)
+    assert (matches_reference(parsed, FIELD_DOC) is not None) is expected
+    assert bool(RuleSet({"r": parsed}).match(FIELD_DOC)) is expected
+
+
+def test_unknown_language_counts_as_english() -> None:
+    assert matches_reference(parse_query("lang:en visit"), doc("visits")) is not None
+
+
+def test_stemmer_follows_document_language() -> None:
+    german = doc("Die Häuser der Stadt", language="de")
+    assert matches_reference(parse_query("Haus"), german) is not None
+    assert matches_reference(parse_query("Haus"), doc("Die Häuser der Stadt")) is None
+    french = doc("les sanctions économiques", language="fr")
+    assert matches_reference(parse_query("économique"), french) is not None
+
+
+def test_unsupported_language_matches_unstemmed() -> None:
+    document = doc("新闻 北京", language="zh")
+    assert matches_reference(parse_query("北京"), document) is not None
+
+
+def test_hits_point_at_original_text() -> None:
+    document = doc(PUTIN_BODY, PUTIN_TITLE)
+    match = matches_reference(parse_query('Putin visit "Kim Jong Un"'), document, name="r")
+    assert match is not None and match.rule == "r"
+    texts = {(h.term, field_text(document, h.field)[h.start : h.end]) for h in match.hits}
+    assert ("visit", "Visit") in texts
+    assert ("visit", "visit") in texts
+    assert ("Putin", "Putin") in texts
+    assert ('"Kim Jong Un"', "Kim Jong Un") in texts
+    assert all(h.field in ("title", "body") for h in match.hits)
+
+
+def test_author_hit_offsets_index_the_joined_authors() -> None:
+    match = matches_reference(parse_query("author:doe"), FIELD_DOC)
+    assert match is not None
+    (hit,) = match.hits
+    assert hit == Hit("doe", "author", 17, 20)
+    assert field_text(FIELD_DOC, "author")[hit.start : hit.end] == "Doe"
+
+
+def test_near_hits_cover_both_sides() -> None:
+    match = matches_reference(parse_query("Putin NEAR/5 Kim"), doc(PUTIN_BODY))
+    assert match is not None
+    assert {h.term for h in match.hits} == {"Putin", "Kim"}
+
+
+def test_excluded_terms_leave_no_hits() -> None:
+    match = matches_reference(parse_query("Putin -Minsk"), doc(PUTIN_BODY))
+    assert match is not None and {h.term for h in match.hits} == {"Putin"}
+
+
+def test_ruleset_returns_rules_in_their_order_with_hits() -> None:
+    rules = {
+        "b-visit": parse_query("Putin visit"),
+        "a-sport": parse_query("football"),
+        "c-kim": parse_query('"Kim Jong Un" OR Lavrov'),
+        "d-prefix": parse_query("sanction*"),
+    }
+    document = doc(PUTIN_BODY, PUTIN_TITLE)
+    found = RuleSet(rules).match(document)
+    assert [m.rule for m in found] == ["b-visit", "c-kim", "d-prefix"]
+    for m in found:
+        assert m == matches_reference(rules[m.rule], document, name=m.rule)
+
+
+def test_empty_document_and_empty_ruleset() -> None:
+    assert RuleSet({}).match(doc("anything")) == []
+    assert RuleSet({"r": parse_query("x")}).match(doc("")) == []
+
+
+def _seed() -> dict:
+    return json.loads(SEED.read_text(encoding="utf-8"))
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="shared seed fixture not present")
+def test_seed_fixture_rules_match_exactly_their_articles() -> None:
+    seed = _seed()
+    documents = {
+        a["path"]: Document(
+            title=a["title"], body="\n\n".join(a["body_paragraphs"]), authors=(a["author"],)
+        )
+        for a in seed["articles"]
+    }
+    ruleset = RuleSet({r["query"]: parse_query(r["query"]) for r in seed["rules"]})
+    matched_by_rule: dict[str, list[str]] = {r["query"]: [] for r in seed["rules"]}
+    for path, document in documents.items():
+        for match in ruleset.match(document):
+            matched_by_rule[match.rule].append(path)
+    for rule in seed["rules"]:
+        assert matched_by_rule[rule["query"]] == rule["matches"], rule["query"]
+        query = parse_query(rule["query"])
+        reference = [p for p, d in documents.items() if matches_reference(query, d)]
+        assert reference == rule["matches"], rule["query"]

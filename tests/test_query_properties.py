@@ -1,0 +1,235 @@
+"""Property tests: printing round-trips, nothing crashes, the index never changes answers."""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from alerts.highlight import snippet, snippet_spans
+from alerts.matcher import Document, RuleSet, matches_reference
+from alerts.query import (
+    FIELDS,
+    And,
+    Lang,
+    Near,
+    Not,
+    Or,
+    Phrase,
+    Prefix,
+    Query,
+    QueryError,
+    Scope,
+    Word,
+    format_query,
+    parse_query,
+)
+
+VOCABULARY = [
+    "Putin", "visit", "visits", "visiting", "Pyongyang", "Kim", "Jong", "Un", "sanction",
+    "sanctions", "Korea", "north", "extra", "time", "sport", "news", "the", "a", "Café",
+    "naïve", "Straße", "OR", "and",
+]
+SEPARATORS = [" ", " ", " ", ", ", "-", "’s ", "'s ", "\n\n", ". ", " (", ") "]
+LANGUAGES = [None, "en", "de", "fr", "zh", "EN-gb", ""]
+
+fast = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# ---------------------------------------------------------------- query trees
+
+bare_word = st.one_of(
+    st.sampled_from([w for w in VOCABULARY if w not in ("OR",)]),
+    st.sampled_from(["extra-time", "Putin's", "U.S.", "x2", "北京", "e-mail"]),
+    st.from_regex(r"[a-zA-Zà-ÿ0-9]{1,8}", fullmatch=True).filter(
+        lambda w: w not in ("AND", "OR", "NOT", "NEAR")
+    ),
+)
+phrase_text = st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=4).map(" ".join)
+
+term = st.one_of(
+    st.builds(Word, bare_word, st.booleans()),
+    st.builds(Prefix, st.from_regex(r"[a-z]{1,6}", fullmatch=True)),
+    st.builds(Phrase, phrase_text, st.booleans(), st.none() | st.integers(0, 8)),
+)
+distance = st.integers(0, 10)
+field = st.sampled_from(FIELDS)
+
+
+def _combine_positional(inner: st.SearchStrategy[Query]) -> st.SearchStrategy[Query]:
+    return st.one_of(
+        st.builds(Near, inner, inner, distance),
+        st.lists(inner, min_size=2, max_size=3).map(lambda ops: Or(tuple(ops))),
+        st.builds(Scope, field, inner),
+    )
+
+
+positional = st.recursive(term, _combine_positional, max_leaves=4)
+negative: st.SearchStrategy[Query] = st.deferred(lambda: st.builds(Not, any_query))
+positive: st.SearchStrategy[Query] = st.deferred(
+    lambda: st.one_of(
+        positional,
+        positional,
+        st.builds(Lang, st.sampled_from(["en", "de", "fr"])),
+        st.builds(
+            lambda pos, neg, seed: And(tuple(random.Random(seed).sample(pos + neg, len(pos + neg)))),
+            st.lists(positive, min_size=1, max_size=2),
+            st.lists(negative, min_size=1, max_size=2),
+            st.integers(0, 100),
+        ),
+        st.lists(positive, min_size=2, max_size=3).map(lambda ops: And(tuple(ops))),
+        st.lists(positive, min_size=2, max_size=3).map(lambda ops: Or(tuple(ops))),
+        st.builds(Scope, field, positive),
+    )
+)
+any_query: st.SearchStrategy[Query] = st.one_of(positive, positive, negative)
+
+
+# ---------------------------------------------------------------- documents
+
+@st.composite
+def vocabulary_text(draw: st.DrawFn, max_words: int = 25) -> str:
+    words = draw(st.lists(st.sampled_from(VOCABULARY), max_size=max_words))
+    parts = []
+    for word in words:
+        parts += [_disguise(draw, word), draw(st.sampled_from(SEPARATORS))]
+    return "".join(parts)
+
+
+def _disguise(draw: st.DrawFn, word: str) -> str:
+    case = draw(st.sampled_from([str, str.upper, str.lower, str.title]))
+    return case(word)
+
+
+documents = st.builds(
+    Document,
+    title=vocabulary_text(max_words=6),
+    body=vocabulary_text(),
+    authors=st.lists(vocabulary_text(max_words=3), max_size=2).map(tuple),
+    source=vocabulary_text(max_words=2),
+    url=st.sampled_from(["", "https://news.example/putin-visit?x=1", "http://a.b/c"]),
+    language=st.sampled_from(LANGUAGES),
+)
+arbitrary_documents = st.builds(
+    Document,
+    title=st.text(max_size=80),
+    body=st.text(max_size=400),
+    authors=st.lists(st.text(max_size=20), max_size=3).map(tuple),
+    source=st.text(max_size=20),
+    url=st.text(max_size=40),
+    language=st.none() | st.text(max_size=8),
+)
+
+
+# ---------------------------------------------------------------- properties
+
+
+@fast
+@given(positive)
+def test_printed_query_parses_back_to_the_same_query(query: Query) -> None:
+    assert parse_query(format_query(query)) == query
+
+
+@fast
+@given(st.text(alphabet='ab Putin"()-=*~:/NEAR5ORANDTtitlelang \n\u00e9\u0301', max_size=40))
+def test_parser_raises_only_query_errors_on_syntax_soup(text: str) -> None:
+    _parse_or_query_error(text)
+
+
+@fast
+@given(st.text(max_size=200))
+def test_parser_raises_only_query_errors_on_any_unicode(text: str) -> None:
+    _parse_or_query_error(text)
+
+
+def _parse_or_query_error(text: str) -> None:
+    try:
+        query = parse_query(text)
+    except QueryError as error:
+        assert 0 <= error.position <= len(text)
+        assert str(error).startswith(f"column {error.position + 1}: expected ")
+    else:
+        assert parse_query(format_query(query)) == query
+
+
+@fast
+@given(positive, arbitrary_documents)
+def test_matching_never_raises_on_arbitrary_text(query: Query, doc: Document) -> None:
+    match = matches_reference(query, doc, name="r")
+    assert RuleSet({"r": query}).match(doc) == ([match] if match else [])
+    if match is not None:
+        text, spans = snippet_spans(doc, match.hits, width=60)
+        assert all(0 <= s < e <= len(text) for s, e in spans)
+        snippet(doc, match.hits)
+
+
+@fast
+@given(st.lists(positive, min_size=1, max_size=25), st.lists(documents, min_size=1, max_size=6))
+def test_indexed_ruleset_agrees_with_reference(queries: list[Query], docs: list[Document]) -> None:
+    rules = {f"rule{i}": q for i, q in enumerate(queries)}
+    ruleset = RuleSet(rules)
+    for doc in docs:
+        expected = [m for name, q in rules.items() if (m := matches_reference(q, doc, name))]
+        assert ruleset.match(doc) == expected
+
+
+@fast
+@given(positive, documents, st.randoms(use_true_random=False))
+def test_case_and_accents_do_not_change_matches(query: Query, doc: Document,
+                                                rnd: random.Random) -> None:
+    def disguise(text: str) -> str:
+        return "".join(_accent(ch, rnd) for ch in text)
+
+    changed = Document(disguise(doc.title), disguise(doc.body), doc.authors, doc.source,
+                       doc.url, doc.language)
+    assert (matches_reference(query, doc) is None) == (matches_reference(query, changed) is None)
+
+
+def _accent(ch: str, rnd: random.Random) -> str:
+    if ch.isascii() and ch.isalpha():
+        ch = ch.upper() if rnd.random() < 0.3 else ch
+        if ch.lower() in "aeiou" and rnd.random() < 0.3:
+            return unicodedata.normalize("NFC", ch + rnd.choice("\u0301\u0300\u0308"))
+    return ch
+
+
+def test_indexed_ruleset_agrees_with_reference_on_a_large_generated_set() -> None:
+    rnd = random.Random(20240618)
+    queries = [_random_query(rnd) for _ in range(1500)]
+    rules = {f"r{i}": parse_query(q) for i, q in enumerate(queries)}
+    ruleset = RuleSet(rules)
+    matched = 0
+    for _ in range(120):
+        doc = Document(
+            title=" ".join(rnd.choices(VOCABULARY, k=5)),
+            body=" ".join(rnd.choices(VOCABULARY, k=rnd.randint(0, 60))),
+            language=rnd.choice(LANGUAGES),
+        )
+        expected = [m for name, q in rules.items() if (m := matches_reference(q, doc, name))]
+        assert ruleset.match(doc) == expected
+        matched += len(expected)
+    assert matched > 1000  # the set exercises matches, not only misses
+
+
+def _random_query(rnd: random.Random) -> str:
+    words = [w for w in VOCABULARY if w not in ("OR",)]
+
+    def atom() -> str:
+        kind = rnd.random()
+        if kind < 0.5:
+            return rnd.choice(words)
+        if kind < 0.65:
+            return '"' + " ".join(rnd.choices(words, k=2)) + '"'
+        if kind < 0.75:
+            return rnd.choice(words)[:3].lower() + "*"
+        if kind < 0.85:
+            return f"{rnd.choice(words)} NEAR/{rnd.randint(0, 6)} {rnd.choice(words)}"
+        return f"{rnd.choice(['title', 'body'])}:{rnd.choice(words)}"
+
+    parts = [atom() for _ in range(rnd.randint(1, 3))]
+    if rnd.random() < 0.3:
+        parts.append(f"({atom()} OR {atom()})")
+    if rnd.random() < 0.3:
+        parts.append("-" + atom())
+    return " ".join(parts)
