@@ -74,19 +74,21 @@ def _extract(html: str | bytes, url: str) -> ExtractedArticle:
     site_name = extract_site_name(tags, data, website_name(nodes))
     dates = extract_dates(tree, tags, data, url)
     title = extract_title(tree, tags, data, site_name)
-    body = extract_body(tree, url, title, data.body)
+    description = extract_description(tags, data)
+    authors = extract_authors(tree, tags, data)
+    body = extract_body(tree, url, title, authors, description)
     article = ExtractedArticle(
         url=url,
         title=title,
         body=body,
-        authors=extract_authors(tree, tags, data),
+        authors=authors,
         published=dates.published,
         modified=dates.modified,
         language=identify_language(body, declared_language(tree, data.language)),
         canonical_url=extract_canonical(tree, tags, url),
         site_name=site_name,
         image=extract_image(tags, data, url),
-        description=extract_description(tags, data),
+        description=description,
     )
     if not body:
         article.error = NO_ARTICLE

@@ -23,6 +23,7 @@ class Block:
     text: str
     kind: str  # "p", "head", "item" or "quote"
     link_chars: int = 0
+    rend: str = ""  # the source tag trafilatura records for headings ("h1", "h2", ...)
 
     @property
     def link_density(self) -> float:
@@ -50,7 +51,7 @@ def _link_chars(element: _Element) -> int:
 
 def _block(element: _Element, kind: str) -> Block | None:
     text = _element_text(element)
-    return Block(text, kind, _link_chars(element)) if text else None
+    return Block(text, kind, _link_chars(element), element.get("rend") or "") if text else None
 
 
 def blocks_of(body: _Element) -> list[Block]:

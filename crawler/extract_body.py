@@ -8,8 +8,12 @@ from lxml.html import HtmlElement
 
 from crawler.extract_blocks import Block, trafilatura_blocks
 from crawler.extract_prune import pruned_copy
+from crawler.extract_standfirst import find_standfirst
 
 _WORD = re.compile(r"\w+")
+# Author bios close many articles: "Jane Doe is a reporter ...", "CNBC's Jane Doe has ...".
+_BIO_VERB = r"(?:’s|'s)?\s+(?:is|was|has|covers|writes|reports)\b"
+_BIO_WINDOW = 2
 
 
 def _words(text: str) -> list[str]:
@@ -25,19 +29,47 @@ def _is_link_only(block: Block) -> bool:
     return block.link_density > 0.9 and block.kind in ("p", "head")
 
 
-def clean_blocks(blocks: list[Block], title: str | None) -> list[Block]:
-    kept = []
-    for block in blocks:
-        if title and _same_text(block.text, title):
-            continue
-        if _is_link_only(block):
-            continue
-        kept.append(block)
-    return kept
+def _is_headline(block: Block, index: int, title: str | None) -> bool:
+    """The headline repeated at the top of the body (the title is reported on its own)."""
+    if title and _same_text(block.text, title):
+        return True
+    return index == 0 and block.kind == "head" and block.rend == "h1"
+
+
+def _is_author_bio(block: Block, authors: list[str]) -> bool:
+    head = block.text[:200]
+    return any(
+        re.match(rf"^(?:\w+(?:’s|'s)\s+)?{re.escape(name)}{_BIO_VERB}", head)
+        for name in authors
+    )
+
+
+def clean_blocks(blocks: list[Block], title: str | None, authors: list[str]) -> list[Block]:
+    """Drop the repeated headline, link-only lines and a closing author bio."""
+    kept = [
+        block for index, block in enumerate(blocks)
+        if not _is_headline(block, index, title) and not _is_link_only(block)
+    ]
+    cut = len(kept)
+    for index in range(len(kept) - 1, max(-1, len(kept) - 1 - _BIO_WINDOW), -1):
+        if _is_author_bio(kept[index], authors):
+            cut = index
+    return kept[:cut]
 
 
 def extract_body(
-    tree: HtmlElement, url: str, title: str | None, structured_body: str | None
+    tree: HtmlElement,
+    url: str,
+    title: str | None,
+    authors: list[str],
+    description: str | None,
 ) -> str:
-    blocks = clean_blocks(trafilatura_blocks(pruned_copy(tree), url), title)
-    return "\n".join(block.text for block in blocks)
+    """Body text: paragraphs joined by newlines, with the standfirst when the page shows one."""
+    pruned = pruned_copy(tree)
+    blocks = clean_blocks(trafilatura_blocks(pruned, url), title, authors)
+    body = "\n".join(block.text for block in blocks)
+    if body:
+        standfirst = find_standfirst(pruned, description, body)
+        if standfirst:
+            body = f"{standfirst}\n{body}"
+    return body

@@ -38,8 +38,8 @@ class SourceProblem:
 class CycleReport:
     crawl: CrawlOutcome
     source_problems: list[SourceProblem] = field(default_factory=list)
-    matches: MatchReport = MatchReport()
-    delivery: DeliveryReport = DeliveryReport()
+    matches: MatchReport = field(default_factory=MatchReport)
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
 
 
 class App:

@@ -90,7 +90,8 @@ def test_typo_in_key_suggests_the_right_one(tmp_path: Path) -> None:
 def test_bad_interval_says_what_was_expected(tmp_path: Path) -> None:
     text = VALID.replace('interval = "5m"', 'interval = "5 minutes"')
     [problem] = problems(tmp_path, text)
-    assert problem.startswith(f"{tmp_path / 'config.toml'}:5: defaults.interval: expected a duration")
+    location = f"{tmp_path / 'config.toml'}:5: defaults.interval"
+    assert problem.startswith(f"{location}: expected a duration")
     assert "'5 minutes'" in problem
 
 

@@ -231,5 +231,5 @@ def _random_query(rnd: random.Random) -> str:
     if rnd.random() < 0.3:
         parts.append(f"({atom()} OR {atom()})")
     if rnd.random() < 0.3:
-        parts.append("-" + atom())
+        parts.append(f"-({atom()})")
     return " ".join(parts)
