@@ -284,6 +284,12 @@ def matches_reference(query: Query, doc: Document, name: str | None = None) -> M
     return _match(query, AnalysedDocument(doc), format_query(query) if name is None else name)
 
 
+def match_every_rule(rules: Mapping[str, Query], doc: Document) -> list[Match]:
+    """The brute-force answer RuleSet.match must give: every rule evaluated, no index."""
+    adoc = AnalysedDocument(doc)
+    return [m for name, query in rules.items() if (m := _match(query, adoc, name))]
+
+
 def _match(query: Query, adoc: AnalysedDocument, name: str) -> Match | None:
     hits = evaluate(query, adoc)
     return None if hits is None else Match(name, _ordered_hits(hits))

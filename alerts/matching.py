@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from alerts.matcher import Document, Match, RuleSet
+from alerts.matcher import Document, RuleSet
 from alerts.models import Notification, RuleMatch
 from alerts.rules import Rule
 from crawler.models import Article, utcnow
@@ -90,17 +90,31 @@ def _match_batch(
         if article.published_at is not None and article.published_at < oldest:
             continue
         for match in ruleset.match(article_document(article)):
-            session.add_all(_records(match, article, rules[match.rule]))
+            rule = rules[match.rule]
+            row = RuleMatch(
+                rule=match.rule, article=article, hits=[asdict(hit) for hit in match.hits]
+            )
+            session.add(row)
             matches += 1
-            notifications += len(rules[match.rule].channels)
+            for channel in _channels_not_yet_alerted(session, rule, article.story_id):
+                session.add(
+                    Notification(rule=rule.name, article=article, story_id=article.story_id,
+                                 channel=channel, match=row)
+                )
+                notifications += 1
             logger.info("rule %r matched %s", match.rule, article.url)
     return MatchReport(len(articles), matches, notifications)
 
 
-def _records(match: Match, article: Article, rule: Rule) -> list[RuleMatch | Notification]:
-    row = RuleMatch(rule=match.rule, article=article, hits=[asdict(hit) for hit in match.hits])
-    outbox = [
-        Notification(rule=match.rule, article=article, channel=channel, match=row)
-        for channel in rule.channels
-    ]
-    return [row, *outbox]
+def _channels_not_yet_alerted(session: Session, rule: Rule, story_id: int | None) -> list[str]:
+    """The rule's channels that have no alert for this story yet: a later copy of a story
+    (another outlet, a new URL) joins it without alerting again."""
+    session.flush()
+    alerted = set(
+        session.scalars(
+            select(Notification.channel).where(
+                Notification.rule == rule.name, Notification.story_id == story_id
+            )
+        )
+    )
+    return [channel for channel in rule.channels if channel not in alerted]

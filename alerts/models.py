@@ -27,7 +27,8 @@ class RuleMatch(Base):
 
 
 class Notification(Base):
-    """One alert to send to one channel: the outbox row, unique per (rule, article, channel).
+    """One alert to send to one channel: the outbox row, unique per (rule, story, channel),
+    so a syndicated copy of a story already alerted on is not alerted again.
 
     `url_results` maps a fingerprint of each of the channel's Apprise URLs to "sent" once
     that URL accepted the message, so a retry only goes to the URLs that failed.
@@ -35,13 +36,16 @@ class Notification(Base):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        UniqueConstraint("rule", "article_id", "channel", name="uq_notifications_once"),
+        UniqueConstraint("rule", "story_id", "channel", name="uq_notifications_once"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
     rule: Mapped[str] = mapped_column(String(200))
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE", name="fk_notifications_story_id")
+    )
     channel: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

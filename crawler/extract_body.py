@@ -36,10 +36,18 @@ def _is_headline(block: Block, index: int, title: str | None) -> bool:
     return index == 0 and block.kind == "head" and block.rend == "h1"
 
 
+def _name_pattern(name: str) -> str:
+    """A byline name as a bio may spell it: "Stephanie Bazzle" also matches "Steph Bazzle"."""
+    parts = name.split()
+    if len(parts) < 2 or len(parts[0]) < 3:
+        return re.escape(name)
+    return rf"{re.escape(parts[0][:3])}\w*\s+{re.escape(' '.join(parts[1:]))}"
+
+
 def _is_author_bio(block: Block, authors: list[str]) -> bool:
     head = block.text[:200]
     return any(
-        re.match(rf"^(?:\w+(?:’s|'s)\s+)?{re.escape(name)}{_BIO_VERB}", head)
+        re.match(rf"^(?:\w+(?:’s|'s)\s+)?{_name_pattern(name)}{_BIO_VERB}", head, re.I)
         for name in authors
     )
 

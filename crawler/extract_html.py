@@ -16,6 +16,9 @@ _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE
 )
 _XML_ENCODING = re.compile(rb"""^<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9._-]+)""")
+# Comments and processing instructions are dropped at parse time: left in, they split
+# paragraphs' text in ways content extractors mishandle (e.g. markers around drop caps).
+_PARSER = html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
@@ -80,7 +83,7 @@ def parse_html(text: str) -> html.HtmlElement | None:
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text, count=1)
     text = text.replace("\x00", "")
     try:
-        tree = html.document_fromstring(text)
+        tree = html.document_fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError, TypeError):
         return None
     return tree if tree is not None and len(tree) else None

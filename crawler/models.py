@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -42,7 +52,10 @@ class Source(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     url: Mapped[str] = mapped_column(Text)
+    # What the source is: "feed", "sitemap" or "page"; configured or detected.
     kind: Mapped[str] = mapped_column(String(20), default="feed")
+    # The URL actually polled (a feed autodiscovered from a homepage), when not `url`.
+    resolved_url: Mapped[str | None] = mapped_column(Text)
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -51,6 +64,10 @@ class Source(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Adaptive polling: the interval in force, and when the source last had something new.
+    poll_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    last_new_article_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unhealthy_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     articles: Mapped[list[Article]] = relationship(back_populates="source")
@@ -71,6 +88,14 @@ class Article(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     language: Mapped[str | None] = mapped_column(String(8))
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    story_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stories.id", ondelete="SET NULL", name="fk_articles_story_id"), index=True
+    )
+    # MinHash signature of the body, for near-duplicate (syndicated copy) detection.
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The feed entry's `updated` or the sitemap's `lastmod` when the page was last fetched.
+    entry_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
     # True when the page could not be fetched and the feed's title and summary stand in.
     from_feed: Mapped[bool] = mapped_column(default=False)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -78,3 +103,46 @@ class Article(Base):
     matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     source: Mapped[Source] = relationship(back_populates="articles")
+    story: Mapped[Story | None] = relationship(back_populates="articles")
+
+
+class Story(Base):
+    """One news story: an article and its syndicated or lightly edited copies elsewhere."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    headline: Mapped[str] = mapped_column(Text, default="")
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    articles: Mapped[list[Article]] = relationship(back_populates="story")
+
+
+class StoryBand(Base):
+    """One locality-sensitive-hashing band of an article's signature: articles sharing a
+    band are candidates for the same story. Indexed by `band`, so finding candidates is a
+    lookup, not a scan, however many articles are stored."""
+
+    __tablename__ = "story_bands"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    band: Mapped[int] = mapped_column(BigInteger, index=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"),
+                                            index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ArticleVersion(Base):
+    """An earlier text of an article whose page changed after it was first stored."""
+
+    __tablename__ = "article_versions"
+    __table_args__ = (UniqueConstraint("article_id", "version", name="uq_article_versions"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

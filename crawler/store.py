@@ -13,6 +13,7 @@ from sqlalchemy.orm import sessionmaker
 from crawler.database import make_engine, make_sessionmaker
 from crawler.items import ArticleItem, SourceStatusItem
 from crawler.models import Article, Source, utcnow
+from crawler.stories import story_for
 
 
 def content_hash(body: str) -> str:
@@ -55,6 +56,9 @@ class ArticleStore:
             from_feed=item.from_feed,
         )
         with self.sessions() as session:
+            if session.scalar(select(Article.id).where(Article.url == item.url)) is not None:
+                return False
+            article.story = story_for(session, article)
             session.add(article)
             try:
                 session.commit()

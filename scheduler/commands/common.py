@@ -1,0 +1,66 @@
+"""What every command shares: the config file, error reporting, an opened App."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from scheduler.app import App
+from scheduler.config import ConfigError, LoadedConfig, load_config
+
+
+class Context:
+    """The `click` context object: where the config is, loaded on demand."""
+
+    def __init__(self, config_file: Path) -> None:
+        self.config_file = config_file
+
+    def load(self) -> LoadedConfig:
+        return load_config(self.config_file)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print a one-line error and exit without a traceback."""
+    click.echo(f"newswatch: {message}", err=True)
+    sys.exit(code)
+
+
+def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn config and database errors into one-line messages: exit 2 for a bad config,
+    1 for a database that can't be used."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as error:
+            for problem in error.problems:
+                click.echo(f"newswatch: config error: {problem}", err=True)
+            sys.exit(2)
+        except OperationalError as error:
+            fail(f"cannot use the database: {error.orig or error}".splitlines()[0])
+        except SQLAlchemyError as error:
+            fail(f"database error: {error}".splitlines()[0])
+
+    return wrapper
+
+
+@contextmanager
+def opened_app(ctx: Context) -> Iterator[App]:
+    """An App on the configured database, migrated and with its sources synced."""
+    app = App(ctx.load())
+    try:
+        app.open()
+        yield app
+    finally:
+        app.close()

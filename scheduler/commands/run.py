@@ -1,0 +1,48 @@
+"""`newswatch run`: the daemon, or one cycle with --once."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from scheduler.app import CycleReport
+from scheduler.commands.common import Context, opened_app, pass_context, reports_errors
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Do one full cycle (crawl, match, deliver) and exit.")
+@pass_context
+@reports_errors
+def run(ctx: Context, once: bool) -> None:
+    """Run the daemon: poll every source on its interval until stopped.
+
+    Stops cleanly on Ctrl-C or SIGTERM. With --once, crawls every source, matches the new
+    articles, delivers what is due, prints a summary and exits: 0 when the cycle ran (even
+    if some sources failed; they are listed), non-zero when it could not run at all.
+
+    Example: newswatch --config config.toml run --once
+    """
+    from scheduler.daemon import Daemon
+
+    with opened_app(ctx) as app:
+        if once:
+            report_cycle(app.cycle())
+            return
+        sys.exit(Daemon(app).run())
+
+
+def report_cycle(report: CycleReport) -> None:
+    summary = report.crawl.summary
+    if not report.crawl.ok:
+        click.echo(f"crawl failed: {report.crawl.error}", err=True)
+    click.echo(
+        f"crawl: {summary.get('articles_stored', 0)} new articles, "
+        f"{summary.get('requests', 0)} requests; "
+        f"matching: {report.matches.articles} articles, {report.matches.matches} matches; "
+        f"alerts: {report.delivery.sent} sent, {report.delivery.retrying} to retry, "
+        f"{report.delivery.failed} failed",
+        err=True,
+    )
+    for problem in report.source_problems:
+        click.echo(f"source {problem.name!r} failed: {problem.error}", err=True)
