@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from alerts.query import (
     TERMS,
@@ -137,6 +137,9 @@ class _Span:
 def evaluate(node: Query, adoc: AnalysedDocument,
              fields: tuple[str, ...] = TEXT_FIELDS) -> tuple[Hit, ...] | None:
     """The hits if `node` matches the document, else None (a match may have no hits)."""
+    if isinstance(node, TERMS):
+        found_spans = spans(node, adoc, fields)
+        return tuple(h for span in found_spans for h in span.hits) if found_spans else None
     if isinstance(node, And):
         hits: list[Hit] = []
         for operand in node.operands:
@@ -180,7 +183,7 @@ def spans(node: Query, adoc: AnalysedDocument, fields: tuple[str, ...]) -> list[
 
 def _term_spans(node: Word | Phrase | Prefix, adoc: AnalysedDocument,
                 fields: tuple[str, ...]) -> list[_Span]:
-    term = format_query(node)
+    term = _label(node)
     found: list[_Span] = []
     for name in fields:
         index = adoc.field(name)
@@ -192,6 +195,11 @@ def _term_spans(node: Word | Phrase | Prefix, adoc: AnalysedDocument,
             words = _term_keys(node.text, node.exact, adoc.stemmer)
             found.extend(_sequence_spans(index, words, node.exact, term))
     return found
+
+
+@lru_cache(maxsize=100_000)
+def _label(node: Word | Phrase | Prefix) -> str:
+    return format_query(node)
 
 
 def _term_keys(text: str, exact: bool, stem: Callable[[str], str]) -> tuple[str, ...]:

@@ -157,6 +157,7 @@ def tokenize(text: str, language: str | None = None) -> list[Token]:
     return tokens
 
 
+@lru_cache(maxsize=100_000)
 def fold_words(text: str) -> tuple[str, ...]:
     """The folded (unstemmed) words of a query term: "Extra-Time" -> ("extra", "time")."""
     return tuple(s for s in (fold(w) for w, _, _ in iter_word_spans(text)) if s)

@@ -76,7 +76,7 @@ def _extract(html: str | bytes, url: str) -> ExtractedArticle:
     title = extract_title(tree, tags, data, site_name)
     description = extract_description(tags, data)
     authors = extract_authors(tree, tags, data)
-    body = extract_body(tree, url, title, authors, description)
+    body = extract_body(tree, url, title, authors, description, data.body)
     article = ExtractedArticle(
         url=url,
         title=title,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as htmllib
 import re
 
 from lxml.html import HtmlElement
@@ -14,6 +15,14 @@ _WORD = re.compile(r"\w+")
 # Author bios close many articles: "Jane Doe is a reporter ...", "CNBC's Jane Doe has ...".
 _BIO_VERB = r"(?:’s|'s)?\s+(?:is|was|has|covers|writes|reports)\b"
 _BIO_WINDOW = 2
+_MARKUP = re.compile(r"</?(?:p|br|div|h[1-6]|li)\b", re.I)
+_BLOCK_BREAK = re.compile(r"<br\s*/?>|</(?:p|div|h[1-6]|li)>", re.I)
+_TAG = re.compile(r"<[^>]+>")
+# Structured-data bodies cut short by the CMS end like this ("...", "…", "[…]").
+_TRUNCATED = re.compile(r"(?:\.\.\.|…|\[…\]|\[\.\.\.\])\s*$")
+# The declared articleBody replaces the page text only when the page shows much less
+# of it (a paywall or script-rendered body), never to second-guess a full extraction.
+_STRUCTURED_PREFERRED_BELOW = 0.5
 
 
 def _words(text: str) -> list[str]:
@@ -65,17 +74,41 @@ def clean_blocks(blocks: list[Block], title: str | None, authors: list[str]) -> 
     return kept[:cut]
 
 
+def is_truncated(structured_body: str) -> bool:
+    return bool(_TRUNCATED.search(structured_body))
+
+
+def _paragraphs(structured_body: str) -> str:
+    """Declared body text as paragraph lines; some CMSs put HTML markup in it."""
+    text = structured_body
+    if _MARKUP.search(text):
+        text = _BLOCK_BREAK.sub("\n", text)
+        text = _TAG.sub("", text)
+    lines = (" ".join(htmllib.unescape(line).split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def prefer_structured(page_text: str, structured_body: str | None) -> bool:
+    """True when the page's declared articleBody is complete and the page shows far less."""
+    if not structured_body or is_truncated(structured_body):
+        return False
+    return len(_words(page_text)) < _STRUCTURED_PREFERRED_BELOW * len(_words(structured_body))
+
+
 def extract_body(
     tree: HtmlElement,
     url: str,
     title: str | None,
     authors: list[str],
     description: str | None,
+    structured_body: str | None = None,
 ) -> str:
     """Body text: paragraphs joined by newlines, with the standfirst when the page shows one."""
     pruned = pruned_copy(tree)
     blocks = clean_blocks(trafilatura_blocks(pruned, url), title, authors)
     body = "\n".join(block.text for block in blocks)
+    if prefer_structured(body, structured_body):
+        return _paragraphs(structured_body or "")
     if body:
         standfirst = find_standfirst(pruned, description, body)
         if standfirst:

@@ -16,10 +16,16 @@ _BY_PREFIX = re.compile(r"^\s*(?:written\s+)?by[:\s]+", re.IGNORECASE)
 _AUTHOR_SPLIT = re.compile(r"\s*(?:;|\||,\s*and\s+|\s+and\s+|\s*&\s*|,)\s*", re.IGNORECASE)
 # Trailing job titles and credits that bylines glue onto names.
 _AUTHOR_TAIL = re.compile(
-    r"\s*(?:\b(?:is|was)\s+an?\b.*|[-–—|]\s*.*|\bfor\s+.*|\bin\s+[A-Z][a-z]+.*"
+    r"\s*(?:\b(?:is|was)\s+an?\b.*|\s[-–—|]\s*.*|\bfor\s+.*|\bin\s+[A-Z][a-z]+.*"
     r"|\b(?:updated|published|posted)\b.*)$"
 )
 _NOT_A_NAME = re.compile(r"https?://|www\.|@|\d{3,}|^(?:staff|admin|editor|unknown|none)$", re.I)
+# Job titles that bylines list beside names ("Jane Doe, Senior Political Correspondent").
+_JOB_TITLE = re.compile(
+    r"\b(?:correspondent|editor|reporter|writer|columnist|contributor|critic|producer|"
+    r"photographer|analyst|presenter|commentator|updates)s?\b", re.I
+)
+_PARENTHESES = re.compile(r"\([^)]*\)")
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—•·:-]\s+|\s+\|\s*|\s*\|\s+")
 
 
@@ -82,15 +88,24 @@ def extract_title(
 
 def normalise_author(raw: str) -> list[str]:
     """Split a byline into names, dropping "By", roles, URLs and placeholders."""
-    text = _clean(raw) or ""
+    text = _PARENTHESES.sub(" ", _clean(raw) or "")
     text = _BY_PREFIX.sub("", text)
-    names = []
-    for part in _AUTHOR_SPLIT.split(text):
-        part = _BY_PREFIX.sub("", part)
-        part = _AUTHOR_TAIL.sub("", part).strip(" .,:;-")
-        if 1 < len(part) <= 60 and not _NOT_A_NAME.search(part) and len(part.split()) <= 6:
-            names.append(part)
-    return names
+    parts = [_AUTHOR_TAIL.sub("", _BY_PREFIX.sub("", part)).strip(" .,:;-")
+             for part in _AUTHOR_SPLIT.split(text)]
+    parts = [part for part in parts if _looks_like_name(part)]
+    # "Jane Doe, Chief Political Correspondent" names Jane Doe; "Staff Reporter" alone
+    # is still the byline the page gives.
+    people = [part for part in parts if not _JOB_TITLE.search(part)] or parts
+    return [_unshout(name) for name in people]
+
+
+def _looks_like_name(text: str) -> bool:
+    return 1 < len(text) <= 60 and len(text.split()) <= 6 and not _NOT_A_NAME.search(text)
+
+
+def _unshout(name: str) -> str:
+    """"JANE DOE" becomes "Jane Doe"; one-word acronyms such as "AFP" stay as they are."""
+    return name.title() if name.isupper() and " " in name else name
 
 
 def _byline_texts(tree: HtmlElement) -> list[str]:

@@ -1,15 +1,28 @@
 """Canonical article URLs, so that one article is stored once whatever link led to it.
 
-courlan (already used by trafilatura) does the normalisation: lower-case scheme and host,
-default ports dropped, query parameters sorted, tracking parameters (utm_*, fbclid, gclid,
-...) removed. We also drop the fragment, which never names a different article.
+courlan (already used by trafilatura) does the general normalisation: lower-case scheme
+and host, default ports dropped, query parameters sorted, tracking parameters (utm_*,
+fbclid, gclid, ...) removed. On top of it we drop the fragment (it never names another
+article) and map AMP variants back to the article: an `amp` query flag, a trailing
+`/amp` or `.amp` path segment and an `amp.` host prefix. Mobile hosts (`m.`, `mobile.`)
+can't be mapped blindly (is the article on `www.` or the bare domain?), so they are
+resolved by the page's own canonical link, which is trusted within the same site.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urldefrag, urlsplit
+import re
+from functools import lru_cache
+from urllib.parse import parse_qsl, urldefrag, urlencode, urlsplit, urlunsplit
 
+import tldextract
 from courlan import normalize_url
+
+_AMP_QUERY_KEYS = {"amp", "outputtype", "amp_js_v", "usqp"}
+_AMP_PATH_SUFFIX = re.compile(r"(?:/amp/?|\.amp(?=/?$)|/amp\.html?)$", re.IGNORECASE)
+
+# The bundled Public Suffix List snapshot only: never fetched at run time.
+_domains = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
 def canonical_url(url: str) -> str:
@@ -18,20 +31,43 @@ def canonical_url(url: str) -> str:
         normalized = normalize_url(url.strip())
     except (ValueError, TypeError):
         normalized = url.strip()
-    return urldefrag(normalized).url
+    return _without_amp(urldefrag(normalized).url)
 
 
-def same_host(first: str, second: str) -> bool:
-    return urlsplit(first).hostname == urlsplit(second).hostname
+def _without_amp(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc
+    if host.startswith("amp.") and host.count(".") >= 2:
+        host = host[len("amp."):]
+    path = _AMP_PATH_SUFFIX.sub("/", parts.path) if parts.path not in ("", "/") else parts.path
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+         if k.lower() not in _AMP_QUERY_KEYS]
+    )
+    return urlunsplit((parts.scheme, host, path, query, ""))
+
+
+@lru_cache(maxsize=4096)
+def site_of(url: str) -> str:
+    """The registrable domain of a URL ("bbc.co.uk" for m.bbc.co.uk), or its host for IPs."""
+    host = urlsplit(url).hostname or ""
+    parts = _domains(host)
+    if parts.suffix and parts.domain:
+        return f"{parts.domain}.{parts.suffix}"
+    return host
+
+
+def same_site(first: str, second: str) -> bool:
+    return site_of(first) == site_of(second)
 
 
 def preferred_url(fetched: str, declared: str | None) -> str:
     """The URL to store an article under: the page's own canonical URL when it declares one
-    on the same host, else the address it was fetched from.
+    on the same site, else the address it was fetched from.
 
-    A canonical link to another host (a syndicated copy pointing at the original) is not
+    A canonical link to another site (a syndicated copy pointing at the original) is not
     followed here: that is one story with two articles, not one article.
     """
-    if declared and declared.startswith(("http://", "https://")) and same_host(fetched, declared):
+    if declared and declared.startswith(("http://", "https://")) and same_site(fetched, declared):
         return canonical_url(declared)
     return canonical_url(fetched)

@@ -10,6 +10,7 @@ from scheduler.commands.common import Context
 from scheduler.commands.config import config
 from scheduler.commands.db import db
 from scheduler.commands.run import run
+from scheduler.commands.stories import stories
 from scheduler.config import CONFIG_ENV, config_path
 from scheduler.logs import setup_logging
 
@@ -40,7 +41,7 @@ def main(click_ctx: click.Context, config_file: Path | None, log_level: str) -> 
     click_ctx.obj = Context(config_path(config_file))
 
 
-for command in (run, config, db):
+for command in (run, config, db, stories):
     main.add_command(command)
 
 

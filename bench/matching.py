@@ -1,0 +1,154 @@
+"""Matching throughput with 100 and with 10,000 rules over 1,000 real article bodies.
+
+Run from the project root:  .venv/bin/python bench/matching.py [--data DIR] [--seed N]
+
+Article bodies are the ground-truth paragraphs of the shared fundus evaluation set
+(80 articles), recombined into 1,000 articles. Rules are drawn from the vocabulary of
+that text: 1-4 words, phrases lifted from the text, ORs, exclusions, NEAR, prefixes,
+title scopes. The indexed matcher must keep the 10,000-rule rate at least 1/5 of the
+100-rule rate; the script checks it (and that the index agrees with brute force on a
+sample) and exits non-zero if not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from alerts.matcher import Document, RuleSet, match_every_rule  # noqa: E402
+from alerts.query import Query, parse_query  # noqa: E402
+from alerts.text import iter_word_spans  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/fundus-eval"
+ARTICLES = 1_000
+REQUIRED_RATIO = 0.2
+STOPWORDS = set(
+    "the and for that with this from have has had was were are been will would said says "
+    "not but they their them there than then what when which who whom into also about "
+    "after over more most some such only other its his her she him our your you out".split()
+)
+
+
+def load_paragraphs(data: Path) -> list[list[str]]:
+    truth = json.loads((data / "ground_truth.json").read_text(encoding="utf-8"))
+    return [entry["body"] for entry in truth.values() if entry.get("body")]
+
+
+def make_articles(paragraphs: list[list[str]], count: int, rnd: random.Random) -> list[Document]:
+    """`count` articles: each real article's paragraphs, shuffled, plus a few paragraphs
+    of another article, so that the 1,000 bodies are not 80 repeated ones."""
+    articles = []
+    for i in range(count):
+        own = list(paragraphs[i % len(paragraphs)])
+        rnd.shuffle(own)
+        other = rnd.choice(paragraphs)
+        body = own + rnd.sample(other, min(len(other), rnd.randint(0, 3)))
+        title = " ".join(body[0].split()[:12])
+        articles.append(Document(title=title, body="\n\n".join(body), language="en"))
+    return articles
+
+
+def vocabulary(paragraphs: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """Content words found in at least two articles, and each paragraph's words."""
+    document_frequency: Counter[str] = Counter()
+    sentences = []
+    for article in paragraphs:
+        seen = set()
+        for paragraph in article:
+            words = [w for w, _, _ in iter_word_spans(paragraph)]
+            sentences.append(words)
+            seen.update(w.lower() for w in words if _is_content(w))
+        document_frequency.update(seen)
+    words = sorted(w for w, n in document_frequency.items() if n >= 2)
+    return words, [s for s in sentences if len(s) >= 2]
+
+
+def _is_content(word: str) -> bool:
+    return word.isalpha() and len(word) >= 4 and word.lower() not in STOPWORDS
+
+
+def make_rule(rnd: random.Random, words: list[str], sentences: list[list[str]]) -> str:
+    shape = rnd.random()
+    if shape < 0.45:
+        return " ".join(rnd.sample(words, rnd.randint(1, 4)))
+    if shape < 0.60:
+        sentence = rnd.choice(sentences)
+        i = rnd.randrange(len(sentence) - 1)
+        return '"' + " ".join(sentence[i : i + rnd.randint(2, 3)]) + '"'
+    if shape < 0.75:
+        alternatives = " OR ".join(rnd.sample(words, rnd.randint(2, 3)))
+        return f"{rnd.choice(words)} ({alternatives})" if rnd.random() < 0.5 else alternatives
+    if shape < 0.85:
+        return f"{' '.join(rnd.sample(words, rnd.randint(1, 2)))} -{rnd.choice(words)}"
+    if shape < 0.93:
+        return f"{rnd.choice(words)} NEAR/{rnd.randint(2, 10)} {rnd.choice(words)}"
+    if shape < 0.97:
+        return f"{rnd.choice(words)[:5]}* {rnd.choice(words)}"
+    return f"title:{rnd.choice(words)} {rnd.choice(words)}"
+
+
+def make_rules(count: int, rnd: random.Random, words: list[str],
+               sentences: list[list[str]]) -> dict[str, Query]:
+    rules: dict[str, Query] = {}
+    while len(rules) < count:
+        rules[f"rule-{len(rules)}"] = parse_query(make_rule(rnd, words, sentences))
+    return rules
+
+
+def measure(ruleset: RuleSet, articles: list[Document]) -> tuple[float, int]:
+    """Articles per second and the number of matches."""
+    ruleset.match(articles[0])  # builds the index for the language outside the timing
+    started = time.perf_counter()
+    matches = sum(len(ruleset.match(article)) for article in articles)
+    return len(articles) / (time.perf_counter() - started), matches
+
+
+def check_against_brute_force(rules: dict[str, Query], articles: list[Document]) -> float:
+    """Brute-force articles/second; raises if any answer differs from the index."""
+    ruleset = RuleSet(rules)
+    started = time.perf_counter()
+    expected = [match_every_rule(rules, article) for article in articles]
+    rate = len(articles) / (time.perf_counter() - started)
+    for article, answer in zip(articles, expected, strict=True):
+        if ruleset.match(article) != answer:
+            raise AssertionError(f"index and brute force disagree on {article.title!r}")
+    return rate
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--seed", type=int, default=6)
+    args = parser.parse_args()
+    rnd = random.Random(args.seed)
+
+    paragraphs = load_paragraphs(args.data)
+    articles = make_articles(paragraphs, ARTICLES, rnd)
+    words, sentences = vocabulary(paragraphs)
+    big = make_rules(10_000, rnd, words, sentences)
+    small = dict(list(big.items())[:100])
+    print(f"{len(articles)} articles from {len(paragraphs)} real bodies; "
+          f"vocabulary of {len(words)} words")
+
+    small_rate, small_matches = measure(RuleSet(small), articles)
+    print(f"  100 rules: {small_rate:8.1f} articles/s ({small_matches} matches)")
+    big_rate, big_matches = measure(RuleSet(big), articles)
+    print(f"10000 rules: {big_rate:8.1f} articles/s ({big_matches} matches)")
+    ratio = big_rate / small_rate
+    print(f"ratio 10000/100: {ratio:.2f} (required >= {REQUIRED_RATIO})")
+
+    brute_rate = check_against_brute_force(big, articles[:20])
+    print(f"brute force, 10000 rules: {brute_rate:8.1f} articles/s "
+          f"(index is {big_rate / brute_rate:.0f}x faster, same answers on 20 articles)")
+    return 0 if ratio >= REQUIRED_RATIO else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
