@@ -94,7 +94,7 @@ def extract(inputs: tuple[str, ...], page_url: str | None) -> None:
     published, modified, language, canonical_url, site_name, image, description and
     error (null, or why there is no article). Exits 1 if any input could not be read.
 
-    Example:
+    Examples:
 
     \b
         newswatch extract saved/story.html.gz --url https://example.com/2024/06/18/story/

@@ -5,6 +5,7 @@ from alembic import context
 import alerts.models  # noqa: F401  (registers the alert tables)
 import crawler.models  # noqa: F401  (registers the crawler tables)
 from crawler.database import Base
+from scheduler.migrate import is_modelled
 
 config = context.config
 target_metadata = Base.metadata
@@ -16,6 +17,7 @@ def run_migrations_online() -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_name=is_modelled,
     )
     with context.begin_transaction():
         context.run_migrations()
