@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import NamedTuple
 
 from alerts.query import (
     TERMS,
@@ -79,13 +80,23 @@ class FieldIndex:
 
     def __init__(self, name: str, tokens: list[Token], positions: list[int]) -> None:
         self.name = name
+        self.rank = FIELD_ORDER.index(name)
         self.tokens = tokens
         self.positions = positions
         self.by_stem: dict[str, list[int]] = {}
-        self.by_surface: dict[str, list[int]] = {}
         for i, token in enumerate(tokens):
-            self.by_stem.setdefault(token.stem, []).append(i)
-            self.by_surface.setdefault(token.surface, []).append(i)
+            found = self.by_stem.get(token.stem)
+            if found is None:
+                self.by_stem[token.stem] = [i]
+            else:
+                found.append(i)
+
+    @cached_property
+    def by_surface(self) -> dict[str, list[int]]:
+        found: dict[str, list[int]] = {}
+        for i, token in enumerate(self.tokens):
+            found.setdefault(token.surface, []).append(i)
+        return found
 
 
 class AnalysedDocument:
@@ -94,8 +105,9 @@ class AnalysedDocument:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.language = normalise_language(doc.language)
+        self.stemmer = get_stemmer(self.language)
         self._fields: dict[str, FieldIndex] = {}
-        self._term_spans: dict[tuple[Query, tuple[str, ...]], list[_Span]] = {}
+        self.term_spans: dict[tuple[str, tuple[str, ...]], list[_Span]] = {}
 
     def field(self, name: str) -> FieldIndex:
         found = self._fields.get(name)
@@ -110,115 +122,165 @@ class AnalysedDocument:
         tokens, positions, offset, position = [], [], 0, 0
         for author in self.doc.authors:
             for token in tokenize(author, self.language):
-                tokens.append(Token(token.surface, token.stem, token.start + offset,
-                                    token.end + offset))
+                tokens.append(token._replace(start=token.start + offset, end=token.end + offset))
                 positions.append(position)
                 position += 1
             offset += len(author) + len(AUTHOR_SEPARATOR)
             position += _AUTHOR_GAP
         return FieldIndex(name, tokens, positions)
 
-    @cached_property
-    def stemmer(self) -> Callable[[str], str]:
-        return get_stemmer(self.language)
-
 
 # ---------------------------------------------------------------- evaluation
 
+# Hits are built as plain tuples while evaluating (many are dropped again) and become
+# Hit objects only in a final Match: (field rank, start, end, term), which sorts well.
+_RawHit = tuple[int, int, int, str]
 
-@dataclass(frozen=True, slots=True)
-class _Span:
+
+class _Span(NamedTuple):
     field: str
     first: int  # word positions, inclusive
     last: int
-    hits: tuple[Hit, ...]
+    hits: tuple[_RawHit, ...]
 
 
-def evaluate(node: Query, adoc: AnalysedDocument,
-             fields: tuple[str, ...] = TEXT_FIELDS) -> tuple[Hit, ...] | None:
-    """The hits if `node` matches the document, else None (a match may have no hits)."""
-    if isinstance(node, TERMS):
-        found_spans = spans(node, adoc, fields)
-        return tuple(h for span in found_spans for h in span.hits) if found_spans else None
+Evaluator = Callable[[AnalysedDocument], tuple[_RawHit, ...] | None]
+Locator = Callable[[AnalysedDocument], list[_Span]]
+
+
+def compile_query(node: Query, stem: Callable[[str], str],
+                  fields: tuple[str, ...] = TEXT_FIELDS) -> Evaluator:
+    """Turn a query into a function of an analysed document (analysed with the same
+    stemmer) that returns the hits if it matches, else None (a match may have no hits).
+
+    Compiling once per rule and language moves the tree walking, folding and stemming
+    of query words out of the per-article loop.
+    """
+    if isinstance(node, (*TERMS, Near)):
+        return _hits_of(_compile_locator(node, stem, fields))
     if isinstance(node, And):
-        hits: list[Hit] = []
-        for operand in node.operands:
-            found = evaluate(operand, adoc, fields)
+        return _all_of([compile_query(op, stem, fields) for op in node.operands])
+    if isinstance(node, Or):
+        return _any_of([compile_query(op, stem, fields) for op in node.operands])
+    if isinstance(node, Not):
+        return _none_of(compile_query(node.operand, stem, fields))
+    if isinstance(node, Scope):
+        return compile_query(node.operand, stem, (node.field,))
+    if isinstance(node, Lang):
+        code = node.code
+        return lambda adoc: () if adoc.language == code else None
+    raise TypeError(f"not a query node: {node!r}")
+
+
+def _hits_of(locate: Locator) -> Evaluator:
+    def evaluate(adoc: AnalysedDocument) -> tuple[_RawHit, ...] | None:
+        found = locate(adoc)
+        return tuple(h for span in found for h in span.hits) if found else None
+
+    return evaluate
+
+
+def _all_of(operands: list[Evaluator]) -> Evaluator:
+    def evaluate(adoc: AnalysedDocument) -> tuple[_RawHit, ...] | None:
+        hits: list[_RawHit] = []
+        for operand in operands:
+            found = operand(adoc)
             if found is None:
                 return None
             hits.extend(found)
         return tuple(hits)
-    if isinstance(node, Or):
-        results = [evaluate(operand, adoc, fields) for operand in node.operands]
-        matched = [r for r in results if r is not None]
-        return tuple(h for r in matched for h in r) if matched else None
-    if isinstance(node, Not):
-        return () if evaluate(node.operand, adoc, fields) is None else None
-    if isinstance(node, Scope):
-        return evaluate(node.operand, adoc, (node.field,))
-    if isinstance(node, Lang):
-        return () if adoc.language == node.code else None
-    found_spans = spans(node, adoc, fields)
-    return tuple(h for span in found_spans for h in span.hits) if found_spans else None
+
+    return evaluate
 
 
-def spans(node: Query, adoc: AnalysedDocument, fields: tuple[str, ...]) -> list[_Span]:
-    """Where a positional node (term, phrase, prefix, NEAR, OR of those) occurs."""
+def _any_of(operands: list[Evaluator]) -> Evaluator:
+    def evaluate(adoc: AnalysedDocument) -> tuple[_RawHit, ...] | None:
+        # Every alternative is evaluated, not just the first that matches: the
+        # explanation lists all the terms that matched.
+        matched = [found for operand in operands if (found := operand(adoc)) is not None]
+        return tuple(h for found in matched for h in found) if matched else None
+
+    return evaluate
+
+
+def _none_of(operand: Evaluator) -> Evaluator:
+    return lambda adoc: () if operand(adoc) is None else None
+
+
+def _compile_locator(node: Query, stem: Callable[[str], str],
+                     fields: tuple[str, ...]) -> Locator:
+    """A function giving where a positional node (term, phrase, prefix, NEAR, OR of
+    those) occurs; the parser keeps NOT, AND and lang: out of NEAR."""
     if isinstance(node, TERMS):
-        key = (node, fields)
-        found = adoc._term_spans.get(key)
-        if found is None:
-            found = adoc._term_spans[key] = _term_spans(node, adoc, fields)
-        return found
+        return _compile_term(node, stem, fields)
     if isinstance(node, Near):
-        left = spans(node.left, adoc, fields)
-        right = spans(node.right, adoc, fields) if left else []
-        return _near_spans(left, right, node.distance)
+        left = _compile_locator(node.left, stem, fields)
+        right = _compile_locator(node.right, stem, fields)
+        distance = node.distance
+
+        def locate_near(adoc: AnalysedDocument) -> list[_Span]:
+            found = left(adoc)
+            return _near_spans(found, right(adoc), distance) if found else []
+
+        return locate_near
     if isinstance(node, Or):
-        return [s for operand in node.operands for s in spans(operand, adoc, fields)]
+        alternatives = [_compile_locator(op, stem, fields) for op in node.operands]
+        return lambda adoc: [span for locate in alternatives for span in locate(adoc)]
     if isinstance(node, Scope):
-        return spans(node.operand, adoc, (node.field,))
-    return []  # NOT, AND and lang: have no position (the parser keeps them out of NEAR)
+        return _compile_locator(node.operand, stem, (node.field,))
+    return lambda adoc: []
 
 
-def _term_spans(node: Word | Phrase | Prefix, adoc: AnalysedDocument,
-                fields: tuple[str, ...]) -> list[_Span]:
-    term = _label(node)
-    found: list[_Span] = []
-    for name in fields:
-        index = adoc.field(name)
-        if isinstance(node, Prefix):
-            found.extend(_prefix_spans(index, fold_words(node.text)[0], term))
-        elif isinstance(node, Phrase) and node.slop is not None:
-            found.extend(_sloppy_phrase_spans(index, node, term, adoc.stemmer))
-        else:
-            words = _term_keys(node.text, node.exact, adoc.stemmer)
-            found.extend(_sequence_spans(index, words, node.exact, term))
-    return found
+def _compile_term(node: Word | Phrase | Prefix, stem: Callable[[str], str],
+                  fields: tuple[str, ...]) -> Locator:
+    term = format_query(node)
+    if isinstance(node, Prefix):
+        prefix = fold_words(node.text)[0]
 
+        def find(index: FieldIndex) -> list[_Span]:
+            return _prefix_spans(index, prefix, term)
+    else:
+        surfaces = fold_words(node.text)
+        words = surfaces if node.exact else tuple(stem(w) for w in surfaces)
+        exact, slop = node.exact, node.slop if isinstance(node, Phrase) else None
 
-@lru_cache(maxsize=100_000)
-def _label(node: Word | Phrase | Prefix) -> str:
-    return format_query(node)
+        def find(index: FieldIndex) -> list[_Span]:
+            if slop is not None:
+                return _sloppy_phrase_spans(index, words, exact, slop, term)
+            return _sequence_spans(index, words, exact, term)
 
+    # The printed term and the fields identify what is looked for (the stemmer is the
+    # document's), so rules sharing a term share its lookup within one document.
+    cache_key = (term, fields)
 
-def _term_keys(text: str, exact: bool, stem: Callable[[str], str]) -> tuple[str, ...]:
-    surfaces = fold_words(text)
-    return surfaces if exact else tuple(stem(s) for s in surfaces)
+    def locate(adoc: AnalysedDocument) -> list[_Span]:
+        found = adoc.term_spans.get(cache_key)
+        if found is None:
+            found = adoc.term_spans[cache_key] = [
+                span for name in fields for span in find(adoc.field(name))
+            ]
+        return found
+
+    return locate
 
 
 def _sequence_spans(index: FieldIndex, words: tuple[str, ...], exact: bool,
                     term: str) -> list[_Span]:
     """Spans where `words` occur as consecutive tokens."""
     lookup = index.by_surface if exact else index.by_stem
-    starts = lookup.get(words[0], ())
+    starts = lookup.get(words[0])
+    if not starts:
+        return []
+    tokens, positions, name, rank = index.tokens, index.positions, index.name, index.rank
+    if len(words) == 1:
+        return [_Span(name, positions[i], positions[i],
+                      ((rank, tokens[i].start, tokens[i].end, term),)) for i in starts]
     found = []
     for i in starts:
         end = i + len(words) - 1
-        if end < len(index.tokens) and _continues(index, i, words, exact):
-            first, last = index.tokens[i], index.tokens[end]
-            hit = Hit(term, index.name, first.start, last.end)
-            found.append(_Span(index.name, index.positions[i], index.positions[end], (hit,)))
+        if end < len(tokens) and _continues(index, i, words, exact):
+            hit = (rank, tokens[i].start, tokens[end].end, term)
+            found.append(_Span(name, positions[i], positions[end], (hit,)))
     return found
 
 
@@ -238,20 +300,19 @@ def _prefix_spans(index: FieldIndex, prefix: str, term: str) -> list[_Span]:
         if surface.startswith(prefix):
             for i in occurrences:
                 token = index.tokens[i]
-                hit = Hit(term, index.name, token.start, token.end)
+                hit = (index.rank, token.start, token.end, term)
                 found.append(_Span(index.name, index.positions[i], index.positions[i], (hit,)))
     found.sort(key=lambda s: s.first)
     return found
 
 
-def _sloppy_phrase_spans(index: FieldIndex, node: Phrase, term: str,
-                         stem: Callable[[str], str]) -> list[_Span]:
+def _sloppy_phrase_spans(index: FieldIndex, words: tuple[str, ...], exact: bool, slop: int,
+                         term: str) -> list[_Span]:
     """`"a b c"~n` is `a NEAR/n b NEAR/n c`: each word within n words of the others."""
-    words = _term_keys(node.text, node.exact, stem)
     result: list[_Span] | None = None
     for word in words:
-        word_spans = _sequence_spans(index, (word,), node.exact, term)
-        result = word_spans if result is None else _near_spans(result, word_spans, node.slop or 0)
+        word_spans = _sequence_spans(index, (word,), exact, term)
+        result = word_spans if result is None else _near_spans(result, word_spans, slop)
         if not result:
             return []
     return result or []
@@ -260,7 +321,7 @@ def _sloppy_phrase_spans(index: FieldIndex, node: Phrase, term: str,
 def _near_spans(left: list[_Span], right: list[_Span], distance: int) -> list[_Span]:
     """Pairs of non-overlapping spans in the same field with at most `distance` words
     between them, in either order; each pair becomes one span covering both."""
-    found: dict[tuple[str, int, int], list[Hit]] = {}
+    found: dict[tuple[str, int, int], list[_RawHit]] = {}
     for a in left:
         for b in right:
             if a.field != b.field:
@@ -278,10 +339,10 @@ def _near_spans(left: list[_Span], right: list[_Span], distance: int) -> list[_S
             for (f, first, last), hits in found.items()]
 
 
-def _ordered_hits(hits: Iterable[Hit]) -> tuple[Hit, ...]:
-    unique = set(hits)
-    return tuple(sorted(unique, key=lambda h: (FIELD_ORDER.index(h.field), h.start, h.end,
-                                               h.term)))
+def _to_hits(raw: Iterable[_RawHit]) -> tuple[Hit, ...]:
+    """Unique hits in field order, then by position."""
+    return tuple(Hit(term, FIELD_ORDER[rank], start, end)
+                 for rank, start, end, term in sorted(set(raw)))
 
 
 def matches_reference(query: Query, doc: Document, name: str | None = None) -> Match | None:
@@ -289,18 +350,23 @@ def matches_reference(query: Query, doc: Document, name: str | None = None) -> M
 
     The Match's rule is `name`, or the printed query when no name is given.
     """
-    return _match(query, AnalysedDocument(doc), format_query(query) if name is None else name)
+    adoc = AnalysedDocument(doc)
+    evaluate = compile_query(query, adoc.stemmer)
+    return _match(evaluate, adoc, format_query(query) if name is None else name)
 
 
 def match_every_rule(rules: Mapping[str, Query], doc: Document) -> list[Match]:
     """The brute-force answer RuleSet.match must give: every rule evaluated, no index."""
     adoc = AnalysedDocument(doc)
-    return [m for name, query in rules.items() if (m := _match(query, adoc, name))]
+    return [
+        match for name, query in rules.items()
+        if (match := _match(compile_query(query, adoc.stemmer), adoc, name))
+    ]
 
 
-def _match(query: Query, adoc: AnalysedDocument, name: str) -> Match | None:
-    hits = evaluate(query, adoc)
-    return None if hits is None else Match(name, _ordered_hits(hits))
+def _match(evaluate: Evaluator, adoc: AnalysedDocument, name: str) -> Match | None:
+    hits = evaluate(adoc)
+    return None if hits is None else Match(name, _to_hits(hits))
 
 
 # ---------------------------------------------------------------- the rule index
@@ -344,6 +410,7 @@ class _Index:
     """The clauses of all rules for one stemmer, in an inverted index."""
 
     def __init__(self, queries: list[Query], stem: Callable[[str], str]) -> None:
+        self.evaluators = [compile_query(query, stem) for query in queries]
         self.postings: dict[str, dict[str, list[int]]] = {}  # group:kind -> value -> clauses
         self.clause_rule: list[int] = []
         self.needed: list[int] = []  # clauses per rule
@@ -410,7 +477,7 @@ class RuleSet:
         index = self._index_for(adoc.language)
         found = []
         for rule_id in index.candidates(adoc):
-            match = _match(self._queries[rule_id], adoc, self._names[rule_id])
+            match = _match(index.evaluators[rule_id], adoc, self._names[rule_id])
             if match is not None:
                 found.append(match)
         return found

@@ -20,6 +20,7 @@ from alerts.matcher import Document, RuleSet
 from alerts.models import Notification, RuleMatch
 from alerts.rules import Rule
 from crawler.models import Article, utcnow
+from crawler.urls import site_of
 
 logger = logging.getLogger(__name__)
 
@@ -89,27 +90,71 @@ def _match_batch(
         article.matched_at = now
         if article.published_at is not None and article.published_at < oldest:
             continue
-        for match in ruleset.match(article_document(article)):
+        document = article_document(article)
+        for match in ruleset.match(document):
             rule = rules[match.rule]
-            row = RuleMatch(
-                rule=match.rule, article=article, hits=[asdict(hit) for hit in match.hits]
+            if not rule.accepts(document.source, article.language):
+                continue
+            session.add(
+                RuleMatch(rule=rule.name, article=article,
+                          hits=[asdict(hit) for hit in match.hits])
             )
-            session.add(row)
             matches += 1
-            for channel in _channels_not_yet_alerted(session, rule, article.story_id):
-                session.add(
-                    Notification(rule=rule.name, article=article, story_id=article.story_id,
-                                 channel=channel, match=row)
-                )
-                notifications += 1
-            logger.info("rule %r matched %s", match.rule, article.url)
+            logger.info("rule %r matched %s", rule.name, article.url)
+        session.flush()
+        notifications += _queue_story_alerts(session, article, rules)
     return MatchReport(len(articles), matches, notifications)
+
+
+def _queue_story_alerts(session: Session, article: Article, rules: dict[str, Rule]) -> int:
+    """Queue an alert for every rule that matched this article's story and may now alert.
+
+    Run for each new article, including one that matched nothing itself: a copy from
+    another outlet can bring a story to a rule's `min_outlets`. Each (rule, story,
+    channel) is alerted once; a later copy of an alerted story only joins it.
+    """
+    if article.story_id is None:
+        return 0
+    first_matches = _first_match_per_rule(session, article.story_id)
+    if not first_matches:
+        return 0
+    outlets = story_outlets(session, article.story_id)
+    queued = 0
+    for rule_name, match in first_matches.items():
+        rule = rules.get(rule_name)
+        if rule is None or outlets < rule.min_outlets:
+            continue
+        for channel in _channels_not_yet_alerted(session, rule, article.story_id):
+            session.add(
+                Notification(rule=rule.name, article_id=match.article_id,
+                             story_id=article.story_id, channel=channel, match=match)
+            )
+            queued += 1
+    return queued
+
+
+def _first_match_per_rule(session: Session, story_id: int) -> dict[str, RuleMatch]:
+    rows = session.scalars(
+        select(RuleMatch)
+        .join(Article, Article.id == RuleMatch.article_id)
+        .where(Article.story_id == story_id)
+        .order_by(RuleMatch.id)
+    )
+    first: dict[str, RuleMatch] = {}
+    for row in rows:
+        first.setdefault(row.rule, row)
+    return first
+
+
+def story_outlets(session: Session, story_id: int) -> int:
+    """How many outlets (sites, not feeds) carry the story."""
+    urls = session.scalars(select(Article.url).where(Article.story_id == story_id))
+    return len({site_of(url) for url in urls})
 
 
 def _channels_not_yet_alerted(session: Session, rule: Rule, story_id: int | None) -> list[str]:
     """The rule's channels that have no alert for this story yet: a later copy of a story
     (another outlet, a new URL) joins it without alerting again."""
-    session.flush()
     alerted = set(
         session.scalars(
             select(Notification.channel).where(

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import snowballstemmer
 
@@ -55,18 +55,12 @@ def _combining_mark_class() -> str:
 
 
 _MARKS = _combining_mark_class()
-# A word: letters/digits (and combining marks) possibly joined by apostrophes, so that
-# a possessive "'s" stays attached and can be dropped as a whole.
-_WORD_RE = re.compile(
-    rf"(?:[^\W_]|[{_MARKS}])+(?:['’ʼ](?:[^\W_]|[{_MARKS}])+)*"
-)
+# Apostrophes split words; a possessive "'s" is then dropped (see iter_word_spans).
+_WORD_RE = re.compile(rf"(?:[^\W_]|[{_MARKS}])+")
 _APOSTROPHES = "'’ʼ"
-_POSSESSIVE_RE = re.compile(r"['’ʼ][sS]$")
-_APOSTROPHE_SPLIT_RE = re.compile(r"['’ʼ]")
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One word of a text: its folded form, its stem and where it was in the original."""
 
     surface: str  # case- and accent-folded, unstemmed
@@ -92,16 +86,20 @@ def iter_word_spans(text: str) -> Iterator[tuple[str, int, int]]:
     "Putin's" -> "Putin"; other apostrophes split ("l'Élysée" -> "l", "Élysée").
     """
     for m in _WORD_RE.finditer(text):
-        word, start = m.group(), m.start()
-        if _POSSESSIVE_RE.search(word):
-            word = word[:-2]
-        if not any(a in word for a in _APOSTROPHES):
-            yield word, start, start + len(word)
+        start, end = m.span()
+        if end - start == 1 and _is_possessive_s(text, start):
             continue
-        offset = start
-        for part in _APOSTROPHE_SPLIT_RE.split(word):
-            yield part, offset, offset + len(part)
-            offset += len(part) + 1
+        yield m.group(), start, end
+
+
+def _is_possessive_s(text: str, start: int) -> bool:
+    """An "s" right after an apostrophe that follows a word ("Putin's", "Putin’s")."""
+    return (
+        text[start] in "sS"
+        and start >= 2
+        and text[start - 1] in _APOSTROPHES
+        and _WORD_RE.match(text[start - 2]) is not None
+    )
 
 
 def stemmer_name(language: str | None) -> str | None:
@@ -146,14 +144,32 @@ def _identity(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=64)
+def get_word_analyser(language: str | None) -> Callable[[str], tuple[str, str]]:
+    """A cached raw word -> (folded surface, stem) function for the language."""
+    stem = get_stemmer(language)
+    cache: dict[str, tuple[str, str]] = {}
+
+    def analyse(word: str) -> tuple[str, str]:
+        found = cache.get(word)
+        if found is None:
+            surface = fold(word)
+            found = (surface, stem(surface) if surface else "")
+            if len(cache) < 500_000:
+                cache[word] = found
+        return found
+
+    return analyse
+
+
 def tokenize(text: str, language: str | None = None) -> list[Token]:
     """Split `text` into folded, stemmed tokens with offsets into the original text."""
-    stem = get_stemmer(language)
+    analyse = get_word_analyser(language)
     tokens: list[Token] = []
     for word, start, end in iter_word_spans(text):
-        surface = fold(word)
+        surface, stem = analyse(word)
         if surface:
-            tokens.append(Token(surface, stem(surface), start, end))
+            tokens.append(Token(surface, stem, start, end))
     return tokens
 
 

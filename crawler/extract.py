@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from crawler.extract_body import extract_body
 from crawler.extract_dates import extract_dates
@@ -29,10 +28,14 @@ from crawler.extract_structured import jsonld_nodes, structured_article, website
 logger = logging.getLogger(__name__)
 
 NO_ARTICLE = "no article text found"
+# Fewer words than this is a caption, a teaser or a login wall, not a story.
+MIN_ARTICLE_WORDS = 15
 
 
 @dataclass
 class ExtractedArticle:
+    """What a page says about its article; `error` is None when an article was found."""
+
     url: str
     title: str | None = None
     body: str = ""
@@ -58,15 +61,13 @@ def extract_article(html: str | bytes, url: str) -> ExtractedArticle:
 
 def _extract(html: str | bytes, url: str) -> ExtractedArticle:
     if not html:
-        return ExtractedArticle(url=url, error="empty page")
+        return ExtractedArticle(url=url, error="no article: empty page")
     if len(html) > MAX_HTML_CHARS:
-        return ExtractedArticle(url=url, error="page too large")
+        return ExtractedArticle(url=url, error="no article: page too large")
     text = decode_html(html)
-    if not looks_like_html(text):
-        return ExtractedArticle(url=url, error="not an HTML page")
-    tree = parse_html(text)
+    tree = parse_html(text) if looks_like_html(text) else None
     if tree is None:
-        return ExtractedArticle(url=url, error="not an HTML page")
+        return ExtractedArticle(url=url, error="no article: not an HTML page")
 
     nodes = jsonld_nodes(tree)
     data = structured_article(nodes)
@@ -90,10 +91,7 @@ def _extract(html: str | bytes, url: str) -> ExtractedArticle:
         image=extract_image(tags, data, url),
         description=description,
     )
-    if not body:
+    if len(body.split()) < MIN_ARTICLE_WORDS:
         article.error = NO_ARTICLE
     return article
 
-
-def site_of(url: str) -> str | None:
-    return urlsplit(url).hostname

@@ -46,7 +46,8 @@ def _element_text(element: _Element) -> str:
 
 
 def _link_chars(element: _Element) -> int:
-    return sum(len(_SPACES.sub(" ", "".join(ref.itertext())).strip()) for ref in element.iter("ref"))
+    return sum(len(_SPACES.sub(" ", "".join(ref.itertext())).strip())
+               for ref in element.iter("ref"))
 
 
 def _block(element: _Element, kind: str) -> Block | None:

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import re
 from copy import deepcopy
+from itertools import pairwise
 
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 # Class/id words (split on punctuation and camelCase) that mark non-article furniture.
-BOILERPLATE_WORDS = frozenset(
-    """
-    bio biography authorbio comment comments commentlist respond disqus
-    related recirc recirculation popular trending mostread outbrain taboola
-    newsletter newsletters subscribe subscription signup promo promos cta
-    advert advertisement sponsored share sharing sharebar social
-    card cards collection collections teaser teasers breadcrumb breadcrumbs
-    caption captions credit credits
-    """.split()
-)
+BOILERPLATE_WORDS = frozenset((
+    "bio", "biography", "authorbio", "comment", "comments", "commentlist", "respond",
+    "disqus", "related", "recirc", "recirculation", "popular", "trending", "mostread",
+    "outbrain", "taboola", "newsletter", "newsletters", "subscribe", "subscription", "signup",
+    "promo", "promos", "cta", "advert", "advertisement", "sponsored", "share", "sharing",
+    "sharebar", "social", "card", "cards", "collection", "collections", "teaser", "teasers",
+    "breadcrumb", "breadcrumbs", "caption", "captions", "credit", "credits",
+))
 # Word pairs that only mean furniture together ("read more", "author info").
 BOILERPLATE_PAIRS = frozenset(
     {("read", "more"), ("more", "from"), ("most", "read"), ("author", "info"),
@@ -50,7 +50,7 @@ def class_words(element: HtmlElement) -> list[str]:
 def _is_hidden(element: HtmlElement) -> bool:
     return (
         element.get("hidden") is not None
-        or element.get("aria-hidden") == "true" and element.tag not in ("span", "i", "svg")
+        or (element.get("aria-hidden") == "true" and element.tag not in ("span", "i", "svg"))
         or bool(_HIDDEN_STYLE.search(element.get("style") or ""))
     )
 
@@ -63,7 +63,7 @@ def is_furniture(element: HtmlElement) -> bool:
     if not words:
         return False
     return any(w in BOILERPLATE_WORDS for w in words) or any(
-        pair in BOILERPLATE_PAIRS for pair in zip(words, words[1:], strict=False)
+        pair in BOILERPLATE_PAIRS for pair in pairwise(words)
     )
 
 
@@ -91,19 +91,37 @@ def _remove(element: HtmlElement) -> None:
     parent.remove(element)
 
 
-def pruned_copy(tree: HtmlElement) -> HtmlElement:
-    """A copy of the page without furniture; the article container always survives."""
-    copy = deepcopy(tree)
-    body = copy.find("body")
+def _candidates_xpath() -> XPath:
+    """One XPath (run in C) that finds every element `is_furniture` may accept."""
+    stems = sorted(BOILERPLATE_WORDS | {pair[0] for pair in BOILERPLATE_PAIRS})
+    attrs = "translate(concat(@class, ' ', @id), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', " \
+            "'abcdefghijklmnopqrstuvwxyz')"
+    tests = [f"contains({attrs}, '{stem}')" for stem in stems]
+    tests += [f"self::{tag}" for tag in FURNITURE_TAGS]
+    tests += ["@hidden", "@aria-hidden='true'", "contains(@style, 'none')",
+              "contains(@style, 'hidden')"]
+    return XPath(f"//body//*[{' or '.join(tests)}]")
+
+
+_CANDIDATES = _candidates_xpath()
+
+
+def prune_furniture(tree: HtmlElement) -> HtmlElement:
+    """Remove furniture from the page in place; the article container always survives."""
+    body = tree.find("body")
     if body is None:
-        return copy
+        return tree
     total = sum(_paragraph_lengths(body)) or 1
-    doomed = []
-    for element in body.iter():
-        if not isinstance(element.tag, str) or element is body:
+    removed: set[HtmlElement] = set()
+    for element in _CANDIDATES(tree):  # document order: outer elements come first
+        if any(ancestor in removed for ancestor in element.iterancestors()):
             continue
         if is_furniture(element) and not _holds_article(element, total):
-            doomed.append(element)
-    for element in doomed:
-        _remove(element)
-    return copy
+            _remove(element)
+            removed.add(element)
+    return tree
+
+
+def pruned_copy(tree: HtmlElement) -> HtmlElement:
+    """A copy of the page without furniture (the original is left as it was)."""
+    return prune_furniture(deepcopy(tree))

@@ -8,6 +8,7 @@ which text it is: a visible element showing the same words is the standfirst.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from lxml.html import HtmlElement
 
@@ -28,14 +29,14 @@ def _words(text: str) -> list[str]:
 
 def _overlap(part: list[str], whole: list[str]) -> float:
     """Share of `part`'s word bigrams also found in `whole`."""
-    grams = set(zip(part, part[1:], strict=False))
+    grams = set(pairwise(part))
     if not grams:
         return 0.0
-    return len(grams & set(zip(whole, whole[1:], strict=False))) / len(grams)
+    return len(grams & set(pairwise(whole))) / len(grams)
 
 
 def _snippet(description: str) -> str | None:
-    match = re.match(r"\s*((?:\S+\s+){%d}\S+)" % (_SNIPPET_WORDS - 1), description)
+    match = re.match(rf"\s*((?:\S+\s+){{{_SNIPPET_WORDS - 1}}}\S+)", description)
     return match.group(1) if match else None
 
 

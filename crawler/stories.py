@@ -1,26 +1,86 @@
 """Grouping articles into stories: one story, many outlets.
 
-Levels of identity, cheapest first: the canonical URL (unique in the table), the exact
-body (content hash), then near-duplicate text (syndicated, trimmed or lightly edited
-copies; see crawler/dedup.py when present). An article that matches none starts a story.
+Levels of identity, cheapest first: the canonical URL (unique in the table, checked
+by the caller), the exact body (`content_hash`, indexed), then near-duplicate text:
+syndicated, trimmed or lightly edited copies (crawler/dedup.py has the method and the
+reasons for its parameters). An article that matches none starts a story, whose
+`headline` is that first article's title: later copies often rewrite the headline,
+and the first one seen is usually the originating outlet's.
+
+The near-duplicate index lives in the database, so it survives restarts and grows
+one article at a time, never by re-clustering:
+
+* each article's MinHash signature is kept in `articles.signature`, and its band
+  hashes in `story_bands` (one row per band, indexed on `band`);
+* a new article's candidates are the stored articles sharing a band with it, found
+  with one indexed `WHERE band IN (...)` query restricted to bands written in the
+  last `WINDOW` (14 days: syndicated copies appear within hours or days, and the
+  window keeps the work per article bounded however many articles are stored;
+  `forget_bands_before` can delete older rows to bound the table as well);
+* at most `MAX_CANDIDATES` of them, those sharing the most bands, are loaded and
+  verified on their full text; the article joins the story of the best one that
+  passes.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, desc, func, select
 from sqlalchemy.orm import Session
 
-from crawler.models import Article, Story, utcnow
+from crawler.dedup import (
+    band_hashes,
+    fingerprint,
+    lead_signature,
+    signature_to_bytes,
+    story_score,
+)
+from crawler.models import Article, Story, StoryBand, utcnow
+
+WINDOW = timedelta(days=14)
+# A true copy shares many bands with the article it copies and comes first in the
+# ranking; more candidates only cost body loads on chance collisions.
+MAX_CANDIDATES = 8
+
+
+@dataclass(frozen=True)
+class Candidate:
+    article_id: int
+    story_id: int
+    title: str
+    body: str
+    from_feed: bool
 
 
 def story_for(session: Session, article: Article) -> Story:
-    """The story `article` belongs to: an existing one, or a new one it starts."""
-    story = _story_with_same_text(session, article)
+    """The story `article` belongs to: an existing one, or a new one it starts.
+
+    Called before commit with the new article not yet in the session: adds it (the
+    flush gives it an id), sets its story and signature, and indexes its bands.
+    """
+    now = utcnow()
+    signature = lead_signature(article.body or "")
+    bands = band_hashes(signature) if signature is not None else []
+    story = _story_with_same_text(session, article) or _story_of_near_copy(
+        session, article, bands, since=now - WINDOW
+    )
     if story is None:
-        story = Story(headline=article.title, first_seen_at=utcnow())
+        story = Story(headline=article.title or "", first_seen_at=now)
         session.add(story)
-    story.last_seen_at = utcnow()
+    story.last_seen_at = now
+    article.story = story
+    article.signature = signature_to_bytes(signature) if signature is not None else None
+    _index_bands(session, article, bands, now)
     return story
+
+
+def forget_bands_before(session: Session, cutoff: datetime) -> int:
+    """Delete band rows written before `cutoff` (older than the window, they are never
+    read again); returns how many. Articles and stories are kept."""
+    result = session.execute(delete(StoryBand).where(StoryBand.created_at < cutoff))
+    return result.rowcount or 0
 
 
 def _story_with_same_text(session: Session, article: Article) -> Story | None:
@@ -30,3 +90,49 @@ def _story_with_same_text(session: Session, article: Article) -> Story | None:
         .where(Article.content_hash == article.content_hash)
         .limit(1)
     ).first()
+
+
+def _story_of_near_copy(session: Session, article: Article, bands: list[int],
+                        since: datetime) -> Story | None:
+    if not bands:
+        return None
+    candidates = _load_candidates(session, _candidate_ids(session, bands, since))
+    mine = fingerprint(article.body, summary=bool(article.from_feed))
+    best_story, best_score = None, -1.0
+    for candidate in candidates:
+        theirs = fingerprint(candidate.body, summary=candidate.from_feed)
+        score = story_score(mine, theirs, article.title or "", candidate.title)
+        if score is not None and score > best_score:
+            best_story, best_score = candidate.story_id, score
+    return session.get(Story, best_story) if best_story is not None else None
+
+
+def _candidate_ids(session: Session, bands: list[int], since: datetime) -> list[int]:
+    """Stored articles sharing a band with these, those sharing the most first."""
+    shared = func.count().label("shared")
+    rows = session.execute(
+        select(StoryBand.article_id, shared)
+        .where(StoryBand.band.in_(bands), StoryBand.created_at >= since)
+        .group_by(StoryBand.article_id)
+        .order_by(desc(shared), desc(StoryBand.article_id))
+        .limit(MAX_CANDIDATES)
+    )
+    return [row.article_id for row in rows]
+
+
+def _load_candidates(session: Session, article_ids: list[int]) -> list[Candidate]:
+    if not article_ids:
+        return []
+    rows = session.execute(
+        select(Article.id, Article.story_id, Article.title, Article.body, Article.from_feed)
+        .where(Article.id.in_(article_ids), Article.story_id.is_not(None))
+    )
+    return [Candidate(row.id, row.story_id, row.title or "", row.body or "", bool(row.from_feed))
+            for row in rows]
+
+
+def _index_bands(session: Session, article: Article, bands: list[int], now: datetime) -> None:
+    """Store the article's bands; the flush gives the new article its id."""
+    session.add(article)
+    session.flush()
+    session.add_all(StoryBand(band=band, article_id=article.id, created_at=now) for band in bands)

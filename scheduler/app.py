@@ -62,7 +62,14 @@ class App:
 
     def rules(self) -> list[Rule]:
         return [
-            Rule(rule.name, parse_query(rule.query), tuple(rule.channels))
+            Rule(
+                rule.name,
+                parse_query(rule.query),
+                tuple(rule.channels),
+                sources=frozenset(rule.sources) if rule.sources is not None else None,
+                languages=frozenset(rule.languages) if rule.languages is not None else None,
+                min_outlets=rule.min_outlets,
+            )
             for rule in self.config.rules
         ]
 

@@ -9,6 +9,7 @@ import click
 from scheduler.commands.common import Context
 from scheduler.commands.config import config
 from scheduler.commands.db import db
+from scheduler.commands.rules import rules, search
 from scheduler.commands.run import run
 from scheduler.commands.stories import stories
 from scheduler.config import CONFIG_ENV, config_path
@@ -41,7 +42,7 @@ def main(click_ctx: click.Context, config_file: Path | None, log_level: str) -> 
     click_ctx.obj = Context(config_path(config_file))
 
 
-for command in (run, config, db, stories):
+for command in (run, config, db, rules, search, stories):
     main.add_command(command)
 
 

@@ -34,6 +34,10 @@ from scheduler.durations import format_duration, parse_duration
 
 CONFIG_ENV = "NEWSWATCH_CONFIG"
 DATABASE_URL_ENV = "NEWSWATCH_DATABASE_URL"
+# For tests and benchmarks only: lowers the shortest poll interval accepted (default 10s),
+# so a daemon test can run many cycles in seconds. Never set it in production.
+TEST_MIN_INTERVAL_ENV = "NEWSWATCH_TEST_MIN_INTERVAL"
+MIN_INTERVAL = timedelta(seconds=10)
 DEFAULT_CONFIG = "config.toml"
 
 Duration = Annotated[
@@ -78,9 +82,20 @@ class DefaultsConfig(_Section):
 
 
 def _check_interval(value: timedelta | None) -> timedelta | None:
-    if value is not None and value < timedelta(seconds=10):
-        raise ValueError("expected an interval of at least 10s")
+    minimum = _minimum_interval()
+    if value is not None and value < minimum:
+        raise ValueError(f"expected an interval of at least {format_duration(minimum)}")
     return value
+
+
+def _minimum_interval() -> timedelta:
+    override = os.environ.get(TEST_MIN_INTERVAL_ENV)
+    if not override:
+        return MIN_INTERVAL
+    try:
+        return min(parse_duration(override), MIN_INTERVAL)
+    except ValueError:
+        return MIN_INTERVAL
 
 
 class SourceConfig(_Section):
@@ -110,6 +125,19 @@ class RuleConfig(_Section):
     name: str = Field(min_length=1)
     query: str
     channels: list[str] = Field(min_length=1)
+    sources: list[str] | None = None
+    languages: list[str] | None = None
+    min_outlets: int = Field(default=1, ge=1, le=100)
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        for code in value:
+            if not re.fullmatch(r"[A-Za-z]{2,3}", code):
+                raise ValueError(f"expected ISO 639-1 language codes such as \"en\", got {code!r}")
+        return [code.lower() for code in value]
 
     @field_validator("query")
     @classmethod
@@ -121,6 +149,46 @@ class RuleConfig(_Section):
         return value
 
 
+class DaemonConfig(_Section):
+    """How `newswatch run` schedules and supervises its work."""
+
+    max_concurrent_crawls: int = Field(default=2, ge=1, le=16)
+    # A crawl child using more resident memory than this is killed (its sources get the error).
+    crawl_memory_limit_mb: int = Field(default=1024, ge=64)
+    # On SIGTERM/SIGINT: how long deliveries and crawls in progress may take before exit.
+    shutdown_grace: Duration = timedelta(seconds=30)
+    deliver_interval: Duration = timedelta(minutes=1)
+    housekeeping_interval: Duration = timedelta(hours=6)
+
+    @field_validator("deliver_interval", "housekeeping_interval")
+    @classmethod
+    def _at_least_a_second(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("expected an interval of at least 1s")
+        return value
+
+
+class RetentionConfig(_Section):
+    """Article bodies older than `article_bodies` are emptied; headlines, URLs and
+    fingerprints stay, so deduplication and story history keep working."""
+
+    article_bodies: Duration = timedelta(days=90)
+
+    @field_validator("article_bodies")
+    @classmethod
+    def _at_least_a_day(cls, value: timedelta) -> timedelta:
+        if value < timedelta(days=1):
+            raise ValueError("expected a retention of at least 1d")
+        return value
+
+
+class AdminConfig(_Section):
+    """Where the operator hears about sick sources, undeliverable alerts and crashes."""
+
+    channel: str | None = None
+    unhealthy_after: Duration = timedelta(days=1)
+
+
 class Config(_Section):
     storage: StorageConfig = StorageConfig()
     crawler: CrawlerConfig = CrawlerConfig()
@@ -128,12 +196,27 @@ class Config(_Section):
     sources: list[SourceConfig] = []
     channels: dict[str, ChannelConfig] = {}
     rules: list[RuleConfig] = []
+    daemon: DaemonConfig = DaemonConfig()
+    retention: RetentionConfig = RetentionConfig()
+    admin: AdminConfig = AdminConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
         _require_unique("sources", [s.name for s in self.sources])
         _require_unique("rules", [r.name for r in self.rules])
+        if self.admin.channel is not None and self.admin.channel not in self.channels:
+            known = ", ".join(sorted(self.channels)) or "none defined"
+            raise _LocatedError(
+                ("admin", "channel"),
+                f"unknown channel {self.admin.channel!r} (channels: {known})",
+            )
+        source_names = {source.name for source in self.sources}
         for index, rule in enumerate(self.rules):
+            for position, source in enumerate(rule.sources or ()):
+                if source not in source_names:
+                    raise _LocatedError(
+                        ("rules", index, "sources", position), f"unknown source {source!r}"
+                    )
             for position, channel in enumerate(rule.channels):
                 if channel not in self.channels:
                     known = ", ".join(sorted(self.channels)) or "none defined"

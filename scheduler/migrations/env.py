@@ -4,6 +4,7 @@ from alembic import context
 
 import alerts.models  # noqa: F401  (registers the alert tables)
 import crawler.models  # noqa: F401  (registers the crawler tables)
+import scheduler.models  # noqa: F401  (registers the daemon tables)
 from crawler.database import Base
 from scheduler.migrate import is_modelled
 

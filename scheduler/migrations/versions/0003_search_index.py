@@ -18,9 +18,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SQLITE_UPGRADE = [
-    # Porter stemming in the index: a query for "visit" finds "visits" and "visiting".
+    # No stemming in the index: queries use prefixes of the matcher's own stems, so the
+    # index never disagrees with the matcher about inflections.
     "CREATE VIRTUAL TABLE articles_fts USING fts5(title, body, content='articles', "
-    "content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')",
+    "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
     "INSERT INTO articles_fts (rowid, title, body) SELECT id, title, body FROM articles",
     "CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN "
     "INSERT INTO articles_fts (rowid, title, body) VALUES (new.id, new.title, new.body); END",
@@ -40,7 +41,7 @@ SQLITE_DOWNGRADE = [
 ]
 POSTGRES_UPGRADE = [
     "CREATE INDEX ix_articles_fulltext ON articles USING gin "
-    "(to_tsvector('english', coalesce(title, '') || ' ' || coalesce(body, '')))",
+    "(to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(body, '')))",
 ]
 POSTGRES_DOWNGRADE = ["DROP INDEX IF EXISTS ix_articles_fulltext"]
 

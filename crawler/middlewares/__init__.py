@@ -1,0 +1,1 @@
+"""newswatch's downloader middlewares, one per module, wired in crawler/settings.py."""

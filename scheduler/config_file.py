@@ -1,0 +1,69 @@
+"""Editing config.toml from the CLI without losing the user's comments and layout.
+
+tomlkit keeps comments, blank lines and key order; the edited text is validated in full
+before it replaces the file, so a command can never leave a broken config behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.items import AoT
+
+from scheduler.config import ConfigError, LoadedConfig, load_config
+
+
+def append_entry(path: Path, array: str, entry: Mapping[str, Any]) -> LoadedConfig:
+    """Add a `[[array]]` table (e.g. a rule or a source) at the end of its array."""
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    table = tomlkit.table()
+    for key, value in entry.items():
+        if value is not None:
+            table.add(key, value)
+    if array in document:
+        document[array].append(table)
+    else:
+        document.add(tomlkit.nl())
+        document.add(array, tomlkit.aot())
+        document[array].append(table)
+    return _replace(path, document)
+
+
+def remove_entry(path: Path, array: str, name: str) -> LoadedConfig:
+    """Remove the `[[array]]` table whose `name` is `name`; KeyError if there is none."""
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    entries = document.get(array)
+    if not isinstance(entries, AoT):
+        raise KeyError(name)
+    for index, table in enumerate(entries):
+        if table.get("name") == name:
+            del entries[index]
+            break
+    else:
+        raise KeyError(name)
+    return _replace(path, document)
+
+
+def _replace(path: Path, document: tomlkit.TOMLDocument) -> LoadedConfig:
+    """Validate the new text, then swap it in atomically; ConfigError leaves the file."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(tomlkit.dumps(document))
+        try:
+            load_config(Path(temporary))
+        except ConfigError as error:
+            raise ConfigError(
+                [problem.replace(temporary, str(path)) for problem in error.problems]
+            ) from None
+        os.replace(temporary, path)
+        return load_config(path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)

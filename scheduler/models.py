@@ -1,0 +1,45 @@
+"""Tables the daemon writes: one row per daemon run, and the operator alerts already sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crawler.database import Base
+from crawler.models import UTCDateTime, utcnow
+
+
+class DaemonRun(Base):
+    """A `newswatch run` daemon: who it is, whether it is alive, how it stopped.
+
+    `stopped_at` is NULL while it runs; a row still NULL with a stale heartbeat is a
+    daemon that died without shutting down (SIGKILL, power loss), which the next daemon
+    marks `stopped_cleanly = false` and reports to the admin channel.
+    """
+
+    __tablename__ = "daemon_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+    config_path: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stopped_cleanly: Mapped[bool | None] = mapped_column(Boolean)
+    # The outcome of the last SIGHUP, read back by `newswatch reload`.
+    reloaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reload_ok: Mapped[bool | None] = mapped_column(Boolean)
+    reload_message: Mapped[str | None] = mapped_column(Text)
+
+
+class AdminEvent(Base):
+    """An operator alert already sent, by a key naming its event, so it is sent once."""
+
+    __tablename__ = "admin_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

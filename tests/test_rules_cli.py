@@ -1,0 +1,113 @@
+"""`newswatch rules ...` and `newswatch search` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from servers import SEED_SITE, SiteServer
+from test_end_to_end import EXPECTED, newswatch, write_config
+
+COMMENTED = """\
+# My newswatch setup
+[storage]
+url = "sqlite:///n.db"   # next to this file
+
+[[sources]]
+name = "Example"
+url = "http://127.0.0.1:9/feed/"
+
+# where alerts go
+[channels.desk]
+urls = ["log://"]
+
+[[rules]]
+name = "Existing"
+query = "Putin"
+channels = ["desk"]
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(COMMENTED, encoding="utf-8")
+    return path
+
+
+def test_add_keeps_comments_and_validates(config: Path) -> None:
+    result = newswatch(config, "rules", "add", "Visit", "Putin visit Pyongyang",
+                       "--min-outlets", "2")
+    assert result.returncode == 0, result.stderr
+    text = config.read_text()
+    assert text.startswith(COMMENTED)
+    assert 'name = "Visit"' in text and "min_outlets = 2" in text
+    listing = newswatch(config, "rules", "list")
+    assert "Visit\n  query:    Putin visit Pyongyang\n  channels: desk" in listing.stdout
+    assert "at least 2 outlets" in listing.stdout
+
+
+def test_add_refuses_an_invalid_query_with_its_position(config: Path) -> None:
+    result = newswatch(config, "rules", "add", "Bad", "Putin (visit OR")
+    assert result.returncode == 2
+    assert "column" in result.stderr and "^" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert config.read_text() == COMMENTED
+
+
+def test_add_refuses_unknown_channel_and_duplicate_name(config: Path) -> None:
+    unknown = newswatch(config, "rules", "add", "X", "Putin", "--channel", "nope")
+    assert unknown.returncode == 2
+    assert "unknown channel 'nope'" in unknown.stderr
+    duplicate = newswatch(config, "rules", "add", "Existing", "Kim")
+    assert duplicate.returncode == 2
+    assert "exists already" in duplicate.stderr
+    assert config.read_text() == COMMENTED
+
+
+def test_remove(config: Path) -> None:
+    assert newswatch(config, "rules", "remove", "Existing").returncode == 0
+    assert "Existing" not in config.read_text()
+    assert "# where alerts go" in config.read_text()
+    missing = newswatch(config, "rules", "remove", "Existing")
+    assert missing.returncode == 2 and "no rule named 'Existing'" in missing.stderr
+
+
+def test_check_points_at_the_error(config: Path) -> None:
+    config.write_text(COMMENTED + '\n[[rules]]\nname = "Broken"\nquery = "\\"Kim Jong"\n'
+                      'channels = ["desk"]\n')
+    result = newswatch(config, "rules", "check")
+    assert result.returncode == 2
+    assert "ok     Existing: Putin" in result.stdout
+    assert 'error  Broken: column 10: expected a closing "' in result.stdout
+    assert '\n       "Kim Jong\n' + " " * 16 + "^\n" in result.stdout
+    assert "2 rules, 1 invalid" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp_path = tmp_path_factory.mktemp("search")
+    with SiteServer(SEED_SITE, fresh_dates=True) as site:
+        config = write_config(tmp_path, f"sqlite:///{tmp_path / 's.db'}",
+                              f"{site.base_url}/feed/", ["log://"])
+        assert newswatch(config, "run", "--once").returncode == 0
+    return config
+
+
+@pytest.mark.parametrize("rule", EXPECTED["rules"], ids=lambda rule: rule["query"])
+def test_search_finds_what_the_rules_match(crawled: Path, rule: dict) -> None:
+    result = newswatch(crawled, "search", rule["query"], "--json")
+    assert result.returncode == 0, result.stderr
+    found = [json.loads(line) for line in result.stdout.splitlines()]
+    paths = sorted("/" + item["url"].split("/", 3)[3] for item in found)
+    assert paths == sorted(rule["matches"])
+
+
+def test_rules_test_shows_the_story_with_highlights(crawled: Path) -> None:
+    result = newswatch(crawled, "rules", "test", "Putin visit Pyongyang", "--since", "7d")
+    assert result.returncode == 0, result.stderr
+    assert EXPECTED["articles"][0]["title"] in result.stdout
+    assert "[Putin]" in result.stdout
+    assert "1 stories would have alerted" in result.stdout
+    assert "Harbour City" not in result.stdout
