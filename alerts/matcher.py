@@ -1,12 +1,14 @@
 """Matching rules against articles: a plain evaluator, and an indexed RuleSet.
 
-`matches_reference` evaluates one query on one document. `RuleSet` gives exactly the
-same answers for many rules, but only evaluates the *candidate* rules of a document:
-each rule is reduced to clauses (sets of index keys, at least one of which any
-matching document must contain: a stem in a field group, a word prefix, a language),
-the clauses are kept in an inverted index, and a rule is a candidate when all of its
-clauses are satisfied by the document's keys. The work per document therefore grows
-with the postings of the words it contains, not with the number of rules.
+`matches_reference` evaluates one query on one document and `match_every_rule`
+evaluates every rule on one document (the brute-force answer). `RuleSet` gives exactly
+the same answers, but evaluates only the *candidate* rules of a document: each rule is
+reduced to clauses (sets of index keys, at least one of which any matching document
+must contain: a stem in a field group, a word prefix, a language), the clauses are kept
+in an inverted index, and a rule is a candidate when all of its clauses are satisfied
+by the document's keys. The work per document grows with the postings of the words it
+contains and with the rules that really match, not with the number of rules. All paths
+evaluate through `compile_query`, so they differ only in which rules they try.
 
 Unscoped terms match in the title or the body. Author hit offsets index into
 `AUTHOR_SEPARATOR.join(doc.authors)` (see `field_text`).
@@ -14,7 +16,8 @@ Unscoped terms match in the title or the body. Author hit offsets index into
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import NamedTuple
@@ -98,6 +101,17 @@ class FieldIndex:
             found.setdefault(token.surface, []).append(i)
         return found
 
+    @cached_property
+    def sorted_surfaces(self) -> list[str]:
+        return sorted(self.by_surface)
+
+    def surfaces_starting_with(self, prefix: str) -> Iterator[str]:
+        surfaces = self.sorted_surfaces
+        i = bisect_left(surfaces, prefix)
+        while i < len(surfaces) and surfaces[i].startswith(prefix):
+            yield surfaces[i]
+            i += 1
+
 
 class AnalysedDocument:
     """A document tokenised once (lazily per field) for one language's stemmer."""
@@ -108,6 +122,8 @@ class AnalysedDocument:
         self.stemmer = get_stemmer(self.language)
         self._fields: dict[str, FieldIndex] = {}
         self.term_spans: dict[tuple[str, tuple[str, ...]], list[_Span]] = {}
+        self.term_hits: dict[tuple[str, tuple[str, ...]], tuple[_RawHit, ...] | None] = {}
+        self.hit_objects: dict[_RawHit, Hit] = {}  # rules sharing a term share its Hits
 
     def field(self, name: str) -> FieldIndex:
         found = self._fields.get(name)
@@ -156,7 +172,9 @@ def compile_query(node: Query, stem: Callable[[str], str],
     Compiling once per rule and language moves the tree walking, folding and stemming
     of query words out of the per-article loop.
     """
-    if isinstance(node, (*TERMS, Near)):
+    if isinstance(node, TERMS):
+        return _compile_term_hits(node, stem, fields)
+    if isinstance(node, Near):
         return _hits_of(_compile_locator(node, stem, fields))
     if isinstance(node, And):
         return _all_of([compile_query(op, stem, fields) for op in node.operands])
@@ -176,6 +194,23 @@ def _hits_of(locate: Locator) -> Evaluator:
     def evaluate(adoc: AnalysedDocument) -> tuple[_RawHit, ...] | None:
         found = locate(adoc)
         return tuple(h for span in found for h in span.hits) if found else None
+
+    return evaluate
+
+
+def _compile_term_hits(node: Word | Phrase | Prefix, stem: Callable[[str], str],
+                       fields: tuple[str, ...]) -> Evaluator:
+    locate = _compile_term(node, stem, fields)
+    cache_key = (format_query(node), fields)
+
+    def evaluate(adoc: AnalysedDocument) -> tuple[_RawHit, ...] | None:
+        try:
+            return adoc.term_hits[cache_key]
+        except KeyError:
+            found = locate(adoc)
+            hits = tuple(h for span in found for h in span.hits) if found else None
+            adoc.term_hits[cache_key] = hits
+            return hits
 
     return evaluate
 
@@ -296,12 +331,11 @@ def _continues(index: FieldIndex, i: int, words: tuple[str, ...], exact: bool) -
 
 def _prefix_spans(index: FieldIndex, prefix: str, term: str) -> list[_Span]:
     found = []
-    for surface, occurrences in index.by_surface.items():
-        if surface.startswith(prefix):
-            for i in occurrences:
-                token = index.tokens[i]
-                hit = (index.rank, token.start, token.end, term)
-                found.append(_Span(index.name, index.positions[i], index.positions[i], (hit,)))
+    for surface in index.surfaces_starting_with(prefix):
+        for i in index.by_surface[surface]:
+            token = index.tokens[i]
+            hit = (index.rank, token.start, token.end, term)
+            found.append(_Span(index.name, index.positions[i], index.positions[i], (hit,)))
     found.sort(key=lambda s: s.first)
     return found
 
@@ -339,10 +373,16 @@ def _near_spans(left: list[_Span], right: list[_Span], distance: int) -> list[_S
             for (f, first, last), hits in found.items()]
 
 
-def _to_hits(raw: Iterable[_RawHit]) -> tuple[Hit, ...]:
+def _to_hits(raw: Iterable[_RawHit], known: dict[_RawHit, Hit]) -> tuple[Hit, ...]:
     """Unique hits in field order, then by position."""
-    return tuple(Hit(term, FIELD_ORDER[rank], start, end)
-                 for rank, start, end, term in sorted(set(raw)))
+    hits = []
+    for key in sorted(set(raw)):
+        hit = known.get(key)
+        if hit is None:
+            rank, start, end, term = key
+            hit = known[key] = Hit(term, FIELD_ORDER[rank], start, end)
+        hits.append(hit)
+    return tuple(hits)
 
 
 def matches_reference(query: Query, doc: Document, name: str | None = None) -> Match | None:
@@ -360,13 +400,18 @@ def match_every_rule(rules: Mapping[str, Query], doc: Document) -> list[Match]:
     adoc = AnalysedDocument(doc)
     return [
         match for name, query in rules.items()
-        if (match := _match(compile_query(query, adoc.stemmer), adoc, name))
+        if (match := _match(_compiled(query, adoc.stemmer), adoc, name))
     ]
+
+
+@lru_cache(maxsize=20_000)
+def _compiled(query: Query, stem: Callable[[str], str]) -> Evaluator:
+    return compile_query(query, stem)
 
 
 def _match(evaluate: Evaluator, adoc: AnalysedDocument, name: str) -> Match | None:
     hits = evaluate(adoc)
-    return None if hits is None else Match(name, _to_hits(hits))
+    return None if hits is None else Match(name, _to_hits(hits, adoc.hit_objects))
 
 
 # ---------------------------------------------------------------- the rule index
@@ -431,16 +476,18 @@ class _Index:
         }
 
     def candidates(self, adoc: AnalysedDocument) -> list[int]:
+        """The rules whose every clause has a key in the document, in rule order."""
         satisfied: set[int] = set()
         counts: dict[int, int] = {}
+        clause_rule, needed = self.clause_rule, self.needed
         for group, table in self.postings.items():
             for value in self._present(group, table, adoc):
                 for clause_id in table[value]:
                     if clause_id not in satisfied:
                         satisfied.add(clause_id)
-                        rule_id = self.clause_rule[clause_id]
+                        rule_id = clause_rule[clause_id]
                         counts[rule_id] = counts.get(rule_id, 0) + 1
-        found = [rule for rule, count in counts.items() if count == self.needed[rule]]
+        found = [rule for rule, count in counts.items() if count == needed[rule]]
         return sorted(found + self.always)
 
     def _present(self, group: str, table: dict[str, list[int]],
@@ -452,6 +499,9 @@ class _Index:
         indexes = [adoc.field(name) for name in fields]
         if kind == "s":
             return {s for index in indexes for s in index.by_stem.keys() & table.keys()}
+        if len(table) < 64:  # few prefixes: look each up among the sorted words
+            return {p for p in table for index in indexes
+                    if next(index.surfaces_starting_with(p), None) is not None}
         lengths = self.prefix_lengths[group]
         return {
             surface[:n]

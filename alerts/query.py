@@ -40,6 +40,7 @@ MAX_DEPTH = 40  # nested parentheses / scopes; keeps every recursive walk shallo
 MAX_NEAR_CHAIN = 16
 
 _NEAR_RE = re.compile(r"NEAR(?:/(\d*))?$")
+_DIGITS_RE = re.compile(r"\d*")
 _LANG_CODE_RE = re.compile(r"[A-Za-z]{2,3}$")
 _SPECIAL = '()"'
 
@@ -252,7 +253,7 @@ def _lex_quoted(text: str, start: int, tokens: list[_Tok]) -> int:
     end = close + 1
     slop = None
     if end < len(text) and text[end] == "~":
-        digits = re.match(r"\d*", text[end + 1 :]).group()  # type: ignore[union-attr]
+        digits = _DIGITS_RE.match(text, end + 1).group()  # type: ignore[union-attr]
         if not digits:
             raise QueryError(end + 1, 'a number of words after "~"')
         slop = _distance(digits, end + 1)

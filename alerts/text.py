@@ -166,10 +166,15 @@ def tokenize(text: str, language: str | None = None) -> list[Token]:
     """Split `text` into folded, stemmed tokens with offsets into the original text."""
     analyse = get_word_analyser(language)
     tokens: list[Token] = []
-    for word, start, end in iter_word_spans(text):
-        surface, stem = analyse(word)
+    append = tokens.append
+    # iter_word_spans inlined: this loop runs for every word of every article.
+    for m in _WORD_RE.finditer(text):
+        start, end = m.span()
+        if end - start == 1 and _is_possessive_s(text, start):
+            continue
+        surface, stem = analyse(m.group())
         if surface:
-            tokens.append(Token(surface, stem, start, end))
+            append(Token(surface, stem, start, end))
     return tokens
 
 

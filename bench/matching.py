@@ -3,11 +3,13 @@
 Run from the project root:  .venv/bin/python bench/matching.py [--data DIR] [--seed N]
 
 Article bodies are the ground-truth paragraphs of the shared fundus evaluation set
-(80 articles), recombined into 1,000 articles. Rules are drawn from the vocabulary of
-that text: 1-4 words, phrases lifted from the text, ORs, exclusions, NEAR, prefixes,
-title scopes. The indexed matcher must keep the 10,000-rule rate at least 1/5 of the
-100-rule rate; the script checks it (and that the index agrees with brute force on a
-sample) and exits non-zero if not.
+(80 articles), shuffled and recombined into 1,000 articles. Rules are drawn from the
+topical vocabulary of that text (words whose stem occurs in 2 to 10% of the articles):
+1-4 words, phrases lifted from the text, ORs, exclusions, NEAR, prefixes, title scopes.
+The indexed matcher must keep the 10,000-rule rate at least 1/5 of the 100-rule rate;
+the script checks it on CPU time (wall-clock is printed too, but moves with whatever
+else the machine runs), checks that the index agrees with brute force on a sample, and
+exits non-zero if either fails.
 """
 
 from __future__ import annotations
@@ -22,18 +24,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from alerts.matcher import Document, RuleSet, match_every_rule  # noqa: E402
-from alerts.query import Query, parse_query  # noqa: E402
-from alerts.text import get_stemmer, iter_word_spans, tokenize  # noqa: E402
+from alerts.matcher import Document, RuleSet, match_every_rule
+from alerts.query import Query, parse_query
+from alerts.text import get_stemmer, iter_word_spans, tokenize
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/fundus-eval"
 ARTICLES = 1_000
 REQUIRED_RATIO = 0.2
-STOPWORDS = set(
-    "the and for that with this from have has had was were are been will would said says "
-    "not but they their them there than then what when which who whom into also about "
-    "after over more most some such only other its his her she him our your you out".split()
-)
+STOPWORDS = frozenset({
+    "the", "and", "for", "that", "with", "this", "from", "have", "has", "had", "was", "were",
+    "are", "been", "will", "would", "said", "says", "not", "but", "they", "their", "them",
+    "there", "than", "then", "what", "when", "which", "who", "whom", "into", "also", "about",
+    "after", "over", "more", "most", "some", "such", "only", "other", "its", "his", "her",
+    "she", "him", "our", "your", "you", "out",
+})
 
 
 def load_paragraphs(data: Path) -> list[list[str]]:
@@ -114,12 +118,36 @@ def make_rules(count: int, rnd: random.Random, words: list[str],
     return rules
 
 
-def measure(ruleset: RuleSet, articles: list[Document]) -> tuple[float, int]:
-    """Articles per second and the number of matches."""
-    ruleset.match(articles[0])  # builds the index for the language outside the timing
+def build(rules: dict[str, Query], sample: Document) -> RuleSet:
     started = time.perf_counter()
-    matches = sum(len(ruleset.match(article)) for article in articles)
-    return len(articles) / (time.perf_counter() - started), matches
+    ruleset = RuleSet(rules)
+    ruleset.match(sample)  # builds the index for the sample's language
+    print(f"index of {len(rules):5} rules built in {time.perf_counter() - started:.2f} s")
+    return ruleset
+
+
+def measure(rulesets: list[RuleSet], articles: list[Document],
+            chunk: int = 50) -> list[tuple[float, float, int]]:
+    """For each rule set: articles per wall-clock second, per CPU second, and matches.
+
+    The rule sets take turns on chunks of articles, so that a change in the machine's
+    load (other processes) affects them alike; the CPU-time rate, which such load
+    barely moves, is the one the requirement is checked on.
+    """
+    for article in articles:  # warm the word caches, so the first rule set pays no more
+        rulesets[0].match(article)
+    wall = [0.0] * len(rulesets)
+    cpu = [0.0] * len(rulesets)
+    matches = [0] * len(rulesets)
+    for offset in range(0, len(articles), chunk):
+        part = articles[offset : offset + chunk]
+        for i, ruleset in enumerate(rulesets):
+            started, started_cpu = time.perf_counter(), time.process_time()
+            matches[i] += sum(len(ruleset.match(article)) for article in part)
+            wall[i] += time.perf_counter() - started
+            cpu[i] += time.process_time() - started_cpu
+    return [(len(articles) / w, len(articles) / c, m)
+            for w, c, m in zip(wall, cpu, matches, strict=True)]
 
 
 def check_against_brute_force(rules: dict[str, Query], articles: list[Document]) -> float:
@@ -149,18 +177,20 @@ def main() -> int:
     print(f"{len(articles)} articles from {len(paragraphs)} real bodies; "
           f"vocabulary of {len(words)} words")
 
-    small_rate, small_matches = measure(RuleSet(small), articles)
-    print(f"  100 rules: {small_rate:8.1f} articles/s "
-          f"({small_matches / len(articles):.1f} matches per article)")
-    big_rate, big_matches = measure(RuleSet(big), articles)
-    print(f"10000 rules: {big_rate:8.1f} articles/s "
-          f"({big_matches / len(articles):.1f} matches per article)")
+    rulesets = [build(small, articles[0]), build(big, articles[0])]
+    results = measure(rulesets, articles)
+    for count, (wall_rate, cpu_rate, matches) in zip((100, 10_000), results, strict=True):
+        print(f"{count:5} rules: {wall_rate:7.1f} articles/s wall-clock, "
+              f"{cpu_rate:7.1f} articles per CPU second "
+              f"({matches / len(articles):.1f} matches per article)")
+    (small_wall, small_rate, _), (big_wall, big_rate, _) = results
     ratio = big_rate / small_rate
-    print(f"ratio 10000/100: {ratio:.2f} (required >= {REQUIRED_RATIO})")
+    print(f"ratio 10000/100: {ratio:.2f} in CPU time, {big_wall / small_wall:.2f} wall-clock "
+          f"(required >= {REQUIRED_RATIO})")
 
     brute_rate = check_against_brute_force(big, articles[:20])
-    print(f"brute force, 10000 rules: {brute_rate:8.1f} articles/s "
-          f"(index is {big_rate / brute_rate:.0f}x faster, same answers on 20 articles)")
+    print(f"brute force, 10000 rules: {brute_rate:7.1f} articles/s wall-clock "
+          f"(the index is {big_wall / brute_rate:.0f}x faster; same answers on 20 articles)")
     return 0 if ratio >= REQUIRED_RATIO else 1
 
 

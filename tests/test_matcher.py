@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from alerts.matcher import Document, Hit, RuleSet, field_text, matches_reference
+from alerts.highlight import snippet, snippet_spans
+from alerts.matcher import Document, Hit, Match, RuleSet, field_text, matches_reference
 from alerts.query import parse_query
 
 SEED = Path("/work/shared/fixtures/seed-site/expected.json")
@@ -261,3 +262,81 @@ def test_seed_fixture_rules_match_exactly_their_articles() -> None:
         query = parse_query(rule["query"])
         reference = [p for p, d in documents.items() if matches_reference(query, d)]
         assert reference == rule["matches"], rule["query"]
+
+
+# ---------------------------------------------------------------- snippets
+
+LONG_BODY = " ".join(f"filler{i}" for i in range(60)) + (
+    " Putin flew to Pyongyang on Tuesday.\n\nThe visit was his first in years. "
+) + " ".join(f"tail{i}" for i in range(60))
+
+
+def _snippet_for(query: str, document: Document, width: int = 120) -> tuple[str, list]:
+    match = matches_reference(parse_query(query), document)
+    assert match is not None
+    return snippet_spans(document, match.hits, width)
+
+
+def test_snippet_centres_on_the_body_hits_and_marks_them() -> None:
+    document = doc(LONG_BODY, "Summit")
+    text, spans = _snippet_for("Putin Pyongyang visit", document)
+    assert [text[s:e] for s, e in spans] == ["Putin", "Pyongyang", "visit"]
+    assert text.startswith("…") and text.endswith("…")
+    assert "\n" not in text and "  " not in text
+    assert len(text) <= 120 + 2
+    match = matches_reference(parse_query("Putin Pyongyang visit"), document)
+    assert match is not None
+    marked = snippet(document, match.hits, width=120)
+    assert "«Putin» flew to «Pyongyang»" in marked and "The «visit» was" in marked
+    assert snippet(document, match.hits, 120, markers=("**", "**")).count("**") == 6
+
+
+def test_snippet_never_cuts_words() -> None:
+    text, _ = _snippet_for("Pyongyang", doc(LONG_BODY), width=60)
+    words = text.strip("…").split()
+    assert all(w in LONG_BODY.split() or w.rstrip(".") in LONG_BODY for w in words)
+
+
+def test_snippet_uses_the_title_when_only_the_title_matched() -> None:
+    document = doc(LONG_BODY, "Kim Jong Un welcomes guests")
+    text, spans = _snippet_for('title:"Kim Jong Un"', document)
+    assert text == "Kim Jong Un welcomes guests"
+    assert spans == [(0, 11)]
+
+
+def test_snippet_without_hits_is_the_start_of_the_body() -> None:
+    text, spans = snippet_spans(doc(LONG_BODY), [], width=50)
+    assert text.startswith("filler0 filler1") and text.endswith("…") and spans == []
+    assert snippet_spans(doc("", "Only a title"), [], 50) == ("Only a title", [])
+
+
+def test_snippet_of_a_short_body_is_all_of_it() -> None:
+    document = doc("Putin's visit  to\nPyongyang.")
+    text, spans = _snippet_for("Putin visit", document)
+    assert text == "Putin's visit to Pyongyang."
+    assert [text[s:e] for s, e in spans] == ["Putin", "visit"]
+
+
+def test_snippet_merges_overlapping_hits_and_ignores_foreign_ones() -> None:
+    document = doc("Kim Jong Un met Putin")
+    hits = [Hit('"Kim Jong"', "body", 0, 8), Hit('"Jong Un"', "body", 4, 11),
+            Hit("x", "body", 50, 60), Hit("y", "url", 0, 3)]
+    assert snippet_spans(document, hits) == ("Kim Jong Un met Putin", [(0, 11)])
+
+
+def test_very_long_queries_match() -> None:
+    words = [f"word{i}" for i in range(3000)]
+    any_word = parse_query(" OR ".join(words))
+    all_words = parse_query(" ".join(words))
+    document = doc("filler word2999 filler", language="de")
+    assert RuleSet({"any": any_word, "all": all_words}).match(document) == [
+        Match("any", (Hit("word2999", "body", 7, 15),))
+    ]
+    assert matches_reference(all_words, doc(" ".join(words))) is not None
+
+
+def test_arbitrary_unicode_documents_match_without_errors() -> None:
+    text = "🙂 Пу́тин ПУТИН \u0000 \ud800 北京 नमस्ते ǅ İstanbul ﬁ ½ \u200b"
+    ruleset = RuleSet({"r": parse_query("путин istanbul")})
+    assert [m.rule for m in ruleset.match(doc(text, language="ru"))] == ["r"]
+    assert [m.rule for m in ruleset.match(doc(text, language="xx-YY"))] == ["r"]
