@@ -12,7 +12,14 @@ from datetime import datetime
 
 from crawler.extract_body import extract_body
 from crawler.extract_dates import extract_dates
-from crawler.extract_html import MAX_HTML_CHARS, decode_html, looks_like_html, parse_html
+from crawler.extract_html import (
+    MAX_ELEMENTS,
+    MAX_HTML_CHARS,
+    decode_html,
+    element_count,
+    looks_like_html,
+    parse_html,
+)
 from crawler.extract_language import declared_language, identify_language
 from crawler.extract_metadata import (
     extract_authors,
@@ -28,8 +35,10 @@ from crawler.extract_structured import jsonld_nodes, structured_article, website
 logger = logging.getLogger(__name__)
 
 NO_ARTICLE = "no article text found"
-# Fewer words than this is a caption, a teaser or a login wall, not a story.
+# Fewer words than this is a caption, a teaser or a login wall, not a story; and a
+# story has at least one sentence-long line (lists of links and labels do not).
 MIN_ARTICLE_WORDS = 15
+MIN_SENTENCE_WORDS = 8
 
 
 @dataclass
@@ -68,6 +77,8 @@ def _extract(html: str | bytes, url: str) -> ExtractedArticle:
     tree = parse_html(text) if looks_like_html(text) else None
     if tree is None:
         return ExtractedArticle(url=url, error="no article: not an HTML page")
+    if element_count(tree) > MAX_ELEMENTS:
+        return ExtractedArticle(url=url, error="no article: page too large")
 
     nodes = jsonld_nodes(tree)
     data = structured_article(nodes)
@@ -88,10 +99,18 @@ def _extract(html: str | bytes, url: str) -> ExtractedArticle:
         language=identify_language(body, declared_language(tree, data.language)),
         canonical_url=extract_canonical(tree, tags, url),
         site_name=site_name,
-        image=extract_image(tags, data, url),
+        image=extract_image(tree, tags, data, url),
         description=description,
     )
-    if len(body.split()) < MIN_ARTICLE_WORDS:
-        article.error = NO_ARTICLE
+    if not looks_like_article(body):
+        article.body, article.error = "", NO_ARTICLE
     return article
+
+
+def looks_like_article(body: str) -> bool:
+    lines = body.splitlines()
+    return (
+        sum(len(line.split()) for line in lines) >= MIN_ARTICLE_WORDS
+        and any(len(line.split()) >= MIN_SENTENCE_WORDS for line in lines)
+    )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import trafilatura
 from lxml.etree import _Element
@@ -22,12 +22,12 @@ class Block:
 
     text: str
     kind: str  # "p", "head", "item" or "quote"
-    link_chars: int = 0
+    links: list[str] = field(default_factory=list)  # the text of each link in the block
     rend: str = ""  # the source tag trafilatura records for headings ("h1", "h2", ...)
 
     @property
     def link_density(self) -> float:
-        return self.link_chars / max(1, len(self.text))
+        return sum(map(len, self.links)) / max(1, len(self.text))
 
 
 def _element_text(element: _Element) -> str:
@@ -45,14 +45,13 @@ def _element_text(element: _Element) -> str:
     return _BLANK_LINES.sub("\n", text).strip()
 
 
-def _link_chars(element: _Element) -> int:
-    return sum(len(_SPACES.sub(" ", "".join(ref.itertext())).strip())
-               for ref in element.iter("ref"))
+def _links(element: _Element) -> list[str]:
+    return [_SPACES.sub(" ", "".join(ref.itertext())).strip() for ref in element.iter("ref")]
 
 
 def _block(element: _Element, kind: str) -> Block | None:
     text = _element_text(element)
-    return Block(text, kind, _link_chars(element), element.get("rend") or "") if text else None
+    return Block(text, kind, _links(element), element.get("rend") or "") if text else None
 
 
 def blocks_of(body: _Element) -> list[Block]:

@@ -1,4 +1,9 @@
-"""Main article text: trafilatura's blocks, cleaned of boilerplate it lets through."""
+"""Main article text: trafilatura on a page cleared of furniture, then cleaned up.
+
+Pipeline: prune furniture (extract_prune) -> trafilatura's blocks (extract_blocks) ->
+cleanup (extract_cleanup) -> standfirst and key points (extract_lead). A complete
+JSON-LD articleBody stands in when the page itself shows far less of the story.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,12 @@ import re
 
 from lxml.html import HtmlElement
 
-from crawler.extract_blocks import Block, trafilatura_blocks
+from crawler.extract_blocks import trafilatura_blocks
+from crawler.extract_cleanup import clean_blocks
+from crawler.extract_lead import lead_paragraphs
 from crawler.extract_prune import pruned_copy
-from crawler.extract_standfirst import find_standfirst
 
 _WORD = re.compile(r"\w+")
-# Author bios close many articles: "Jane Doe is a reporter ...", "CNBC's Jane Doe has ...".
-_BIO_VERB = r"(?:’s|'s)?\s+(?:is|was|has|covers|writes|reports)\b"
-_BIO_WINDOW = 2
 _MARKUP = re.compile(r"</?(?:p|br|div|h[1-6]|li)\b", re.I)
 _BLOCK_BREAK = re.compile(r"<br\s*/?>|</(?:p|div|h[1-6]|li)>", re.I)
 _TAG = re.compile(r"<[^>]+>")
@@ -27,51 +30,6 @@ _STRUCTURED_PREFERRED_BELOW = 0.5
 
 def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
-
-
-def _same_text(a: str, b: str) -> bool:
-    return _words(a) == _words(b)
-
-
-def _is_link_only(block: Block) -> bool:
-    """A paragraph that is nothing but a link: a related-story or app promo, not prose."""
-    return block.link_density > 0.9 and block.kind in ("p", "head")
-
-
-def _is_headline(block: Block, index: int, title: str | None) -> bool:
-    """The headline repeated at the top of the body (the title is reported on its own)."""
-    if title and _same_text(block.text, title):
-        return True
-    return index == 0 and block.kind == "head" and block.rend == "h1"
-
-
-def _name_pattern(name: str) -> str:
-    """A byline name as a bio may spell it: "Stephanie Bazzle" also matches "Steph Bazzle"."""
-    parts = name.split()
-    if len(parts) < 2 or len(parts[0]) < 3:
-        return re.escape(name)
-    return rf"{re.escape(parts[0][:3])}\w*\s+{re.escape(' '.join(parts[1:]))}"
-
-
-def _is_author_bio(block: Block, authors: list[str]) -> bool:
-    head = block.text[:200]
-    return any(
-        re.match(rf"^(?:\w+(?:’s|'s)\s+)?{_name_pattern(name)}{_BIO_VERB}", head, re.I)
-        for name in authors
-    )
-
-
-def clean_blocks(blocks: list[Block], title: str | None, authors: list[str]) -> list[Block]:
-    """Drop the repeated headline, link-only lines and a closing author bio."""
-    kept = [
-        block for index, block in enumerate(blocks)
-        if not _is_headline(block, index, title) and not _is_link_only(block)
-    ]
-    cut = len(kept)
-    for index in range(len(kept) - 1, max(-1, len(kept) - 1 - _BIO_WINDOW), -1):
-        if _is_author_bio(kept[index], authors):
-            cut = index
-    return kept[:cut]
 
 
 def is_truncated(structured_body: str) -> bool:
@@ -109,8 +67,4 @@ def extract_body(
     body = "\n".join(block.text for block in blocks)
     if prefer_structured(body, structured_body):
         return _paragraphs(structured_body or "")
-    if body:
-        standfirst = find_standfirst(pruned, description, body)
-        if standfirst:
-            body = f"{standfirst}\n{body}"
-    return body
+    return "\n".join([*lead_paragraphs(pruned, description, body), body]) if body else body

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 from htmldate import find_date
@@ -32,6 +32,7 @@ _URL_DATE = re.compile(
     r"/((?:19|20)\d{2})[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?:/|[_-]|\.html?|$)"
 )
 _ISO_FRACTION = re.compile(r"(\.\d{6})\d+")
+_PUBLISH_FLAG = re.compile(r"publish|posted|created", re.IGNORECASE)
 _TIMESTAMP = re.compile(r"^\d{10}(\d{3})?$")
 # Two stated times within this much of each other describe the same publication
 # (a date-only value and a timestamp late in the day in another zone still agree).
@@ -51,8 +52,18 @@ class DateEvidence:
     modified: datetime | None = None
 
 
+# A page that states no offset is read as UTC; this marker (still UTC) records that it
+# was assumed, so a value with a stated offset can be preferred when both agree.
+ASSUMED_UTC = timezone(timedelta(0), "UTC")
+
+
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value if value.tzinfo else value.replace(tzinfo=ASSUMED_UTC)
+
+
+def is_precise(value: datetime) -> bool:
+    """True when the page stated a time of day and its UTC offset."""
+    return _has_time(value) and value.tzinfo is not ASSUMED_UTC
 
 
 def parse_datetime(raw: str | None) -> datetime | None:
@@ -103,14 +114,12 @@ def url_date(url: str) -> datetime | None:
 
 
 def _visible_time(tree: HtmlElement) -> datetime | None:
-    """The first machine-readable <time> the page shows, publish-flagged ones first."""
-    times = tree.xpath("//time[@datetime]")
-    flagged = [
-        t for t in times
-        if t.get("pubdate") is not None
-        or re.search(r"publish|posted|created", (t.get("class") or "") + (t.get("itemprop") or ""),
-                     re.I)
-    ]
+    """The <time> the story shows: inside <article> or <main> first (sidebars list other
+    stories' times), publish-flagged ones before the rest."""
+    times = tree.xpath("//article//time[@datetime] | //main//time[@datetime]")
+    times += tree.xpath("//time[@datetime]")
+    flagged = [t for t in times if t.get("pubdate") is not None or _PUBLISH_FLAG.search(
+        f"{t.get('class') or ''} {t.get('itemprop') or ''}")]
     return _first_parsed([t.get("datetime", "") for t in flagged + times])
 
 
@@ -135,17 +144,24 @@ def _has_time(value: datetime) -> bool:
     return (value.hour, value.minute, value.second) != (0, 0, 0)
 
 
+def _same_moment(vague: datetime, precise: datetime) -> bool:
+    """Whether a precise value can stand for a date-only or offset-less one."""
+    if _has_time(vague):
+        return agrees(vague, precise)
+    return precise.date() == vague.date()
+
+
 def _choose(candidates: dict[str, datetime]) -> tuple[str, datetime] | None:
-    """The most authoritative date; a more precise agreeing one lends it a time of day."""
-    for source in SOURCE_ORDER:
-        if source in candidates:
-            chosen = candidates[source]
-            if not _has_time(chosen):
-                for other in candidates.values():
-                    if _has_time(other) and other.date() == chosen.date():
-                        return source, other
-            return source, chosen
-    return None
+    """The most authoritative date; an agreeing precise one lends it time and offset."""
+    ordered = [(source, candidates[source]) for source in SOURCE_ORDER if source in candidates]
+    if not ordered:
+        return None
+    source, chosen = ordered[0]
+    if not is_precise(chosen):
+        for _, other in ordered[1:]:
+            if is_precise(other) and _same_moment(chosen, other):
+                return source, other
+    return source, chosen
 
 
 def date_candidates(

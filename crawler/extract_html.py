@@ -7,10 +7,13 @@ import re
 
 from charset_normalizer import from_bytes
 from lxml import etree, html
+from lxml.html import HtmlElement
 
-# A page larger than this is almost certainly not a single article (or is hostile);
-# parsing it would stall a crawl worker, so it is refused up front.
-MAX_HTML_CHARS = 8_000_000
+# Pages larger than this are not a single article (or are hostile): content extraction
+# grows with the size of the page, and one such page would stall a crawl worker for
+# minutes. Real article pages stay far below both (a few MB, a few thousand elements).
+MAX_HTML_CHARS = 6_000_000
+MAX_ELEMENTS = 20_000
 
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE
@@ -87,3 +90,7 @@ def parse_html(text: str) -> html.HtmlElement | None:
     except (etree.ParserError, ValueError, TypeError):
         return None
     return tree if tree is not None and len(tree) else None
+
+
+def element_count(tree: HtmlElement) -> int:
+    return sum(1 for _ in tree.iter())

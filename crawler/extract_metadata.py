@@ -26,6 +26,7 @@ _JOB_TITLE = re.compile(
     r"photographer|analyst|presenter|commentator|updates)s?\b", re.I
 )
 _PARENTHESES = re.compile(r"\([^)]*\)")
+_MIN_IMAGE_WIDTH = 200
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—•·:-]\s+|\s+\|\s*|\s*\|\s+")
 
 
@@ -54,7 +55,7 @@ def _clean(text: str | None) -> str | None:
     return text or None
 
 
-def _strip_site_suffix(title: str, site_name: str | None) -> str:
+def _strip_site_suffix(title: str, site_name: str | None, guess: bool = True) -> str:
     """Drop a " | Site Name" style suffix or prefix from a <title>."""
     parts = _TITLE_SEPARATORS.split(title)
     if len(parts) < 2:
@@ -63,19 +64,29 @@ def _strip_site_suffix(title: str, site_name: str | None) -> str:
         keep = parts[:-1] if site_name.lower() == parts[-1].lower() else parts[1:]
         return " - ".join(keep)
     # Without a known site name, keep the longest segment: headlines outlast brand names.
-    return max(parts, key=len)
+    return max(parts, key=len) if guess else title
+
+
+def _without_site_name(title: str, site_name: str | None) -> str:
+    """og:title sometimes carries the brand too ("Headline | Site"); only an exact
+    site-name segment is dropped, so headlines with colons or dashes stay whole."""
+    if site_name and _TITLE_SEPARATORS.search(title):
+        return _strip_site_suffix(title, site_name, guess=False)
+    return title
 
 
 def extract_title(
     tree: HtmlElement, tags: MetaTags, data: StructuredArticle, site_name: str | None
 ) -> str | None:
-    """The headline: structured data, then og/twitter title, then <h1> or <title>."""
+    """The headline: og:title, structured data, other meta titles, then <h1> or <title>."""
     for candidate in (
+        first_meta(tags, "og:title"),
         data.headline,
-        first_meta(tags, "og:title", "twitter:title", "headline", "title", "dc.title"),
+        first_meta(tags, "twitter:title", "headline", "title", "dc.title"),
     ):
-        if _clean(candidate):
-            return _clean(candidate)
+        cleaned = _clean(candidate)
+        if cleaned:
+            return _without_site_name(cleaned, site_name)
     h1s = [_clean(h.text_content()) for h in tree.iter("h1")]
     h1s = [h for h in h1s if h]
     if len(h1s) == 1:
@@ -163,9 +174,20 @@ def extract_site_name(tags: MetaTags, data: StructuredArticle, site: str | None)
     )
 
 
-def extract_image(tags: MetaTags, data: StructuredArticle, url: str) -> str | None:
+def _article_image(tree: HtmlElement) -> str | None:
+    """The first sizeable picture inside the <article>, when no metadata names one."""
+    for img in tree.xpath("//article//img[@src]"):
+        width = img.get("width") or ""
+        if width.isdigit() and int(width) < _MIN_IMAGE_WIDTH:
+            continue  # icons, avatars, tracking pixels
+        return img.get("src")
+    return None
+
+
+def extract_image(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
+                  url: str) -> str | None:
     raw = first_meta(tags, "og:image", "og:image:url", "og:image:secure_url", "twitter:image",
-                     "twitter:image:src") or data.image
+                     "twitter:image:src") or data.image or _article_image(tree)
     return _absolute(raw, url)
 
 

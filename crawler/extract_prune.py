@@ -12,7 +12,6 @@ import re
 from copy import deepcopy
 from itertools import pairwise
 
-from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 # Class/id words (split on punctuation and camelCase) that mark non-article furniture.
@@ -44,7 +43,11 @@ _PROSE_CHARS = 150
 
 def class_words(element: HtmlElement) -> list[str]:
     raw = f"{element.get('class') or ''} {element.get('id') or ''}"
-    return [w for w in _NON_WORD.split(_CAMEL.sub(" ", raw).lower()) if w]
+    if raw == " ":
+        return []
+    if not raw.islower():
+        raw = _CAMEL.sub(" ", raw).lower()
+    return [w for w in _NON_WORD.split(raw) if w]
 
 
 def _is_hidden(element: HtmlElement) -> bool:
@@ -91,34 +94,23 @@ def _remove(element: HtmlElement) -> None:
     parent.remove(element)
 
 
-def _candidates_xpath() -> XPath:
-    """One XPath (run in C) that finds every element `is_furniture` may accept."""
-    stems = sorted(BOILERPLATE_WORDS | {pair[0] for pair in BOILERPLATE_PAIRS})
-    attrs = "translate(concat(@class, ' ', @id), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', " \
-            "'abcdefghijklmnopqrstuvwxyz')"
-    tests = [f"contains({attrs}, '{stem}')" for stem in stems]
-    tests += [f"self::{tag}" for tag in FURNITURE_TAGS]
-    tests += ["@hidden", "@aria-hidden='true'", "contains(@style, 'none')",
-              "contains(@style, 'hidden')"]
-    return XPath(f"//body//*[{' or '.join(tests)}]")
-
-
-_CANDIDATES = _candidates_xpath()
-
-
 def prune_furniture(tree: HtmlElement) -> HtmlElement:
     """Remove furniture from the page in place; the article container always survives."""
     body = tree.find("body")
     if body is None:
         return tree
     total = sum(_paragraph_lengths(body)) or 1
-    removed: set[HtmlElement] = set()
-    for element in _CANDIDATES(tree):  # document order: outer elements come first
-        if any(ancestor in removed for ancestor in element.iterancestors()):
-            continue
-        if is_furniture(element) and not _holds_article(element, total):
-            _remove(element)
-            removed.add(element)
+    # Depth-first with an explicit stack (pages can nest deeper than Python recursion),
+    # never descending into what was removed.
+    stack = [body]
+    while stack:
+        for child in list(stack.pop()):
+            if not isinstance(child.tag, str):
+                continue
+            if is_furniture(child) and not _holds_article(child, total):
+                _remove(child)
+            else:
+                stack.append(child)
     return tree
 
 

@@ -65,6 +65,7 @@ def test_seed_article_metadata(article: dict) -> None:
     assert result.language == "en"
     assert result.site_name == "The Daily Example"
     assert result.canonical_url == SEED_BASE + article["path"]
+    assert result.image == SEED_BASE + "/wp-content/uploads/2024/06/lead.jpg"
 
 
 # --- Synthetic pages: each shows one behaviour a user would notice -----------------
@@ -298,3 +299,14 @@ def test_cli_fetches_url_inputs(local_site: str) -> None:
     assert lines[0]["published"] == "2023-11-05T00:00:00+00:00"
     assert lines[1]["input"] == missing
     assert "404" in lines[1]["error"]
+
+
+def test_a_list_of_links_is_not_an_article() -> None:
+    links = "".join(f'<div><a href="/story/{i}">Story number {i}</a></div>' for i in range(200))
+    page = f"<html><head><title>Latest news</title></head><body>{links}</body></html>"
+
+    result = extract_article(page, "https://citypaper.example/latest/")
+
+    assert result.error == "no article text found"
+    assert result.body == ""
+    assert result.title == "Latest news"
