@@ -8,9 +8,13 @@ import click
 
 from scheduler.commands.common import Context
 from scheduler.commands.config import config
+from scheduler.commands.crawl import crawl
 from scheduler.commands.db import db
+from scheduler.commands.extract import extract
+from scheduler.commands.reload import reload
 from scheduler.commands.rules import rules, search
 from scheduler.commands.run import run
+from scheduler.commands.status import status
 from scheduler.commands.stories import stories
 from scheduler.config import CONFIG_ENV, config_path
 from scheduler.logs import setup_logging
@@ -26,9 +30,17 @@ from scheduler.logs import setup_logging
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     help="How much to log on stderr.",
 )
+@click.option(
+    "--log-format", default="text", show_default=True, envvar="NEWSWATCH_LOG_FORMAT",
+    type=click.Choice(["text", "json"]),
+    help="Log lines as text, or as one JSON object each for log shippers "
+         "(env: NEWSWATCH_LOG_FORMAT).",
+)
 @click.version_option(package_name="newswatch")
 @click.pass_context
-def main(click_ctx: click.Context, config_file: Path | None, log_level: str) -> None:
+def main(
+    click_ctx: click.Context, config_file: Path | None, log_level: str, log_format: str
+) -> None:
     """Watch news sources and get one alert per story, by email, chat or webhook.
 
     newswatch polls the feeds in config.toml, extracts each new article, matches it
@@ -38,11 +50,11 @@ def main(click_ctx: click.Context, config_file: Path | None, log_level: str) -> 
 
     or do a single crawl-match-deliver cycle and exit with `newswatch run --once`.
     """
-    setup_logging(log_level)
+    setup_logging(log_level, "json" if log_format == "json" else "text")
     click_ctx.obj = Context(config_path(config_file))
 
 
-for command in (run, config, db, rules, search, stories):
+for command in (run, status, reload, crawl, config, db, extract, rules, search, stories):
     main.add_command(command)
 
 
