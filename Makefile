@@ -18,7 +18,17 @@ run: $(BIN)/newswatch
 once: $(BIN)/newswatch
 	$(BIN)/newswatch --config $(CONFIG) run --once
 
-test: $(BIN)/newswatch
+# Matrix Synapse for the chat alert tests, in its own virtualenv: its pins may clash
+# with Scrapy's Twisted.
+SYNAPSE_VENV := .venv-synapse
+
+$(SYNAPSE_VENV)/bin/synapse_homeserver:
+	$(PYTHON) -m venv $(SYNAPSE_VENV)
+	$(SYNAPSE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SYNAPSE_VENV)/bin/python -m pip install --quiet 'matrix-synapse>=1.100,<2'
+	touch $@
+
+test: $(BIN)/newswatch $(SYNAPSE_VENV)/bin/synapse_homeserver
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -26,4 +36,4 @@ lint: $(BIN)/newswatch
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) $(SYNAPSE_VENV) *.egg-info .pytest_cache

@@ -1,8 +1,22 @@
 """Sending the outbox through Apprise, one URL at a time, recording each URL's result.
 
-A notification is committed after each attempt, so a daemon stopped mid-cycle loses
-nothing: pending rows are sent on the next run, and URLs that already accepted a message
-are never sent it again.
+A delivery round first plans (`alerts.planner`: notifications become messages, or wait
+for a digest, quiet hours or the rate limit), then sends every message that is due.
+Each URL's result is committed as soon as that URL has answered, so:
+
+* a daemon stopped or killed at any point loses nothing: messages and the
+  notifications they carry are in the database before anything is sent, and pending
+  messages are sent by the next round;
+* a URL that accepted a message is never sent it again, and a retry goes only to the
+  URLs that failed;
+* the one unavoidable at-least-once window is between a URL accepting a message and
+  the commit that records it: a crash exactly there repeats that one message, to that
+  one URL, after the restart. Nothing else is ever sent twice.
+
+Failed URLs are retried with exponential backoff and jitter (about 30 s, 1 min,
+2 min, ... up to an hour between tries) until the channel's retry period (default a
+day) has passed since the message was queued; then the message and its alerts are
+marked failed and logged as errors.
 """
 
 from __future__ import annotations
@@ -10,31 +24,39 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
+from urllib.parse import unquote
 
 import apprise
 from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 import alerts.log_channel  # noqa: F401  (registers the log:// scheme with Apprise)
-from alerts.models import Notification, RuleMatch
-from alerts.render import Message, render_notification
-from crawler.models import Article, utcnow
+from alerts.channels import DEFAULT_RETRY_PERIOD, Channel, RuleOptions, as_channels
+from alerts.faults import crash_point
+from alerts.models import AlertMessage, DeliveryAttempt
+from alerts.planner import plan_messages
+from alerts.render import Message
+from crawler.models import utcnow
 
 logger = logging.getLogger(__name__)
 
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
-RETRY_PERIOD = timedelta(days=1)
+RETRY_PERIOD = DEFAULT_RETRY_PERIOD
+_PROBLEM_LEVELS = {"WARNING", "ERROR", "CRITICAL"}
 
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    sent: int = 0
+    sent: int = 0  # messages that reached every URL of their channel this round
     retrying: int = 0
-    failed: int = 0
+    failed: int = 0  # given up this round
+    held: int = 0  # alerts waiting for a digest, quiet hours or the rate limit
 
 
 @dataclass(frozen=True)
@@ -48,8 +70,8 @@ def url_key(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
 
 
-def redact(url: str) -> str:
-    """The URL with passwords and tokens masked, for logs and error messages."""
+@lru_cache(maxsize=512)
+def _privacy_url(url: str) -> str:
     instance = apprise.Apprise.instantiate(url, suppress_exceptions=True)
     if instance is None:
         scheme = url.split("://", 1)[0]
@@ -57,17 +79,48 @@ def redact(url: str) -> str:
     return instance.url(privacy=True)
 
 
+def redact(url: str) -> str:
+    """The URL with passwords and tokens masked and without its query (Apprise's options),
+    for logs and error messages."""
+    return _privacy_url(url).split("?", 1)[0]
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` with every part of `url` that Apprise's privacy form hides replaced by ****,
+    in case a service's error message quotes a password or token."""
+    shown = unquote(_privacy_url(url))
+    parts = {part for raw in re.split(r"[/:@?&=#,;]+", url) for part in (raw, unquote(raw))}
+    for secret in sorted(parts, key=len, reverse=True):
+        if len(secret) >= 3 and secret not in shown:
+            text = text.replace(secret, "****")
+    return text
+
+
 def send_to_url(url: str, message: Message) -> UrlResult:
     """Send one message to one Apprise URL; the error says why it failed, without secrets."""
-    sender = apprise.Apprise()
-    if not sender.add(url):
+    sender = _sender(url)
+    if sender is None:
         return UrlResult(False, f"{redact(url)}: not a valid Apprise URL")
-    with apprise.LogCapture(level=logging.WARNING) as captured:
-        ok = bool(sender.notify(title=message.title, body=message.body))
-    if ok:
+    try:
+        result = sender.notify(title=message.title, body=message.body,
+                               body_format=message.format)
+    except Exception as error:  # a plugin bug must not stop the round
+        return UrlResult(False, scrub(f"{redact(url)}: {type(error).__name__}: {error}", url))
+    if result:
         return UrlResult(True)
-    details = " ".join(line.strip() for line in captured.getvalue().splitlines() if line.strip())
-    return UrlResult(False, f"{redact(url)}: {details or 'delivery failed'}")
+    details = " ".join(dict.fromkeys(
+        entry.message.strip() for entry in result.logs()
+        if entry.level in _PROBLEM_LEVELS and entry.message.strip()
+    ))
+    return UrlResult(False, scrub(f"{redact(url)}: {details or 'delivery failed'}", url))
+
+
+def _sender(url: str) -> apprise.Apprise | None:
+    """A fresh Apprise object for one URL: a reused one would make every message wait
+    out the plugin's own request throttle (5 s for email), which the channel's rate
+    limit already replaces."""
+    sender = apprise.Apprise()
+    return sender if sender.add(url) else None
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -78,88 +131,117 @@ def retry_delay(attempts: int) -> timedelta:
 
 def deliver_pending(
     sessions: sessionmaker,
-    channels: Mapping[str, Sequence[str]],
+    channels: Mapping[str, Channel | Sequence[str]],
+    rules: Mapping[str, RuleOptions] | None = None,
     now: datetime | None = None,
-    retry_period: timedelta = RETRY_PERIOD,
+    retry_period: timedelta | None = None,
 ) -> DeliveryReport:
-    """Send every pending notification that is due; return what happened."""
+    """Plan the outbox, then send every message that is due; return what happened.
+
+    `channels` maps names to Channel settings (or bare URL lists, sent as plain text);
+    `retry_period`, when given, overrides every channel's.
+    """
     now = now or utcnow()
+    configured = as_channels(channels)
+    if retry_period is not None:
+        configured = {name: replace(channel, retry_period=retry_period)
+                      for name, channel in configured.items()}
+    plan = plan_messages(sessions, configured, rules or {}, now)
     sent = retrying = failed = 0
-    for notification_id in _due_notifications(sessions, now):
-        with sessions.begin() as session:
-            notification = session.get(
-                Notification,
-                notification_id,
-                options=[
-                    joinedload(Notification.article).joinedload(Article.source),
-                    joinedload(Notification.match).joinedload(RuleMatch.article),
-                ],
-            )
-            if notification is None or notification.status != "pending":
-                continue
-            outcome = _attempt(notification, channels.get(notification.channel), now,
-                               retry_period)
+    for message_id in _due_messages(sessions, now):
+        outcome = deliver_message(sessions, message_id, configured, now)
         if outcome == "sent":
             sent += 1
         elif outcome == "failed":
             failed += 1
-        else:
+        elif outcome == "pending":
             retrying += 1
-    return DeliveryReport(sent, retrying, failed)
+    return DeliveryReport(sent, retrying, failed + plan.failed, plan.held)
 
 
-def _due_notifications(sessions: sessionmaker, now: datetime) -> list[int]:
+def _due_messages(sessions: sessionmaker, now: datetime) -> list[int]:
     with sessions() as session:
         return list(
             session.scalars(
-                select(Notification.id)
-                .where(Notification.status == "pending")
-                .where(
-                    or_(Notification.next_attempt_at.is_(None),
-                        Notification.next_attempt_at <= now)
-                )
-                .order_by(Notification.id)
+                select(AlertMessage.id)
+                .where(AlertMessage.status == "pending")
+                .where(or_(AlertMessage.next_attempt_at.is_(None),
+                           AlertMessage.next_attempt_at <= now))
+                .order_by(AlertMessage.id)
             )
         )
 
 
-def _attempt(
-    notification: Notification,
-    urls: Sequence[str] | None,
-    now: datetime,
-    retry_period: timedelta,
-) -> str:
-    if not urls:
-        notification.status = "failed"
-        notification.last_error = f"channel {notification.channel!r} is not configured"
-        logger.error("alert %d not sent: %s", notification.id, notification.last_error)
-        return "failed"
-    message = render_notification(notification)
-    results = dict(notification.url_results or {})
-    errors = []
-    for url in urls:
-        key = url_key(url)
-        if results.get(key) == "sent":
-            continue
-        result = send_to_url(url, message)
+def deliver_message(
+    sessions: sessionmaker, message_id: int, channels: Mapping[str, Channel], now: datetime
+) -> str | None:
+    """Send one pending message to each of its channel's URLs that has not accepted it;
+    return its status afterwards (None if it was not pending)."""
+    with sessions() as session:
+        row = session.get(AlertMessage, message_id)
+        if row is None or row.status != "pending":
+            return None
+        content = Message(row.title, row.body, row.body_format)
+        done = dict(row.url_results or {})
+        channel = channels.get(row.channel)
+    if channel is None or not channel.urls:
+        with sessions.begin() as session:
+            return _finish(session, message_id,
+                           [f"channel {row.channel!r} is not configured"], now, give_up=True)
+    waiting = [url for url in channel.urls if done.get(url_key(url)) != "sent"]
+    errors: list[str] = []
+    for index, url in enumerate(waiting):
+        crash_point("before_send")
+        result = send_to_url(url, content)
         if result.ok:
-            results[key] = "sent"
+            crash_point("after_send")
         else:
             errors.append(result.error or "delivery failed")
-    notification.url_results = results
-    notification.attempts += 1
+        # Committed right after each answer: the last one together with the outcome.
+        with sessions.begin() as session:
+            _record_attempt(session, message_id, url, result, now)
+            if index == len(waiting) - 1:
+                return _finish(session, message_id, errors, now)
+    with sessions.begin() as session:  # every URL had accepted it before a crash
+        return _finish(session, message_id, errors, now)
+
+
+def _record_attempt(session: Session, message_id: int, url: str, result: UrlResult,
+                    now: datetime) -> None:
+    key = url_key(url)
+    session.add(DeliveryAttempt(message_id=message_id, url_key=key, url=redact(url),
+                                ok=result.ok, error=result.error, attempted_at=now))
+    if result.ok:
+        row = session.get(AlertMessage, message_id)
+        assert row is not None
+        row.url_results = {**(row.url_results or {}), key: "sent"}
+
+
+def _finish(session: Session, message_id: int, errors: list[str], now: datetime,
+            give_up: bool = False) -> str:
+    row = session.get(AlertMessage, message_id,
+                      options=[selectinload(AlertMessage.notifications)])
+    assert row is not None
+    row.attempts += 1
     if not errors:
-        notification.status = "sent"
-        notification.sent_at = now
-        notification.last_error = None
-        logger.info("alert sent: rule %r, %s, channel %r", notification.rule,
-                    notification.article.url, notification.channel)
-        return "sent"
-    notification.last_error = "; ".join(errors)
-    if now - notification.created_at >= retry_period:
-        notification.status = "failed"
-        logger.error("alert %d failed for good: %s", notification.id, notification.last_error)
-        return "failed"
-    notification.next_attempt_at = now + retry_delay(notification.attempts)
-    logger.warning("alert %d will be retried: %s", notification.id, notification.last_error)
-    return "retrying"
+        row.status, row.sent_at, row.last_error = "sent", now, None
+        logger.info("alert message %d sent to channel %r: %s", row.id, row.channel,
+                    row.title)
+    else:
+        row.last_error = "; ".join(errors)
+        if give_up or (row.give_up_at is not None and now >= row.give_up_at):
+            row.status = "failed"
+            logger.error("alert message %d to channel %r failed for good after %d "
+                         "attempts: %s", row.id, row.channel, row.attempts, row.last_error)
+        else:
+            row.next_attempt_at = now + retry_delay(row.attempts)
+            logger.warning("alert message %d to channel %r will be retried at %s: %s",
+                           row.id, row.channel, f"{row.next_attempt_at:%H:%M:%S}",
+                           row.last_error)
+    for notification in row.notifications:
+        notification.status = row.status
+        notification.attempts = row.attempts
+        notification.last_error = row.last_error
+        notification.url_results = dict(row.url_results or {})
+        notification.sent_at = row.sent_at
+    return row.status

@@ -26,7 +26,10 @@ HTML_MARKERS = ("<b>", "</b>")
 
 # Characters that start or end inline Markdown anywhere in a line (emphasis, code,
 # links, images, raw HTML, entities, tables, strikethrough).
-_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>&!|~])")
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>!|~])")
+# An escaped "&" still starts a character reference ("\\&amp;" shows "&"), so the "&" of
+# text that looks like one becomes an entity; any other "&" is escaped with a backslash.
+_AMPERSAND = re.compile(r"&(?=(#?[A-Za-z0-9]+;)?)")
 # Characters that only mean something at the start of a line (headings, quotes,
 # lists, setext underlines, ordered lists such as "1." or "1)").
 _MARKDOWN_LINE_START = re.compile(r"(?m)^(\s*)([#>+=-]|\d+(?=[.)]))")
@@ -36,6 +39,7 @@ _WHITESPACE = re.compile(r"\s+")
 def escape_markdown(text: str) -> str:
     """`text` as Markdown that renders exactly as `text`."""
     escaped = _MARKDOWN_INLINE.sub(r"\\\1", text)
+    escaped = _AMPERSAND.sub(lambda match: "&amp;" if match.group(1) else "\\&", escaped)
     return _MARKDOWN_LINE_START.sub(_escape_line_start, escaped)
 
 

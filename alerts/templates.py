@@ -33,10 +33,10 @@ Filters: `url` makes a link safe inside Markdown `(...)` or an HTML attribute.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
@@ -117,8 +117,7 @@ def default_template(format: Format, key: str) -> str:
 def render(source: str, format: Format, context: Mapping[str, Any]) -> str:
     """Render template text `source` for a message in `format`."""
     try:
-        template = _environment(format, plain=False).from_string(source)
-        return template.render(context)
+        return _compiled(source, format, plain=False).render(context)
     except TemplateSyntaxError as error:
         raise AlertTemplateError(f"line {error.lineno}: {error.message}") from None
     except TemplateError as error:
@@ -128,11 +127,16 @@ def render(source: str, format: Format, context: Mapping[str, Any]) -> str:
 def render_plain(source: str, context: Mapping[str, Any]) -> str:
     """Render a title template: plain text whatever the channel's format."""
     try:
-        return _environment("text", plain=True).from_string(source).render(context)
+        return _compiled(source, "text", plain=True).render(context)
     except TemplateSyntaxError as error:
         raise AlertTemplateError(f"line {error.lineno}: {error.message}") from None
     except TemplateError as error:
         raise AlertTemplateError(str(error)) from None
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str, format: Format, plain: bool) -> Template:
+    return _environment(format, plain).from_string(source)
 
 
 @cache

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from scheduler.commands.alerts import alerts
 from scheduler.commands.common import Context
 from scheduler.commands.config import config
 from scheduler.commands.crawl import crawl
@@ -54,7 +55,7 @@ def main(
     click_ctx.obj = Context(config_path(config_file))
 
 
-for command in (run, status, reload, crawl, config, db, extract, rules, search, stories):
+for command in (run, status, reload, crawl, config, db, extract, rules, search, stories, alerts):
     main.add_command(command)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -24,11 +25,16 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from alerts.digests import DigestSchedule
 from alerts.query import QueryError, parse_query
+from alerts.quiet_hours import QuietHours
+from alerts.rate_limit import RateLimit
+from alerts.render import check_template
 from crawler.database import resolve_database_url
 from scheduler.durations import format_duration, parse_duration
 
@@ -67,9 +73,19 @@ class CrawlerConfig(_Section):
     max_article_age: Duration = timedelta(days=3)
     download_timeout: Duration = timedelta(seconds=30)
     download_delay: Duration = timedelta(seconds=1)
+    concurrent_requests: int = Field(default=16, ge=1, le=256)
     concurrent_requests_per_domain: int = Field(default=2, ge=1, le=32)
     max_page_size: int = Field(default=5 * 1024 * 1024, ge=10_000)
+    max_sitemap_size: int = Field(default=50 * 1024 * 1024, ge=10_000)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    # The longest Retry-After a crawl waits for; a longer one postpones the next poll.
+    retry_after_limit: Duration = timedelta(minutes=2)
+    verify_tls: bool = True
     crawl_time_limit: Duration = timedelta(minutes=15)
+    # Adaptive polling: a source is polled between its interval and this, by its rate.
+    max_poll_interval: Duration = timedelta(hours=2)
+    max_backoff: Duration = timedelta(hours=6)
+    unhealthy_after_failures: int = Field(default=5, ge=1, le=1000)
 
 
 class DefaultsConfig(_Section):
@@ -98,11 +114,30 @@ def _minimum_interval() -> timedelta:
         return MIN_INTERVAL
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HOST_NAME = re.compile(r"[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+")
+_RESERVED_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "cookie"}
+
+
 class SourceConfig(_Section):
     name: str = Field(min_length=1)
     url: str
+    # "auto" detects a feed, sitemap or page from the response (and feeds a homepage
+    # announces); the other values force how the URL is read.
+    kind: Literal["auto", "feed", "sitemap", "page"] = "auto"
+    # The shortest time between two polls (default: [defaults] interval); polling adapts
+    # between it and max_interval (default: [crawler] max_poll_interval).
     interval: Duration | None = None
-    kind: Literal["feed"] = "feed"
+    max_interval: Duration | None = None
+    # Network settings, sent only to the source's own site.
+    headers: dict[str, str] = {}
+    username: str | None = None
+    password: str | None = None
+    cookies: dict[str, str] = {}
+    proxy: str | None = None
+    ca_bundle: str | None = None  # a PEM file, relative to this config file's folder
+    # Hosts besides the source's own site that its pages and sitemaps may link to.
+    allowed_hosts: list[str] = []
 
     @field_validator("url")
     @classmethod
@@ -111,14 +146,138 @@ class SourceConfig(_Section):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
         return value
 
-    @field_validator("interval")
+    @field_validator("interval", "max_interval")
     @classmethod
     def _at_least_a_minute(cls, value: timedelta | None) -> timedelta | None:
         return _check_interval(value)
 
+    @field_validator("max_interval")
+    @classmethod
+    def _not_below_interval(cls, value: timedelta | None, info: ValidationInfo
+                            ) -> timedelta | None:
+        interval = info.data.get("interval")
+        if value is not None and interval is not None and value < interval:
+            raise ValueError(
+                f"expected at least the source's interval ({format_duration(interval)})"
+            )
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a valid HTTP header name")
+            if name.lower() in _RESERVED_HEADERS:
+                raise ValueError(f"header {name!r} can't be set here"
+                                 + (" (use cookies = {...})" if name.lower() == "cookie" else ""))
+            if "\r" in text or "\n" in text:
+                raise ValueError(f"header {name!r}: a value can't contain a line break")
+        return value
+
+    @field_validator("password")
+    @classmethod
+    def _needs_username(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("username") is None:
+            raise ValueError("a password needs a username (basic auth)")
+        return value
+
+    @field_validator("cookies")
+    @classmethod
+    def _cookie_pairs(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a valid cookie name")
+            if any(char in text for char in ";\r\n"):
+                raise ValueError(f"cookie {name!r}: a value can't contain ';' or a line break")
+        return value
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"https?://[^/\s]+", value):
+            raise ValueError(
+                f"expected a proxy URL such as \"http://proxy.example.org:3128\", got {value!r}"
+            )
+        return value
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("expected the path of a PEM file")
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if not _HOST_NAME.fullmatch(host):
+                raise ValueError(
+                    f"expected host names such as \"cdn.example.com\", got {host!r}"
+                )
+        return [host.lower().strip("[]") for host in value]
+
 
 class ChannelConfig(_Section):
+    """Where alerts go and how they look; see alerts.channels and alerts.templates."""
+
     urls: list[str] = Field(min_length=1)
+    format: Literal["text", "markdown", "html"] = "text"
+    timezone: str = "UTC"
+    title: str | None = None
+    body: str | None = None
+    digest_title: str | None = None
+    digest_body: str | None = None
+    digest: str | None = None
+    rate_limit: str | None = None
+    quiet_hours: str | None = None
+    retry_for: Duration = timedelta(days=1)
+    tags: list[str] = []
+    sources: list[str] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {value!r} (expected a name such as \"Europe/Paris\")"
+            ) from None
+        return value
+
+    @field_validator("title", "body", "digest_title", "digest_body")
+    @classmethod
+    def _renders(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            try:
+                check_template(value, info.field_name or "body",
+                               info.data.get("format", "text"), info.data.get("timezone", "UTC"))
+            except ValueError as error:
+                raise ValueError(f"template error: {error}") from None
+        return value
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is not None:
+            DigestSchedule.parse(value)
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str | None) -> str | None:
+        if value is not None:
+            RateLimit.parse(value)
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str | None) -> str | None:
+        if value is not None:
+            QuietHours.parse(value)
+        return value
 
 
 class RuleConfig(_Section):
@@ -128,6 +287,15 @@ class RuleConfig(_Section):
     sources: list[str] | None = None
     languages: list[str] | None = None
     min_outlets: int = Field(default=1, ge=1, le=100)
+    digest: str | None = None  # batches this rule's alerts; wins over the channel's
+    tags: list[str] = []  # channels with matching `tags` receive this rule's alerts too
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is not None:
+            DigestSchedule.parse(value)
+        return value
 
     @field_validator("languages")
     @classmethod
@@ -211,6 +379,12 @@ class Config(_Section):
                 f"unknown channel {self.admin.channel!r} (channels: {known})",
             )
         source_names = {source.name for source in self.sources}
+        for name, channel_config in self.channels.items():
+            for position, source in enumerate(channel_config.sources):
+                if source not in source_names:
+                    raise _LocatedError(
+                        ("channels", name, "sources", position), f"unknown source {source!r}"
+                    )
         for index, rule in enumerate(self.rules):
             for position, source in enumerate(rule.sources or ()):
                 if source not in source_names:
