@@ -29,19 +29,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
+from types import ModuleType
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-import apprise
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-import alerts.log_channel  # noqa: F401  (registers the log:// scheme with Apprise)
 from alerts.channels import DEFAULT_RETRY_PERIOD, Channel, RuleOptions, as_channels
 from alerts.faults import crash_point
 from alerts.models import AlertMessage, DeliveryAttempt
 from alerts.planner import plan_messages
 from alerts.render import Message
 from crawler.models import utcnow
+
+if TYPE_CHECKING:
+    import apprise
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +75,7 @@ def url_key(url: str) -> str:
 
 @lru_cache(maxsize=512)
 def _privacy_url(url: str) -> str:
-    instance = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    instance = _apprise().Apprise.instantiate(url, suppress_exceptions=True)
     if instance is None:
         scheme = url.split("://", 1)[0]
         return f"{scheme}://..."
@@ -119,8 +122,19 @@ def _sender(url: str) -> apprise.Apprise | None:
     """A fresh Apprise object for one URL: a reused one would make every message wait
     out the plugin's own request throttle (5 s for email), which the channel's rate
     limit already replaces."""
-    sender = apprise.Apprise()
+    sender = _apprise().Apprise()
     return sender if sender.add(url) else None
+
+
+@lru_cache(maxsize=1)
+def _apprise() -> ModuleType:
+    """Apprise, imported on first use: loading its plugins takes about a second, which
+    every command that never sends (search, status, rules ...) would otherwise pay."""
+    import apprise
+
+    import alerts.log_channel  # noqa: F401  (registers the log:// scheme with Apprise)
+
+    return apprise
 
 
 def retry_delay(attempts: int) -> timedelta:
