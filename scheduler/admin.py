@@ -1,0 +1,167 @@
+"""Operator alerts: what the person running newswatch must hear about, sent to `admin.channel`.
+
+Three events: a source failing for longer than `admin.unhealthy_after` (default a day),
+alerts that could not be delivered for good, and a daemon that stopped without shutting
+down (found by the next daemon). They go straight through the same Apprise path as rule
+alerts (`send_to_url` with a `Message`), not through the outbox, so they never create
+rule notifications; each event is sent once, remembered by key in `admin_events`. One
+that could not be sent to any URL is tried again at the next check.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from alerts.delivery import send_to_url
+from alerts.models import Notification
+from alerts.render import Message
+from crawler.models import Source, utcnow
+from scheduler.models import AdminEvent, DaemonRun
+
+logger = logging.getLogger(__name__)
+
+# Events older than this are not announced (e.g. when an admin channel is first set up).
+LOOKBACK = timedelta(days=7)
+MAX_LISTED = 10
+
+
+@dataclass(frozen=True)
+class AdminEventMessage:
+    keys: tuple[str, ...]
+    message: Message
+
+
+def failing_since(source: Source) -> datetime | None:
+    """When a failing source last worked (or was added); None if it is not failing."""
+    if source.unhealthy_since is not None:
+        return source.unhealthy_since
+    if source.last_error is None:
+        return None
+    return source.last_success_at or source.created_at
+
+
+def pending_events(
+    sessions: sessionmaker, sources: Sequence[str], unhealthy_after: timedelta,
+    now: datetime | None = None,
+) -> list[AdminEventMessage]:
+    """Every event not yet announced: unhealthy configured sources, alerts failed for good,
+    unclean daemon stops."""
+    now = now or utcnow()
+    with sessions() as session:
+        sent = set(session.scalars(select(AdminEvent.key)))
+        events: list[AdminEventMessage] = []
+        for source in session.scalars(select(Source).where(Source.name.in_(sources))):
+            since = failing_since(source)
+            if since is None or now - since < unhealthy_after:
+                continue
+            key = f"unhealthy:{source.id}:{since.isoformat()}"
+            if key not in sent:
+                events.append(AdminEventMessage((key,), _unhealthy_message(source, since, now)))
+
+        failed = [
+            n for n in session.scalars(
+                select(Notification)
+                .where(Notification.status == "failed", Notification.created_at >= now - LOOKBACK)
+                .order_by(Notification.id)
+            )
+            if f"delivery-failed:{n.id}" not in sent
+        ]
+        if failed:
+            events.append(AdminEventMessage(
+                tuple(f"delivery-failed:{n.id}" for n in failed), _failed_message(failed)
+            ))
+
+        for run in session.scalars(
+            select(DaemonRun)
+            .where(DaemonRun.stopped_cleanly.is_(False), DaemonRun.started_at >= now - LOOKBACK)
+            .order_by(DaemonRun.id)
+        ):
+            key = f"unclean-stop:{run.id}"
+            if key not in sent:
+                events.append(AdminEventMessage((key,), _unclean_message(run)))
+    return events
+
+
+def send_admin_alerts(
+    sessions: sessionmaker,
+    urls: Sequence[str],
+    sources: Sequence[str],
+    unhealthy_after: timedelta,
+    send: Callable[[str, Message], object] = send_to_url,
+) -> int:
+    """Send each new event to every URL of the admin channel; the number of events sent."""
+    sent = 0
+    for event in pending_events(sessions, sources, unhealthy_after):
+        results = [send(url, event.message) for url in urls]
+        errors = [getattr(r, "error", None) for r in results if not getattr(r, "ok", False)]
+        if len(errors) == len(results):
+            logger.error("admin alert %r not sent: %s", event.message.title,
+                         "; ".join(e or "failed" for e in errors))
+            continue
+        for error in errors:
+            logger.warning("admin alert %r not sent to one URL: %s", event.message.title, error)
+        _remember(sessions, event.keys)
+        logger.info("admin alert sent: %s", event.message.title)
+        sent += 1
+    return sent
+
+
+def _remember(sessions: sessionmaker, keys: Sequence[str]) -> None:
+    now = utcnow()
+    for key in keys:
+        try:
+            with sessions.begin() as session:
+                session.add(AdminEvent(key=key, sent_at=now))
+        except IntegrityError:
+            pass  # remembered already (two checks raced)
+
+
+def _unhealthy_message(source: Source, since: datetime, now: datetime) -> Message:
+    hours = (now - since).total_seconds() / 3600
+    duration = f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.0f} hours"
+    return Message(
+        title=f"newswatch: source {source.name!r} has been failing for {duration}",
+        body="\n".join([
+            f"Source: {source.name} ({source.url})",
+            f"Failing since: {since:%Y-%m-%d %H:%M} UTC ({source.error_count} failed polls)",
+            f"Last error: {source.last_error or 'unknown'}",
+            f"Last poll: {_when(source.last_polled_at)}",
+            "It is still polled; check the URL, or remove the source from config.toml.",
+        ]),
+    )
+
+
+def _failed_message(failed: Sequence[Notification]) -> Message:
+    lines = [f"{len(failed)} alert(s) could not be delivered and will not be retried:"]
+    for notification in failed[:MAX_LISTED]:
+        lines.append(f"- rule {notification.rule!r} to channel {notification.channel!r}: "
+                     f"{notification.last_error or 'delivery failed'}")
+    if len(failed) > MAX_LISTED:
+        lines.append(f"... and {len(failed) - MAX_LISTED} more")
+    lines.append("Check the channels' URLs in config.toml.")
+    return Message(title=f"newswatch: {len(failed)} alert(s) failed for good",
+                   body="\n".join(lines))
+
+
+def _unclean_message(run: DaemonRun) -> Message:
+    return Message(
+        title="newswatch: the daemon restarted after an unclean stop",
+        body="\n".join([
+            f"The previous daemon (pid {run.pid} on host {run.host}, started "
+            f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC) stopped without shutting down.",
+            f"Its last heartbeat was at {run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC.",
+            "It was killed, crashed or lost its machine; nothing pending is lost, but "
+            "check the system log if this repeats.",
+        ]),
+    )
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "never"

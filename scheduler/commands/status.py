@@ -1,0 +1,43 @@
+"""`newswatch status`: what the daemon and the sources are doing, from the database."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from sqlalchemy import inspect
+
+from crawler.models import Source
+from scheduler.app import App
+from scheduler.commands.common import Context, fail, pass_context, reports_errors
+from scheduler.status import format_status, gather_status, status_json
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+@pass_context
+@reports_errors
+def status(ctx: Context, as_json: bool) -> None:
+    """Show whether the daemon runs, each source's last and next poll, and the alerts.
+
+    Reads the database only (no migration, no crawl), so it is safe beside a running
+    daemon, from any machine that reaches the database: daemon up since (or when it last
+    stopped, and whether cleanly), every configured source's last poll, result and next
+    poll, unhealthy sources, articles and stories of the last 24 hours, and pending and
+    failed alerts.
+
+    Example: newswatch --config /etc/newswatch/config.toml status
+    """
+    app = App(ctx.load())
+    try:
+        if not inspect(app.engine).has_table(Source.__tablename__):
+            fail("the database has no newswatch tables yet: start the daemon or run "
+                 "`newswatch db upgrade`")
+        with app.sessions() as session:
+            report = gather_status(session, {s.name for s in app.config.sources})
+    finally:
+        app.close()
+    if as_json:
+        click.echo(json.dumps(status_json(report), ensure_ascii=False))
+    else:
+        click.echo(format_status(report))

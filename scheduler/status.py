@@ -1,0 +1,194 @@
+"""What `newswatch status` reports, read from the database only (so it works beside a
+running daemon, on any machine that reaches the database)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import Session
+
+from alerts.models import Notification
+from crawler.models import Article, Source, Story, utcnow
+from scheduler.admin import failing_since
+from scheduler.lock import RunningDaemon, latest_run
+
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    name: str
+    url: str
+    configured: bool
+    last_polled_at: datetime | None
+    last_status: str | None
+    last_error: str | None
+    error_count: int
+    next_poll_at: datetime | None
+    failing_since: datetime | None
+
+
+@dataclass(frozen=True)
+class Status:
+    now: datetime
+    daemon: RunningDaemon | None
+    sources: list[SourceStatus] = field(default_factory=list)
+    articles_24h: int = 0
+    stories_24h: int = 0
+    alerts_pending: int = 0
+    alerts_failed: int = 0
+    alerts_sent_24h: int = 0
+
+    @property
+    def unhealthy(self) -> list[SourceStatus]:
+        return [s for s in self.sources if s.configured and s.failing_since is not None]
+
+
+def gather_status(session: Session, configured: set[str], now: datetime | None = None) -> Status:
+    now = now or utcnow()
+    has_runs = inspect(session.connection()).has_table("daemon_runs")
+    daemon = latest_run(session) if has_runs else None
+    sources = [
+        SourceStatus(
+            name=s.name, url=s.url, configured=s.name in configured,
+            last_polled_at=s.last_polled_at, last_status=s.last_status,
+            last_error=s.last_error, error_count=s.error_count or 0,
+            next_poll_at=s.next_poll_at, failing_since=failing_since(s),
+        )
+        for s in session.scalars(select(Source).order_by(Source.name))
+    ]
+    known = {source.name for source in sources}
+    sources += [  # configured, but no daemon has synced them into the database yet
+        SourceStatus(name, "", True, None, None, None, 0, None, None)
+        for name in sorted(configured - known)
+    ]
+
+    def count(query: Any) -> int:
+        return int(session.scalar(query) or 0)
+
+    return Status(
+        now=now,
+        daemon=daemon,
+        sources=sources,
+        articles_24h=count(select(func.count(Article.id))
+                           .where(Article.first_seen_at >= now - DAY)),
+        stories_24h=count(select(func.count(Story.id)).where(Story.first_seen_at >= now - DAY)),
+        alerts_pending=count(select(func.count(Notification.id))
+                             .where(Notification.status == "pending")),
+        alerts_failed=count(select(func.count(Notification.id))
+                            .where(Notification.status == "failed")),
+        alerts_sent_24h=count(select(func.count(Notification.id))
+                              .where(Notification.status == "sent",
+                                     Notification.sent_at >= now - DAY)),
+    )
+
+
+def format_status(status: Status) -> str:
+    now = status.now
+    lines = [f"daemon: {describe_daemon(status.daemon, now)}", ""]
+    configured = [s for s in status.sources if s.configured]
+    lines.append(f"sources ({len(configured)}):")
+    if not configured:
+        lines.append("  none configured")
+    rows = [("NAME", "LAST POLL", "RESULT", "NEXT POLL")]
+    for source in configured:
+        result = source.last_status or "-"
+        if source.last_error:
+            result = f"{result}: {source.last_error}"
+        rows.append((source.name, ago(source.last_polled_at, now), _clip(result, 60),
+                     until(source.next_poll_at, now)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    if configured:
+        for row in rows:
+            lines.append("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3]))
+                         + "  " + row[3])
+    removed = [s.name for s in status.sources if not s.configured]
+    if removed:
+        lines.append(f"  no longer in the config (kept, not polled): {', '.join(removed)}")
+    lines.append("")
+    unhealthy = status.unhealthy
+    lines.append(f"unhealthy sources: {len(unhealthy) or 'none'}")
+    for source in unhealthy:
+        lines.append(f"  {source.name}: failing since {_stamp(source.failing_since)} "
+                     f"({source.error_count} failed polls): {_clip(source.last_error or '', 80)}")
+    lines.append("")
+    lines.append(f"last 24 h: {status.articles_24h} new articles, {status.stories_24h} new "
+                 f"stories, {status.alerts_sent_24h} alerts sent")
+    lines.append(f"alerts: {status.alerts_pending} pending, {status.alerts_failed} failed")
+    return "\n".join(lines)
+
+
+def status_json(status: Status) -> dict[str, Any]:
+    daemon = status.daemon
+    return {
+        "daemon": None if daemon is None else {
+            "running": daemon.alive, "pid": daemon.pid, "host": daemon.host,
+            "started_at": _iso(daemon.started_at), "heartbeat_at": _iso(daemon.heartbeat_at),
+            "stopped_at": _iso(daemon.stopped_at), "stopped_cleanly": daemon.stopped_cleanly,
+        },
+        "sources": [
+            {"name": s.name, "url": s.url, "configured": s.configured,
+             "last_polled_at": _iso(s.last_polled_at), "last_status": s.last_status,
+             "last_error": s.last_error, "error_count": s.error_count,
+             "next_poll_at": _iso(s.next_poll_at), "failing_since": _iso(s.failing_since)}
+            for s in status.sources
+        ],
+        "unhealthy": [s.name for s in status.unhealthy],
+        "last_24h": {"articles": status.articles_24h, "stories": status.stories_24h,
+                     "alerts_sent": status.alerts_sent_24h},
+        "alerts": {"pending": status.alerts_pending, "failed": status.alerts_failed},
+    }
+
+
+def describe_daemon(daemon: RunningDaemon | None, now: datetime) -> str:
+    if daemon is None:
+        return "never run on this database"
+    if daemon.alive:
+        return (f"running since {_stamp(daemon.started_at)} ({ago(daemon.started_at, now)}), "
+                f"pid {daemon.pid} on {daemon.host}, last heartbeat "
+                f"{ago(daemon.heartbeat_at, now)}")
+    if daemon.stopped_at is None:
+        return (f"not running: pid {daemon.pid} on {daemon.host} went silent "
+                f"{ago(daemon.heartbeat_at, now)} without stopping (killed or crashed)")
+    how = "cleanly" if daemon.stopped_cleanly else "uncleanly (killed or crashed)"
+    return (f"not running; last stopped {_stamp(daemon.stopped_at)} "
+            f"({ago(daemon.stopped_at, now)}), {how}")
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    return f"{_span(now - moment)} ago" if moment <= now else f"in {_span(moment - now)}"
+
+
+def until(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "as soon as the daemon runs"
+    return "due now" if moment <= now else f"in {_span(moment - now)}"
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 90:
+        return f"{seconds}s"
+    if seconds < 90 * 60:
+        return f"{seconds // 60}m"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d"
+
+
+def _stamp(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "-"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
