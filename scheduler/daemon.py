@@ -126,6 +126,8 @@ class Daemon:
             logger.error("%s", message)
             return 1
         try:
+            # Only the lock holder migrates and syncs: a refused daemon writes nothing.
+            self.app.open()
             self._record_start()
             self._install_signal_handlers()
             self.scheduler.start()

@@ -6,8 +6,9 @@ import sys
 
 import click
 
-from scheduler.app import CycleReport
-from scheduler.commands.common import Context, opened_app, pass_context, reports_errors
+from scheduler.app import App, CycleReport
+from scheduler.commands.common import Context, fail, pass_context, reports_errors
+from scheduler.lock import daemon_lock, held_by_message
 
 
 @click.command()
@@ -19,17 +20,29 @@ def run(ctx: Context, once: bool) -> None:
 
     Stops cleanly on Ctrl-C or SIGTERM. With --once, crawls every source, matches the new
     articles, delivers what is due, prints a summary and exits: 0 when the cycle ran (even
-    if some sources failed; they are listed), non-zero when it could not run at all.
+    if some sources failed; they are listed), non-zero when it could not run at all (a
+    bad config, an unusable database, or a daemon already running on the database).
 
     Example: newswatch --config config.toml run --once
     """
     from scheduler.daemon import Daemon
 
-    with opened_app(ctx) as app:
-        if once:
+    app = App(ctx.load())
+    try:
+        if not once:
+            sys.exit(Daemon(app).run())  # takes the lock, then migrates and syncs
+        # A cycle by hand beside a running daemon could send an alert twice: refuse it.
+        lock = daemon_lock(app.engine)
+        if not lock.acquire():
+            with app.sessions() as session:
+                fail(held_by_message(session, lock))
+        try:
+            app.open()
             report_cycle(app.cycle())
-            return
-        sys.exit(Daemon(app).run())
+        finally:
+            lock.release()
+    finally:
+        app.close()
 
 
 def report_cycle(report: CycleReport) -> None:
