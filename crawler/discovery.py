@@ -12,6 +12,8 @@ from urllib.parse import urljoin
 
 from lxml import etree, html
 
+from crawler.safexml import strip_doctype
+
 FEED = "feed"
 SITEMAP = "sitemap"
 PAGE = "page"
@@ -22,13 +24,13 @@ FEED_TYPES = frozenset(
         "application/atom+xml",
         "application/feed+json",
         "application/rdf+xml",
-        "application/json",  # JSON Feed 1.0 pages used this before feed+json existed
+        "application/json",  # JSON Feed 1.0's type; only taken when it says "feed"
     }
 )
 _FEED_ROOTS = frozenset({"rss", "rdf", "feed"})
 _SITEMAP_ROOTS = frozenset({"urlset", "sitemapindex"})
 _ROOT_ELEMENT = re.compile(rb"<([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")
-_PROLOG_NOISE = re.compile(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>", re.S | re.I)
+_PROLOG_NOISE = re.compile(rb"<\?.*?\?>|<!--.*?-->", re.S)
 _COMMENTS_FEED = re.compile(r"/comments?/|comments?[-_ ]?feed", re.IGNORECASE)
 
 
@@ -36,7 +38,7 @@ def sniff_kind(body: bytes, content_type: str = "") -> str | None:
     """FEED, SITEMAP or PAGE judging by the document itself; None when it is none of them."""
     if body.startswith(b"\x1f\x8b"):
         return SITEMAP  # a gzipped file (not Content-Encoding): sitemap.xml.gz
-    head = body[:65536].lstrip(b"\xef\xbb\xbf \t\r\n")
+    head = strip_doctype(body).lstrip(b"\xef\xbb\xbf \t\r\n")[:65536]
     if head.startswith(b"{"):
         return FEED if b"jsonfeed.org/version" in head[:4096] else None
     root = root_element_name(head)
@@ -50,7 +52,8 @@ def sniff_kind(body: bytes, content_type: str = "") -> str | None:
 
 
 def root_element_name(head: bytes) -> str | None:
-    """The local name of the first element, skipping the XML prolog, lower-cased."""
+    """The local name of the first element, skipping the XML prolog (DOCTYPE already
+    removed), lower-cased."""
     match = _ROOT_ELEMENT.search(_PROLOG_NOISE.sub(b"", head[:8192]))
     return match.group(2).decode("ascii").lower() if match else None
 
@@ -74,6 +77,8 @@ def feed_links(markup: str, page_url: str) -> list[str]:
         href = (link.get("href") or "").strip()
         if "alternate" not in rel or kind not in FEED_TYPES or not href:
             continue
+        if kind == "application/json" and "feed" not in (href + (link.get("title") or "")).lower():
+            continue  # WordPress announces its REST API this way on every page
         url = urljoin(base, href)
         if not url.startswith(("http://", "https://")) or any(url == u for _, u in found):
             continue

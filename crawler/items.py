@@ -16,16 +16,41 @@ class ArticleItem:
     published_at: datetime | None = None
     language: str | None = None
     from_feed: bool = False
+    # The listing's `updated`/`lastmod` (else publish date) when the page was fetched.
+    entry_updated_at: datetime | None = None
+    # A stored article fetched again because its listing says it changed: `url` is the
+    # stored article's, and a changed text becomes a new version of it.
+    revision: bool = False
 
 
 @dataclass
 class SourceStatusItem:
-    """The outcome of fetching a source itself (the feed), recorded on the source."""
+    """The outcome of fetching a source itself (its feed, sitemap or page)."""
 
     source_id: int
     ok: bool
-    status: str  # "ok", "not modified", or a short error class
-    error: str | None = None
+    status: str  # "ok", "not modified", "warning", or a short error class
+    error: str | None = None  # an error, or the warning of a malformed but readable feed
     etag: str | None = None
     last_modified: str | None = None
     entries: int = 0
+    # What the source turned out to be, and the URL to poll from now on ("" = forget it).
+    kind: str | None = None
+    resolved_url: str | None = None
+    # For adaptive polling: the dates the listing shows, and how long the server asked
+    # us to stay away (Retry-After).
+    entry_dates: list[datetime] = field(default_factory=list)
+    retry_after_seconds: float | None = None
+
+
+@dataclass
+class PreviewItem:
+    """What `newswatch sources add` shows before a source is saved."""
+
+    kind: str
+    url: str
+    resolved_url: str | None = None
+    title: str = ""
+    entries: list[dict[str, str]] = field(default_factory=list)
+    total_entries: int = 0
+    warning: str | None = None

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
+from datetime import timedelta
 from typing import Any, TypeVar
+
+from crawler.polling import PollBounds
 
 T = TypeVar("T")
 
@@ -43,6 +46,15 @@ class SourceSpec:
     @property
     def poll_url(self) -> str:
         return self.resolved_url or self.url
+
+    def poll_bounds(self) -> PollBounds:
+        return PollBounds(
+            min_interval=timedelta(seconds=self.min_interval_seconds),
+            max_interval=timedelta(seconds=max(self.min_interval_seconds,
+                                               self.max_interval_seconds)),
+            max_backoff=timedelta(seconds=self.max_backoff_seconds),
+            unhealthy_after=self.unhealthy_after,
+        )
 
 
 @dataclass(frozen=True)

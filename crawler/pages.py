@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree, html
@@ -38,10 +39,13 @@ from crawler.urls import canonical_url
 ARTICLE_SCORE = 2
 
 _MONTH = r"(?:0?[1-9]|1[0-2]|jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)"
-_DATED_PATH = re.compile(
-    rf"/(?:19|20)\d\d/{_MONTH}/(?:0?[1-9]|[12]\d|3[01])(?:/|$)"  # /2024/06/18/
-    r"|(?:^|[/_-])(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?:[/_.-]|$)"
-    r"|(?:^|[/_-])(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:[/_.-]|$)",
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+_DATE_PARTS = re.compile(  # /2024/06/18/, /2024/jun/18/, -2024-03-04-, _20240304.
+    rf"/(?P<y1>(?:19|20)\d\d)/(?P<m1>{_MONTH})/(?P<d1>0?[1-9]|[12]\d|3[01])(?:/|$)"
+    r"|(?:^|[/_-])(?P<y2>(?:19|20)\d\d)-(?P<m2>0[1-9]|1[0-2])-(?P<d2>0[1-9]|[12]\d|3[01])"
+    r"(?:[/_.-]|$)"
+    r"|(?:^|[/_-])(?P<y3>(?:19|20)\d\d)(?P<m3>0[1-9]|1[0-2])(?P<d3>0[1-9]|[12]\d|3[01])"
+    r"(?:[/_.-]|$)",
     re.IGNORECASE,
 )
 _CONTENT_ID = re.compile(r"(?:^|[/_.-])[a-z]{0,2}\d{6,}(?:[/_.-]|$)|[0-9a-f]{10,}", re.I)
@@ -54,15 +58,20 @@ _NOT_PAGES = re.compile(
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 # Path segments under which nothing is an article.
 _LISTING_SEGMENTS = frozenset(
-    """tag tags topic topics category categories section sections author authors staff
-    people profile profiles contributor contributors writers columnist columnists search
-    login signin sign-in signup sign-up register account accounts subscribe subscription
-    subscriptions newsletter newsletters about about-us contact contact-us help faq faqs
-    privacy privacy-policy terms terms-of-service terms-of-use cookies cookie-policy
-    legal policies policy info service services advertise advertising careers jobs
-    feeds feed rss video videos live-tv podcast podcasts image images photo photos
-    gallery galleries multimedia puzzles games crossword crosswords shop store weather
-    archive archives index sitemap cdn-cgi wp-admin wp-login.php wp-json""".split()
+    [
+        "tag", "tags", "topic", "topics", "hub", "hubs", "category", "categories", "section",
+        "sections", "author", "authors", "staff", "people", "profile", "profiles", "contributor",
+        "contributors", "writers", "columnist", "columnists", "search", "login", "signin",
+        "sign-in", "signup", "sign-up", "register", "account", "accounts", "subscribe",
+        "subscription", "subscriptions", "newsletter", "newsletters", "about", "about-us",
+        "contact", "contact-us", "help", "faq", "faqs", "privacy", "privacy-policy", "terms",
+        "terms-of-service", "terms-of-use", "cookies", "cookie-policy", "legal", "policies",
+        "policy", "info", "service", "services", "advertise", "advertising", "careers", "jobs",
+        "feeds", "feed", "rss", "video", "videos", "live-tv", "podcast", "podcasts", "image",
+        "images", "photo", "photos", "gallery", "galleries", "multimedia", "puzzles", "games",
+        "crossword", "crosswords", "shop", "store", "weather", "archive", "archives", "index",
+        "sitemap", "cdn-cgi", "wp-admin", "wp-login.php", "wp-json"
+    ]
 )
 
 
@@ -105,7 +114,7 @@ def article_score(url: str, anchor_text: str = "", in_headline: bool = False) ->
     ):
         return -1
     score = 0
-    if _DATED_PATH.search(path):
+    if _DATE_PARTS.search(path):
         score += 2
     if any(len(_SLUG_WORD.findall(segment)) >= 5 and _is_slug(segment) for segment in segments):
         score += 1
@@ -114,6 +123,20 @@ def article_score(url: str, anchor_text: str = "", in_headline: bool = False) ->
     if in_headline or len(anchor_text.split()) >= 6:
         score += 1
     return score
+
+
+def path_date(url: str) -> date | None:
+    """The date an article URL carries in its path (/2024/06/18/, -2024-03-04...), if any."""
+    match = _DATE_PARTS.search(urlsplit(url).path)
+    if match is None:
+        return None
+    parts = {name[0]: value for name, value in match.groupdict().items() if value}
+    year, month, day = parts["y"], parts["m"], parts["d"]
+    month_number = int(month) if month.isdigit() else _MONTHS.index(month.lower()[:3]) + 1
+    try:
+        return date(int(year), month_number, int(day))
+    except ValueError:
+        return None
 
 
 def _is_slug(segment: str) -> bool:

@@ -18,6 +18,7 @@ from lxml import etree
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _ELEMENT_START = re.compile(rb"<[A-Za-z_]")
+_DECLARATION_TOKEN = re.compile(rb"<!--|[\"'\[\]>]")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
@@ -35,28 +36,27 @@ def _declaration_end(data: bytes, position: int) -> int | None:
     """Index just past the `>` closing a declaration whose body starts at `position`,
     skipping quoted strings, comments and the bracketed internal subset."""
     depth = 0
-    quote: int | None = None
-    length = len(data)
-    while position < length:
-        byte = data[position]
-        if quote is not None:
-            if byte == quote:
-                quote = None
-        elif data.startswith(b"<!--", position):
-            close = data.find(b"-->", position + 4)
+    while True:
+        found = _DECLARATION_TOKEN.search(data, position)
+        if found is None:
+            return None
+        token, position = found.group(), found.end()
+        if token in (b'"', b"'"):
+            close = data.find(token, position)
             if close < 0:
                 return None
-            position = close + 2
-        elif byte in (0x22, 0x27):  # " '
-            quote = byte
-        elif byte == 0x5B:  # [
+            position = close + 1
+        elif token == b"<!--":
+            close = data.find(b"-->", position)
+            if close < 0:
+                return None
+            position = close + 3
+        elif token == b"[":
             depth += 1
-        elif byte == 0x5D:  # ]
+        elif token == b"]":
             depth = max(0, depth - 1)
-        elif byte == 0x3E and depth == 0:  # >
-            return position + 1
-        position += 1
-    return None
+        elif depth == 0:  # ">"
+            return position
 
 
 def _as_utf8(data: bytes) -> bytes:

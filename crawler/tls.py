@@ -50,7 +50,7 @@ class PerHostTrust:
         self.default = default
         self.trust = trust
 
-    def creatorForNetloc(self, hostname: bytes, port: int) -> Any:  # noqa: N802 - Twisted
+    def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
         host = hostname.decode("ascii").lower()
         certificates = self.trust.get(host)
         if certificates is None:

@@ -15,6 +15,7 @@ from scheduler.commands.extract import extract
 from scheduler.commands.reload import reload
 from scheduler.commands.rules import rules, search
 from scheduler.commands.run import run
+from scheduler.commands.sources import sources
 from scheduler.commands.status import status
 from scheduler.commands.stories import stories
 from scheduler.config import CONFIG_ENV, config_path
@@ -55,7 +56,9 @@ def main(
     click_ctx.obj = Context(config_path(config_file))
 
 
-for command in (run, status, reload, crawl, config, db, extract, rules, search, stories, alerts):
+for command in (
+    run, status, reload, crawl, sources, config, db, extract, rules, search, stories, alerts,
+):
     main.add_command(command)
 
 

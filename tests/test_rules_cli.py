@@ -111,3 +111,17 @@ def test_rules_test_shows_the_story_with_highlights(crawled: Path) -> None:
     assert "[Putin]" in result.stdout
     assert "1 stories would have alerted" in result.stdout
     assert "Harbour City" not in result.stdout
+
+
+def test_search_uses_postgresql_full_text_too(
+    tmp_path: Path, postgres_url: str, seed_site: SiteServer
+) -> None:
+    config = write_config(tmp_path, postgres_url, f"{seed_site.base_url}/feed/", ["log://"])
+    crawl = newswatch(config, "run", "--once")
+    assert "crawl: 2 new articles" in crawl.stderr, crawl.stderr
+    for rule in EXPECTED["rules"]:
+        result = newswatch(config, "search", rule["query"], "--json")
+        assert result.returncode == 0, result.stderr
+        paths = sorted("/" + json.loads(line)["url"].split("/", 3)[3]
+                       for line in result.stdout.splitlines())
+        assert paths == sorted(rule["matches"]), rule["query"]

@@ -132,12 +132,12 @@ class _Addresses:
         self.found: list[str] = []
         self.done: Deferred[list[str]] = Deferred()
 
-    def resolutionBegan(self, resolution: object) -> None:  # noqa: N802 - Twisted interface
+    def resolutionBegan(self, resolution: object) -> None:
         pass
 
-    def addressResolved(self, address: object) -> None:  # noqa: N802
+    def addressResolved(self, address: object) -> None:
         self.found.append(getattr(address, "host", ""))
 
-    def resolutionComplete(self) -> None:  # noqa: N802
+    def resolutionComplete(self) -> None:
         if not self.done.called:
             self.done.callback(self.found)

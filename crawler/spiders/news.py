@@ -1,37 +1,59 @@
-"""The spider: reads each source's feed and fetches the articles it has not stored yet."""
+"""The spider: reads each source (feed, sitemap or section page) and fetches the articles
+it has not stored yet, or stored before the listing said they changed.
+
+    source URL ──> detect kind ──> feed      ─┐
+        │            (auto)        sitemap   ─┼─> entries ─> new or changed? ─> article page
+        └─ homepage with <link rel=alternate> ─> its feed      (per canonical URL)
+
+Each source is isolated: whatever happens to it ends in one SourceStatusItem with a
+human-readable reason, and never stops the others. An article page that can't be
+fetched (robots.txt, 401/403, timeout...) is replaced by the feed's own title and
+summary, marked `from_feed`, so an alert is not lost; a request refused by the address
+guard is dropped instead.
+"""
 
 from __future__ import annotations
 
-import calendar
 import logging
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-import feedparser
 import scrapy
-from scrapy.http import Response
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import StopDownload
+from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from crawler import meta
+from crawler.discovery import FEED, PAGE, SITEMAP, feed_links, sniff_kind
+from crawler.entries import Entry
 from crawler.extract import extract_article
-from crawler.items import ArticleItem, SourceStatusItem
+from crawler.failures import describe_failure
+from crawler.feeds import parse_feed
+from crawler.items import ArticleItem, PreviewItem, SourceStatusItem
 from crawler.job import CrawlJob, SourceSpec
+from crawler.middlewares.guard import RefusedRequest
+from crawler.middlewares.retry_after import RETRY_AFTER_STATUSES, retry_after_seconds
+from crawler.pages import article_links, path_date
+from crawler.sitemaps import ChildSitemap, parse_sitemap
+from crawler.sites import SourceDirectory
 from crawler.store import ArticleStore
-from crawler.urls import canonical_url, preferred_url
+from crawler.tls import read_ca_bundle
+from crawler.urls import preferred_url
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class FeedEntry:
-    """What a feed says about one article: enough to stand in if the page can't be fetched."""
-
-    url: str
-    title: str
-    summary: str
-    authors: list[str]
-    published: datetime | None
+SOURCE_PRIORITY = 10  # every source is read before the article pages queue up
+MAX_SITEMAP_DEPTH = 2  # index -> index -> URL set
+MAX_SITEMAPS_PER_SOURCE = 50
+MAX_LINKS_PER_PAGE = 150
+PREVIEW_ENTRIES = 5
+# Content types an article page may come with; anything else is stopped at the headers.
+_PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/octet-stream")
 
 
 class NewsSpider(scrapy.Spider):
@@ -41,144 +63,376 @@ class NewsSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.job = job
         self.max_age = timedelta(seconds=job.settings.max_article_age_seconds)
-        self.store = ArticleStore(job.database_url)
+        self.store = None if job.preview else ArticleStore(job.database_url)
+        self.directory = SourceDirectory(job.sources)
+        self.sitemaps_requested: Counter[int] = Counter()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.stop_non_html, signal=signals.headers_received)
+        return spider
 
     def closed(self, reason: str) -> None:
-        self.store.close()
+        if self.store is not None:
+            self.store.close()
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
+    async def start(self) -> AsyncIterator[Any]:
         for source in self.job.sources:
-            yield self.source_request(source)
+            problem = _configuration_problem(source)
+            if problem:
+                logger.warning("source %r not crawled: %s", source.name, problem)
+                yield SourceStatusItem(source.id, ok=False, status="config error", error=problem)
+            else:
+                yield self.source_request(source)
 
-    def source_request(self, source: SourceSpec) -> scrapy.Request:
+    # -- the source itself ------------------------------------------------------------
+
+    def source_request(self, source: SourceSpec, discovered: str | None = None) -> scrapy.Request:
+        """The request for a source's listing; `discovered` is a feed found on its page."""
+        url = discovered or source.poll_url
         headers = {}
-        if source.etag:
-            headers["If-None-Match"] = source.etag
-        if source.last_modified:
-            headers["If-Modified-Since"] = source.last_modified
+        if url == source.poll_url:
+            if source.etag:
+                headers["If-None-Match"] = source.etag
+            if source.last_modified:
+                headers["If-Modified-Since"] = source.last_modified
         return scrapy.Request(
-            source.url,
-            callback=self.parse_feed,
+            url,
+            callback=self.parse_source,
             errback=self.source_failed,
             headers=headers,
-            cb_kwargs={"source": source},
-            meta={"handle_httpstatus_list": [304], "source": source},
+            priority=SOURCE_PRIORITY,
             dont_filter=True,
+            cb_kwargs={"source": source, "discovered": discovered},
+            meta={
+                meta.SOURCE: source,
+                meta.SCOPE: meta.ANYWHERE,
+                meta.ROLE: "source",
+                "handle_httpstatus_list": [304],
+                "download_maxsize": self._listing_maxsize(source.kind),
+            },
         )
 
-    def parse_feed(self, response: Response, source: SourceSpec) -> Iterator[Any]:
+    def parse_source(
+        self, response: Response, source: SourceSpec, discovered: str | None
+    ) -> Iterator[Any]:
         if response.status == 304:
             yield SourceStatusItem(source.id, ok=True, status="not modified")
             return
-        parsed = feedparser.parse(response.body, response_headers=_lower_headers(response))
-        if not parsed.entries and parsed.get("bozo"):
-            yield SourceStatusItem(
-                source.id,
-                ok=False,
-                status="parse error",
-                error=f"not a readable feed: {parsed.get('bozo_exception')}",
+        kind = sniff_kind(response.body, _content_type(response))
+        if source.kind != "auto" and not discovered:
+            kind = source.kind if kind is not None or source.kind == PAGE else None
+        if kind is None or (discovered and kind != FEED):
+            what = f"the feed {discovered} announced by the page" if discovered else "the URL"
+            served = _content_type(response) or "no Content-Type"
+            yield self._failed_status(
+                source, "parse error", f"{what} is not a feed, sitemap or HTML page ({served})"
             )
             return
-        entries = [entry for entry in map(_feed_entry, parsed.entries) if entry is not None]
+        if kind == PAGE and source.kind == "auto" and not discovered:
+            announced = feed_links(_text(response), response.url)
+            if announced:
+                logger.info("source %r: using the feed %s its page announces",
+                            source.name, announced[0])
+                yield self.source_request(source, discovered=announced[0])
+                return
+        resolved = discovered if discovered else None
+        if kind == FEED:
+            yield from self.read_feed(response, source, resolved)
+        elif kind == SITEMAP:
+            yield from self.read_sitemap(response, source, depth=0)
+        else:
+            yield from self.read_page(response, source)
+
+    def source_failed(self, failure: Failure) -> Iterator[SourceStatusItem]:
+        request = failure.request  # type: ignore[attr-defined]
+        source: SourceSpec = request.meta[meta.SOURCE]
+        status, reason = describe_failure(failure)
+        response = getattr(failure.value, "response", None)
+        retry_after = None
+        forget_resolved = None
+        if response is not None:
+            if response.status in RETRY_AFTER_STATUSES:
+                retry_after = retry_after_seconds(response.headers.get(b"Retry-After"))
+            if response.status in (404, 410) and request.url == source.resolved_url:
+                forget_resolved = ""  # the announced feed is gone: look for it again
+        where = f" ({request.url})" if request.url != source.url else ""
+        logger.warning("source %r failed: %s%s", source.name, reason, where)
         yield SourceStatusItem(
-            source.id,
-            ok=True,
-            status="ok",
-            etag=_header(response, b"ETag"),
-            last_modified=_header(response, b"Last-Modified"),
-            entries=len(entries),
+            source.id, ok=False, status=status, error=reason + where,
+            retry_after_seconds=retry_after, resolved_url=forget_resolved,
         )
-        recent = [entry for entry in entries if self.is_recent(entry.published)]
-        known = self.store.known_urls(entry.url for entry in recent)
-        for entry in recent:
-            if entry.url in known:
-                continue
+
+    def _failed_status(self, source: SourceSpec, status: str, error: str) -> SourceStatusItem:
+        logger.warning("source %r failed: %s", source.name, error)
+        return SourceStatusItem(source.id, ok=False, status=status, error=error)
+
+    # -- feeds ----------------------------------------------------------------------
+
+    def read_feed(self, response: Response, source: SourceSpec,
+                  resolved: str | None) -> Iterator[Any]:
+        parsed = parse_feed(response.body, response.url, _content_type(response))
+        if parsed.error:
+            yield self._failed_status(source, "parse error", parsed.error)
+            return
+        if parsed.warning:
+            logger.warning("source %r: %s", source.name, parsed.warning)
+        yield self._ok_status(response, source, FEED, resolved, parsed.entries, parsed.warning)
+        if self.job.preview:
+            yield _preview(source, FEED, resolved, parsed.title, parsed.entries, parsed.warning)
+            return
+        yield from self.follow(source, parsed.entries, meta.ANYWHERE)
+
+    # -- sitemaps --------------------------------------------------------------------
+
+    def read_sitemap(self, response: Response, source: SourceSpec, depth: int) -> Iterator[Any]:
+        parsed = parse_sitemap(response.body, response.url, self.job.settings.max_sitemap_size)
+        is_source = depth == 0
+        if parsed.error:
+            if is_source:
+                yield self._failed_status(source, "parse error", parsed.error)
+            else:
+                logger.warning("source %r: sitemap %s: %s", source.name, response.url,
+                               parsed.error)
+            return
+        dated = [entry for entry in parsed.entries if entry.dated is not None]
+        warning = None
+        if len(dated) < len(parsed.entries):
+            warning = (f"{len(parsed.entries) - len(dated)} sitemap URLs without lastmod or "
+                       "publication date were skipped")
+        if is_source:
+            yield self._ok_status(response, source, SITEMAP, None, dated, warning)
+        if self.job.preview:
+            children = [Entry(url=child.url, updated=child.lastmod) for child in parsed.sitemaps]
+            yield _preview(source, SITEMAP, None, "", dated or children, warning)
+            return
+        yield from self.follow_sitemaps(source, parsed.sitemaps, depth)
+        yield from self.follow(source, dated, meta.SITE)
+
+    def follow_sitemaps(self, source: SourceSpec, sitemaps: Iterable[ChildSitemap],
+                        depth: int) -> Iterator[scrapy.Request]:
+        """Child sitemaps of an index, newest first; those last modified before the age
+        limit can't list a new article and are skipped."""
+        fresh = [child for child in sitemaps if child.lastmod is None
+                 or self.is_recent(child.lastmod)]
+        fresh.sort(key=lambda child: child.lastmod or datetime.max.replace(tzinfo=UTC),
+                   reverse=True)
+        if fresh and depth + 1 > MAX_SITEMAP_DEPTH:
+            logger.warning("source %r: sitemap indexes nested deeper than %d are not read",
+                           source.name, MAX_SITEMAP_DEPTH)
+            return
+        for child in fresh:
+            if self.sitemaps_requested[source.id] >= MAX_SITEMAPS_PER_SOURCE:
+                logger.warning("source %r: more than %d sitemaps, the rest are not read",
+                               source.name, MAX_SITEMAPS_PER_SOURCE)
+                return
+            self.sitemaps_requested[source.id] += 1
             yield scrapy.Request(
-                entry.url,
-                callback=self.parse_article,
-                errback=self.article_failed,
-                cb_kwargs={"source": source, "entry": entry},
+                child.url,
+                callback=self.read_sitemap,
+                errback=self.listing_failed,
+                priority=SOURCE_PRIORITY,
+                cb_kwargs={"source": source, "depth": depth + 1},
+                meta={
+                    meta.SOURCE: source,
+                    meta.SCOPE: meta.SITE,
+                    meta.ROLE: "sitemap",
+                    "download_maxsize": self.job.settings.max_sitemap_size,
+                },
             )
 
-    def parse_article(
-        self, response: Response, source: SourceSpec, entry: FeedEntry
-    ) -> Iterator[ArticleItem]:
-        if not isinstance(response, scrapy.http.TextResponse):
-            logger.info("skipped %s: not an HTML page", response.url)
+    def listing_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        _, reason = describe_failure(failure)
+        logger.warning("source %r: sitemap %s failed: %s", request.meta[meta.SOURCE].name,
+                       request.url, reason)
+
+    # -- section pages ---------------------------------------------------------------
+
+    def read_page(self, response: Response, source: SourceSpec) -> Iterator[Any]:
+        links = article_links(_text(response), response.url, self.directory.scope(source),
+                              MAX_LINKS_PER_PAGE)
+        oldest = (datetime.now(UTC) - self.max_age).date() - timedelta(days=1)
+        fresh = [link for link in links if (path_date(link.url) or oldest) >= oldest]
+        yield self._ok_status(response, source, PAGE, None, [], None, count=len(links))
+        if self.job.preview:
+            yield _preview(source, PAGE, None, _page_title(response), fresh, None)
             return
-        extracted = extract_article(response.body, response.url)
+        yield from self.follow(source, fresh, meta.SITE)
+
+    # -- articles --------------------------------------------------------------------
+
+    def follow(self, source: SourceSpec, entries: Iterable[Entry],
+               scope: str) -> Iterator[scrapy.Request]:
+        """Requests for the entries' pages that are new, or changed since stored."""
+        assert self.store is not None
+        wanted: dict[str, Entry] = {}
+        outside = 0
+        for entry in entries:
+            if entry.url in wanted or not self.is_recent(entry.dated):
+                continue
+            if scope == meta.SITE and not self.directory.scope(source).contains(entry.url):
+                outside += 1
+                continue
+            wanted[entry.url] = entry
+        if outside:
+            logger.info("source %r: %d links to other sites not followed", source.name, outside)
+        stored = self.store.stored_change_dates(wanted)
+        for url, entry in wanted.items():
+            if url not in stored:
+                yield self.article_request(source, entry, scope, revision=False)
+            elif _moved_forward(entry.changed_at, stored[url]):
+                yield self.article_request(source, entry, scope, revision=True)
+
+    def article_request(self, source: SourceSpec, entry: Entry, scope: str,
+                        revision: bool) -> scrapy.Request:
+        return scrapy.Request(
+            entry.url,
+            callback=self.parse_article,
+            errback=self.article_failed,
+            dont_filter=revision,
+            cb_kwargs={"source": source, "entry": entry, "revision": revision},
+            meta={
+                meta.SOURCE: source,
+                meta.SCOPE: scope,
+                meta.ROLE: "article",
+                "download_maxsize": self.job.settings.max_page_size,
+            },
+        )
+
+    def parse_article(self, response: Response, source: SourceSpec, entry: Entry,
+                      revision: bool) -> Iterator[ArticleItem]:
+        if not _is_html(response):
+            logger.info("skipped %s: not an HTML page (%s)", response.url,
+                        _content_type(response) or "no type")
+            yield from self._stand_in(source, entry, revision, "not an HTML page")
+            return
+        extracted = extract_article(_markup(response), response.url)
         if extracted.error or not extracted.body:
-            logger.info("no article text at %s (%s); using the feed entry", response.url,
-                        extracted.error)
-            yield _item_from_feed(source, entry)
+            yield from self._stand_in(source, entry, revision, extracted.error or "no text")
             return
         published = extracted.published or entry.published
-        if not self.is_recent(published):
+        if not revision and not self.is_recent(published):
             return
         yield ArticleItem(
             source_id=source.id,
-            url=preferred_url(response.url, extracted.canonical_url),
+            url=entry.url if revision else preferred_url(response.url, extracted.canonical_url),
             title=extracted.title or entry.title,
             body=extracted.body,
             authors=extracted.authors or entry.authors,
             published_at=published,
             language=extracted.language,
+            entry_updated_at=entry.changed_at,
+            revision=revision,
         )
 
-    def source_failed(self, failure: Failure) -> Iterator[SourceStatusItem]:
-        source: SourceSpec = failure.request.meta["source"]
-        reason = _describe_failure(failure)
-        logger.warning("source %r failed: %s", source.name, reason)
-        yield SourceStatusItem(source.id, ok=False, status="error", error=reason)
-
     def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
-        """The page could not be fetched: store the feed's own title and summary instead."""
-        request = failure.request
-        entry: FeedEntry = request.cb_kwargs["entry"]
-        source: SourceSpec = request.cb_kwargs["source"]
-        logger.info("could not fetch %s (%s); using the feed entry", request.url,
-                    _describe_failure(failure))
-        yield _item_from_feed(source, entry)
+        request = failure.request  # type: ignore[attr-defined]
+        if failure.check(RefusedRequest):
+            return
+        _, reason = describe_failure(failure)
+        yield from self._stand_in(request.cb_kwargs["source"], request.cb_kwargs["entry"],
+                                  request.cb_kwargs["revision"], reason)
 
-    def is_recent(self, published: datetime | None) -> bool:
-        """Whether an article is young enough to be stored (undated ones are kept)."""
-        return published is None or published >= datetime.now(UTC) - self.max_age
+    def _stand_in(self, source: SourceSpec, entry: Entry, revision: bool,
+                  reason: str) -> Iterator[ArticleItem]:
+        """The listing's own title and summary in place of a page that can't be read."""
+        if revision or not entry.can_stand_in or not (entry.title or entry.summary):
+            logger.info("no article from %s: %s", entry.url, reason)
+            return
+        logger.info("could not read %s (%s); storing the feed's title and summary",
+                    entry.url, reason)
+        self.crawler.stats.inc_value("newswatch/articles_from_feed")
+        yield ArticleItem(
+            source_id=source.id,
+            url=entry.url,
+            title=entry.title,
+            body=entry.summary,
+            authors=entry.authors,
+            published_at=entry.published,
+            from_feed=True,
+            entry_updated_at=entry.changed_at,
+        )
+
+    def stop_non_html(self, headers: Any, body_length: int, request: scrapy.Request,
+                      spider: scrapy.Spider) -> None:
+        """Article pages that announce another type (images, PDFs, video...) are not
+        downloaded at all."""
+        if request.meta.get(meta.ROLE) != "article":
+            return
+        kind = (headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0]
+        kind = kind.strip().lower()
+        if kind and kind not in _PAGE_TYPES:
+            raise StopDownload(fail=True)
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def is_recent(self, when: datetime | None) -> bool:
+        """Whether an article is young enough to fetch and store (undated ones are)."""
+        return when is None or when >= datetime.now(UTC) - self.max_age
+
+    def _listing_maxsize(self, kind: str) -> int:
+        settings = self.job.settings
+        if kind in (FEED, PAGE):
+            return settings.max_page_size
+        return max(settings.max_page_size, settings.max_sitemap_size)
+
+    def _ok_status(self, response: Response, source: SourceSpec, kind: str,
+                   resolved: str | None, entries: list[Entry], warning: str | None,
+                   count: int | None = None) -> SourceStatusItem:
+        return SourceStatusItem(
+            source.id,
+            ok=True,
+            status="warning" if warning else "ok",
+            error=f"warning: {warning}" if warning else None,
+            etag=_header(response, b"ETag"),
+            last_modified=_header(response, b"Last-Modified"),
+            entries=len(entries) if count is None else count,
+            kind=kind,
+            resolved_url=resolved,
+            entry_dates=[entry.dated for entry in entries if entry.dated is not None],
+        )
 
 
-def _feed_entry(entry: Any) -> FeedEntry | None:
-    link = entry.get("link")
-    if not link or not str(link).startswith(("http://", "https://")):
-        return None
-    parsed_time = entry.get("published_parsed") or entry.get("updated_parsed")
-    published = (
-        datetime.fromtimestamp(calendar.timegm(parsed_time), UTC) if parsed_time else None
+def _configuration_problem(source: SourceSpec) -> str | None:
+    if source.ca_bundle:
+        if not Path(source.ca_bundle).is_file():
+            return f"ca_bundle {source.ca_bundle} is not a file"
+        try:
+            read_ca_bundle(source.ca_bundle)
+        except (OSError, ValueError) as error:
+            return f"cannot use ca_bundle: {error}"
+    return None
+
+
+def _moved_forward(listed: datetime | None, stored: datetime | None) -> bool:
+    """Whether the listing's change date is later than the one stored with the article."""
+    return listed is not None and stored is not None and listed - stored > timedelta(seconds=1)
+
+
+def _preview(source: SourceSpec, kind: str, resolved: str | None, title: str,
+             entries: list[Entry], warning: str | None) -> PreviewItem:
+    return PreviewItem(
+        kind=kind,
+        url=source.url,
+        resolved_url=resolved,
+        title=title,
+        entries=[
+            {
+                "title": entry.title,
+                "url": entry.url,
+                "date": entry.dated.isoformat() if entry.dated else "",
+            }
+            for entry in entries[:PREVIEW_ENTRIES]
+        ],
+        total_entries=len(entries),
+        warning=warning,
     )
-    authors = [a.get("name") for a in entry.get("authors", []) if a.get("name")]
-    return FeedEntry(
-        url=canonical_url(link),
-        title=entry.get("title", ""),
-        summary=_plain_text(entry.get("summary", "")),
-        authors=authors,
-        published=published,
-    )
 
 
-def _item_from_feed(source: SourceSpec, entry: FeedEntry) -> ArticleItem:
-    return ArticleItem(
-        source_id=source.id,
-        url=entry.url,
-        title=entry.title,
-        body=entry.summary,
-        authors=entry.authors,
-        published_at=entry.published,
-        from_feed=True,
-    )
-
-
-def _plain_text(html: str) -> str:
-    if "<" not in html:
-        return html.strip()
-    return " ".join(scrapy.Selector(text=html).xpath("//text()").getall()).strip()
+def _content_type(response: Response) -> str:
+    return (_header(response, b"Content-Type") or "").strip()
 
 
 def _header(response: Response, name: bytes) -> str | None:
@@ -186,19 +440,30 @@ def _header(response: Response, name: bytes) -> str | None:
     return value.decode("latin-1") if value else None
 
 
-def _lower_headers(response: Response) -> dict[str, str]:
-    return {
-        key.decode("latin-1").lower(): value.decode("latin-1")
-        for key, value in response.headers.items()
-        for value in value[:1]
-    }
+def _is_html(response: Response) -> bool:
+    kind = _content_type(response).split(";")[0].strip().lower()
+    if kind in ("text/html", "application/xhtml+xml"):
+        return True
+    if kind in ("", "text/plain", "application/octet-stream"):
+        return sniff_kind(response.body, "") == PAGE
+    return False
 
 
-def _describe_failure(failure: Failure) -> str:
-    """A short human reason: "HTTP 500", "DNS lookup failed", "timed out", ..."""
-    response = getattr(failure.value, "response", None)
-    if response is not None:
-        return f"HTTP {response.status}"
-    name = type(failure.value).__name__
-    message = str(failure.value).strip()
-    return f"{name}: {message}" if message else name
+def _text(response: Response) -> str:
+    if isinstance(response, TextResponse):
+        return response.text
+    return response.body.decode("utf-8", errors="replace")
+
+
+def _markup(response: Response) -> str | bytes:
+    """The page for extraction: text when the server named its charset, else the bytes,
+    so that extraction can read the page's own declaration or detect the encoding."""
+    if isinstance(response, TextResponse) and "charset=" in _content_type(response).lower():
+        return response.text
+    return response.body
+
+
+def _page_title(response: Response) -> str:
+    if not isinstance(response, TextResponse):
+        return ""
+    return " ".join((response.xpath("//title/text()").get() or "").split())

@@ -1,0 +1,274 @@
+"""`newswatch sources`: list, add, remove, import and export the sources in config.toml."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from crawler.job import CrawlJob
+from crawler.models import Source, utcnow
+from crawler.process import run_crawl
+from scheduler.commands.common import Context, fail, opened_app, pass_context, reports_errors
+from scheduler.config import ConfigError, SourceConfig
+from scheduler.config_file import append_entry, remove_entry
+from scheduler.crawl_specs import crawl_settings, source_spec
+from scheduler.durations import format_duration
+from scheduler.opml import OPMLError, Outline, read_opml, write_opml
+
+PREVIEW_TIME_LIMIT = 90.0
+KINDS = ("auto", "feed", "sitemap", "page")
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def sources(click_ctx: click.Context) -> None:
+    """List the sources, or add, remove, import and export them.
+
+    Without a subcommand, lists every configured source with its kind (as configured,
+    and what it turned out to be), the URL actually polled, the last fetch and its
+    error, and when it is polled next.
+
+    Example: newswatch sources
+    """
+    if click_ctx.invoked_subcommand is None:
+        click_ctx.invoke(sources_list)
+
+
+@sources.command("list")
+@pass_context
+@reports_errors
+def sources_list(ctx: Context) -> None:
+    """List the sources and their crawl state (the same as `newswatch sources`).
+
+    Example: newswatch sources list
+    """
+    with opened_app(ctx) as app:
+        with app.sessions() as session:
+            rows = {row.name: row for row in session.scalars(select(Source))}
+        configured = app.config.sources
+        if not configured:
+            click.echo("No sources configured. Add one with: newswatch sources add URL")
+        now = utcnow()
+        for source in configured:
+            click.echo(describe_source(source, rows.get(source.name), now))
+
+
+def describe_source(source: SourceConfig, row: Source | None, now: datetime) -> str:
+    kind = row.kind if row is not None and row.kind != "auto" else "not yet known"
+    detected = f"{kind} (auto)" if source.kind == "auto" else source.kind
+    lines = [f"{source.name}: {detected}", f"  url:        {source.url}"]
+    if row is not None and row.resolved_url:
+        lines.append(f"  polls:      {row.resolved_url}")
+    if row is None or row.last_polled_at is None:
+        lines.append("  last fetch: never")
+    else:
+        lines.append(f"  last fetch: {_when(row.last_polled_at, now)} ({row.last_status})")
+        if row.last_error:
+            lines.append(f"  last error: {row.last_error}")
+    if row is not None and row.next_poll_at is not None:
+        interval = row.poll_interval_seconds
+        every = f", every {format_duration(timedelta(seconds=interval))}" if interval else ""
+        lines.append(f"  next poll:  {_when(row.next_poll_at, now)}{every}")
+    else:
+        lines.append("  next poll:  as soon as the daemon runs")
+    if row is not None and row.unhealthy_since is not None:
+        lines.append(f"  unhealthy since {_when(row.unhealthy_since, now)}, "
+                     f"{row.error_count} failures in a row")
+    return "\n".join(lines)
+
+
+def _when(moment: datetime, now: datetime) -> str:
+    delta = moment - now
+    stamp = moment.strftime("%Y-%m-%d %H:%M UTC")
+    span = format_duration(abs(delta) // timedelta(seconds=1) * timedelta(seconds=1))
+    return f"{stamp}, in {span}" if delta.total_seconds() > 0 else f"{stamp}, {span} ago"
+
+
+@sources.command("add")
+@click.argument("url")
+@click.option("--name", "-n", help="The source's name (default: the feed's or page's title).")
+@click.option("--kind", type=click.Choice(KINDS), default="auto", show_default=True,
+              help="How to read the URL; auto detects it.")
+@click.option("--dry-run", is_flag=True, help="Only show what was found; change nothing.")
+@click.option("--force", is_flag=True, help="Add the source even if it can't be read now.")
+@pass_context
+@reports_errors
+def sources_add(ctx: Context, url: str, name: str | None, kind: str, dry_run: bool,
+                force: bool) -> None:
+    """Add a source: a feed, a sitemap, a homepage or a section page.
+
+    Fetches URL once (robots.txt, limits and address checks as in any crawl), tells what
+    it is (for a homepage, the feed it announces, if any), shows its first entries, and
+    adds a [[sources]] entry at the end of the config file, keeping the file's comments
+    and layout.
+
+    Example: newswatch sources add https://www.theguardian.com/world --name "Guardian World"
+    """
+    loaded = ctx.load()
+    config = loaded.config
+    if any(source.url == url for source in config.sources):
+        fail(f"{url} is already a source")
+    if name is not None and any(source.name == name for source in config.sources):
+        fail(f"a source named {name!r} exists already; choose another --name")
+    try:
+        candidate = SourceConfig(name=name or "preview", url=url, kind=kind)
+    except ValidationError as error:
+        fail(error.errors()[0]["msg"].removeprefix("Value error, "))
+        return
+    preview = _preview(loaded.config, candidate, loaded.path.resolve().parent)
+    if not preview.get("ok"):
+        click.echo(f"Could not read {url}: {preview.get('error') or 'no answer'}", err=True)
+        if not force:
+            sys.exit(1)
+    else:
+        click.echo(_describe_preview(preview))
+    name = name or _unique_name(preview.get("title") or _host(url),
+                                {source.name for source in config.sources})
+    entry: dict[str, Any] = {"name": name, "url": url}
+    if kind != "auto":
+        entry["kind"] = kind
+    if dry_run:
+        click.echo(f"Would add source {name!r} (dry run: {loaded.path} unchanged).")
+        return
+    append_entry(loaded.path, "sources", entry)
+    click.echo(f"Added source {name!r} to {loaded.path}.")
+
+
+def _preview(config: Any, candidate: SourceConfig, config_dir: Path) -> dict[str, Any]:
+    spec = source_spec(config, candidate, config_dir)
+    job = CrawlJob(database_url="", settings=crawl_settings(config), sources=[spec],
+                   preview=True)
+    outcome = run_crawl(job, PREVIEW_TIME_LIMIT)
+    if not outcome.ok:
+        return {"ok": False, "error": outcome.error}
+    return outcome.summary.get("preview") or {"ok": False, "error": "nothing was found"}
+
+
+def _describe_preview(preview: dict[str, Any]) -> str:
+    title = f" {preview['title']!r}" if preview.get("title") else ""
+    lines = [f"Found a {preview['kind']}{title}"]
+    if preview.get("resolved_url"):
+        lines[0] += f": the feed {preview['resolved_url']} announced by the page"
+    if preview.get("warning"):
+        lines.append(f"Warning: {preview['warning']}")
+    entries = preview.get("entries") or []
+    total = preview.get("total_entries", len(entries))
+    if entries:
+        lines.append(f"First entries (of {total} recent ones):")
+        for entry in entries:
+            date = entry.get("date", "")[:16].replace("T", " ") or "undated"
+            lines.append(f"  {date:16}  {entry.get('title') or '(no title)'}")
+            lines.append(f"  {'':16}  {entry['url']}")
+    else:
+        lines.append("No recent entries right now.")
+    return "\n".join(lines)
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or url).removeprefix("www.")
+
+
+def _unique_name(wanted: str, taken: set[str]) -> str:
+    wanted = " ".join(wanted.split())[:150] or "source"
+    name, number = wanted, 2
+    while name in taken:
+        name, number = f"{wanted} ({number})", number + 1
+    return name
+
+
+@sources.command("remove")
+@click.argument("name")
+@pass_context
+@reports_errors
+def sources_remove(ctx: Context, name: str) -> None:
+    """Remove the source called NAME from the config file (comments and layout kept).
+
+    Its articles stay in the database; it is no longer polled.
+
+    Example: newswatch sources remove "Guardian World"
+    """
+    path = ctx.config_file
+    try:
+        remove_entry(path, "sources", name)
+    except KeyError:
+        fail(f"no source named {name!r} in {path}")
+    click.echo(f"Removed source {name!r} from {path}.")
+
+
+@sources.command("import")
+@click.argument("opml_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Only list what would be added.")
+@pass_context
+@reports_errors
+def sources_import(ctx: Context, opml_file: Path, dry_run: bool) -> None:
+    """Add the feeds of an OPML file (a feed reader's export) as sources.
+
+    Feeds whose URL is already a source are skipped; a name already taken gets a number.
+    Nothing is fetched: each feed is read at its first poll.
+
+    Example: newswatch sources import ~/Downloads/feedly.opml
+    """
+    try:
+        outlines = read_opml(opml_file.read_bytes())
+    except OPMLError as error:
+        fail(f"{opml_file}: {error}")
+        return
+    loaded = ctx.load()
+    urls = {source.url for source in loaded.config.sources}
+    names = {source.name for source in loaded.config.sources}
+    added = skipped = 0
+    for outline in outlines:
+        if outline.url in urls:
+            skipped += 1
+            continue
+        name = _unique_name(outline.name or _host(outline.url), names)
+        entry = {"name": name, "url": outline.url}
+        if outline.kind != "auto":
+            entry["kind"] = outline.kind
+        if not dry_run:
+            try:
+                append_entry(loaded.path, "sources", entry)
+            except ConfigError as error:
+                click.echo(f"skipped {outline.url}: {error.problems[0]}", err=True)
+                skipped += 1
+                continue
+        urls.add(outline.url)
+        names.add(name)
+        added += 1
+        click.echo(f"{'would add' if dry_run else 'added'} {name!r}: {outline.url}")
+    verb = "Would add" if dry_run else "Added"
+    click.echo(f"{verb} {added} sources from {opml_file} ({skipped} skipped).")
+
+
+@sources.command("export")
+@pass_context
+@reports_errors
+def sources_export(ctx: Context) -> None:
+    """Print the sources as OPML 2.0, for a feed reader or another newswatch.
+
+    A homepage whose feed was discovered is exported as that feed; sitemaps and pages,
+    which feed readers can't follow, as plain links.
+
+    Example: newswatch sources export > newswatch.opml
+    """
+    with opened_app(ctx) as app:
+        with app.sessions() as session:
+            rows = {row.name: row for row in session.scalars(select(Source))}
+        outlines = []
+        for source in app.config.sources:
+            row = rows.get(source.name)
+            kind = source.kind if source.kind != "auto" else (row.kind if row else "auto")
+            if kind == "feed":
+                resolved = row.resolved_url if row is not None else None
+                outlines.append(Outline(source.name, resolved or source.url, "feed",
+                                        html_url=source.url if resolved else None))
+            else:
+                outlines.append(Outline(source.name, source.url, "auto"))
+    click.echo(write_opml(outlines).decode("utf-8"), nl=False)

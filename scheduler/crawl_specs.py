@@ -1,0 +1,60 @@
+"""What a crawl child is told, built from the validated config and the sources' rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crawler.job import CrawlSettings, SourceSpec
+from crawler.models import Source
+from scheduler.config import Config, SourceConfig
+
+
+def crawl_settings(config: Config) -> CrawlSettings:
+    crawler = config.crawler
+    return CrawlSettings(
+        user_agent=crawler.user_agent,
+        obey_robots_txt=crawler.obey_robots_txt,
+        max_article_age_seconds=crawler.max_article_age.total_seconds(),
+        download_timeout_seconds=crawler.download_timeout.total_seconds(),
+        download_delay_seconds=crawler.download_delay.total_seconds(),
+        concurrent_requests=crawler.concurrent_requests,
+        concurrent_requests_per_domain=crawler.concurrent_requests_per_domain,
+        max_page_size=crawler.max_page_size,
+        max_sitemap_size=crawler.max_sitemap_size,
+        max_redirects=crawler.max_redirects,
+        retry_after_limit_seconds=crawler.retry_after_limit.total_seconds(),
+        verify_tls=crawler.verify_tls,
+    )
+
+
+def source_spec(
+    config: Config, configured: SourceConfig, config_dir: Path, row: Source | None = None
+) -> SourceSpec:
+    """The crawl's view of one source: its config, plus the crawl state of its row (none
+    for a source being previewed before it is saved)."""
+    interval = config.source_interval(configured).total_seconds()
+    crawler = config.crawler
+    maximum = configured.max_interval or crawler.max_poll_interval
+    ca_bundle = None
+    if configured.ca_bundle:
+        ca_bundle = str((config_dir / Path(configured.ca_bundle).expanduser()).resolve())
+    return SourceSpec(
+        id=row.id if row is not None else 0,
+        name=configured.name,
+        url=configured.url,
+        kind=configured.kind,
+        resolved_url=row.resolved_url if row is not None and configured.kind == "auto" else None,
+        etag=row.etag if row is not None else None,
+        last_modified=row.last_modified if row is not None else None,
+        headers=dict(configured.headers),
+        cookies=dict(configured.cookies),
+        username=configured.username,
+        password=configured.password,
+        proxy=configured.proxy,
+        ca_bundle=ca_bundle,
+        allowed_hosts=list(configured.allowed_hosts),
+        min_interval_seconds=interval,
+        max_interval_seconds=max(interval, maximum.total_seconds()),
+        max_backoff_seconds=max(interval, crawler.max_backoff.total_seconds()),
+        unhealthy_after=crawler.unhealthy_after_failures,
+    )

@@ -1,0 +1,67 @@
+"""OPML, the subscription list format of feed readers: reading outlines, writing sources.
+
+Reading goes through crawler/safexml.py (no DTD, no entities): an OPML file is as
+untrusted as any download. Categories (nested outlines) are flattened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+from lxml import etree
+
+from crawler.safexml import parse_xml
+
+
+@dataclass(frozen=True)
+class Outline:
+    name: str
+    url: str
+    kind: str  # "feed" for an outline with an xmlUrl, "auto" for a plain link
+    html_url: str | None = None
+
+
+class OPMLError(ValueError):
+    pass
+
+
+def read_opml(data: bytes) -> list[Outline]:
+    """The feeds and links an OPML document lists, in document order."""
+    root = parse_xml(data)
+    if root is None or not isinstance(root.tag, str) or root.tag.lower() != "opml":
+        raise OPMLError("not an OPML document")
+    return list(_outlines(root))
+
+
+def _outlines(root: etree._Element) -> Iterator[Outline]:
+    for element in root.iter("outline"):
+        feed = (element.get("xmlUrl") or element.get("xmlurl") or "").strip()
+        link = (element.get("url") or "").strip() if element.get("type") == "link" else ""
+        url = feed or link
+        if not url.startswith(("http://", "https://")):
+            continue
+        name = " ".join((element.get("text") or element.get("title") or "").split())
+        yield Outline(name=name, url=url, kind="feed" if feed else "auto",
+                      html_url=element.get("htmlUrl") or None)
+
+
+def write_opml(outlines: Iterable[Outline], title: str = "newswatch sources") -> bytes:
+    """An OPML 2.0 document: feeds as `type="rss"` outlines, other sources as links."""
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = title
+    etree.SubElement(head, "dateCreated").text = format_datetime(datetime.now(UTC), usegmt=True)
+    body = etree.SubElement(root, "body")
+    for outline in outlines:
+        attributes = {"text": outline.name, "title": outline.name}
+        if outline.kind == "feed":
+            attributes.update(type="rss", xmlUrl=outline.url)
+            if outline.html_url:
+                attributes["htmlUrl"] = outline.html_url
+        else:
+            attributes.update(type="link", url=outline.url)
+        etree.SubElement(body, "outline", attributes)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
