@@ -91,9 +91,11 @@ def _match_batch(
         if article.published_at is not None and article.published_at < oldest:
             continue
         document = article_document(article)
+        matched_before = _rules_matched(session, article) if article.version > 1 else set()
         for match in ruleset.match(document):
             rule = rules[match.rule]
-            if not rule.accepts(document.source, article.language):
+            if match.rule in matched_before or not rule.accepts(document.source,
+                                                                article.language):
                 continue
             session.add(
                 RuleMatch(rule=rule.name, article=article,
@@ -104,6 +106,12 @@ def _match_batch(
         session.flush()
         notifications += _queue_story_alerts(session, article, rules)
     return MatchReport(len(articles), matches, notifications)
+
+
+def _rules_matched(session: Session, article: Article) -> set[str]:
+    """Rules that matched an earlier version of the article: a new version (the page was
+    edited) is matched again, but a rule matches an article once."""
+    return set(session.scalars(select(RuleMatch.rule).where(RuleMatch.article_id == article.id)))
 
 
 def _queue_story_alerts(session: Session, article: Article, rules: dict[str, Rule]) -> int:

@@ -79,7 +79,7 @@ class ArticleStore:
     def revise_article(self, item: ArticleItem) -> bool:
         """Record a re-fetched article: when its text changed, the old text becomes
         version N in `article_versions` and the article becomes version N+1 (same row,
-        same story). True when the text changed. `matched_at` is left as it is."""
+        same story). True when the text changed; the new text is then matched again."""
         with self.sessions.begin() as session:
             article = session.scalar(select(Article).where(Article.url == item.url))
             if article is None:
@@ -111,6 +111,7 @@ class ArticleStore:
             article.language = item.language or article.language
             article.from_feed = item.from_feed
             article.version += 1
+            article.matched_at = None
         return True
 
     def record_source_status(self, item: SourceStatusItem) -> None:

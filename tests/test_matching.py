@@ -103,3 +103,19 @@ def test_old_articles_and_rules_added_later_do_not_backfill(sessions: sessionmak
     match_new_articles(sessions, [rule("first"), rule("added later")], timedelta(days=3))
     with sessions() as session:
         assert session.scalars(select(RuleMatch.rule)).all() == ["first"]
+
+
+def test_an_edited_article_is_matched_again_once(sessions: sessionmaker) -> None:
+    add_article(sessions, "http://wire.test/1", body="Putin arrived in Pyongyang.")
+    match_new_articles(sessions, [rule(), rule("arrival", "Putin arrived")], timedelta(days=3))
+    assert {name for name, _, _ in notifications(sessions)} == {"arrival"}
+    with sessions.begin() as session:  # what ArticleStore.revise_article does
+        article = session.scalars(select(Article)).one()
+        article.body = BODY
+        article.version = 2
+        article.matched_at = None
+    match_new_articles(sessions, [rule(), rule("arrival", "Putin arrived")], timedelta(days=3))
+    with sessions() as session:
+        assert sorted(session.scalars(select(RuleMatch.rule))) == ["arrival", "r"]
+    assert sorted({name for name, _, _ in notifications(sessions)}) == ["arrival", "r"]
+    assert len(notifications(sessions)) == 4
