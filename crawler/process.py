@@ -18,6 +18,8 @@ class CrawlOutcome:
     ok: bool
     summary: dict[str, object] = field(default_factory=dict)
     error: str | None = None
+    # Stopped because the daemon is shutting down: not the sources' fault.
+    interrupted: bool = False
 
 
 def run_crawl(job: CrawlJob, time_limit: float) -> CrawlOutcome:

@@ -125,6 +125,10 @@ class App:
         before = self._poll_states([s.id for s in job.sources])
         started = utcnow()
         outcome = (runner or run_crawl)(job, self.config.crawler.crawl_time_limit.total_seconds())
+        if outcome.interrupted:
+            # Left as they were, the sources are due again when the daemon next starts.
+            logger.info("crawl stopped by shutdown: %s", outcome.error)
+            return outcome, []
         if not outcome.ok:
             logger.error("crawl failed: %s", outcome.error)
         self.schedule_next_polls(job.sources, before, started, outcome.error)

@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import IO
 
@@ -79,6 +80,8 @@ class CrawlRunner:
     def __call__(self, job: CrawlJob, time_limit: float) -> CrawlOutcome:
         started = utcnow()
         outcome = self.run_child(job.to_json(), time_limit)
+        if not outcome.ok and self.shutting_down:
+            outcome = replace(outcome, interrupted=True)
         if not outcome.ok and self.sessions is not None:
             record_crawl_failure(
                 self.sessions, [s.id for s in job.sources], started,
