@@ -16,7 +16,7 @@ from crawler.database import make_engine, make_sessionmaker
 from crawler.items import ArticleItem, SourceStatusItem
 from crawler.models import Article, ArticleVersion, Source, utcnow
 from crawler.polling import PollBounds, PollOutcome, PollState, plan_next_poll
-from crawler.stories import story_for
+from crawler.stories import reindex_article, story_for
 
 LOOKUP_CHUNK = 500
 
@@ -67,9 +67,11 @@ class ArticleStore:
         with self.sessions() as session:
             if session.scalar(select(Article.id).where(Article.url == item.url)) is not None:
                 return False
-            article.story = story_for(session, article)
-            session.add(article)
             try:
+                # story_for flushes the article: a concurrent insert of the same URL
+                # surfaces here or at commit.
+                article.story = story_for(session, article)
+                session.add(article)
                 session.commit()
             except IntegrityError:
                 session.rollback()
@@ -112,6 +114,7 @@ class ArticleStore:
             article.from_feed = item.from_feed
             article.version += 1
             article.matched_at = None
+            reindex_article(session, article)
         return True
 
     def record_source_status(self, item: SourceStatusItem) -> None:

@@ -27,22 +27,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, desc, func, select
+from sqlalchemy import delete, desc, func, insert, select
 from sqlalchemy.orm import Session
 
-from crawler.dedup import (
-    band_hashes,
-    fingerprint,
-    lead_signature,
-    signature_to_bytes,
-    story_score,
-)
+from crawler.dedup import Fingerprint, fingerprint, signature_to_bytes, story_score
 from crawler.models import Article, Story, StoryBand, utcnow
 
 WINDOW = timedelta(days=14)
 # A true copy shares many bands with the article it copies and comes first in the
 # ranking; more candidates only cost body loads on chance collisions.
 MAX_CANDIDATES = 8
+# Verification stops at a candidate this sure (nearly all of the shorter text is shared).
+CERTAIN = 0.9
 
 
 @dataclass(frozen=True)
@@ -57,23 +53,36 @@ class Candidate:
 def story_for(session: Session, article: Article) -> Story:
     """The story `article` belongs to: an existing one, or a new one it starts.
 
-    Called before commit with the new article not yet in the session: adds it (the
-    flush gives it an id), sets its story and signature, and indexes its bands.
+    Called before commit with the new article not yet in the session: adds it, sets
+    its story and signature, flushes (the band rows need its id) and adds its bands.
+    Because of that flush, a URL stored concurrently by another process raises the
+    IntegrityError here rather than at commit.
     """
     now = utcnow()
-    signature = lead_signature(article.body or "")
-    bands = band_hashes(signature) if signature is not None else []
+    mine = fingerprint(article.body or "", summary=bool(article.from_feed))
+    bands = mine.bands
     story = _story_with_same_text(session, article) or _story_of_near_copy(
-        session, article, bands, since=now - WINDOW
+        session, article, mine, bands, since=now - WINDOW
     )
     if story is None:
         story = Story(headline=article.title or "", first_seen_at=now)
         session.add(story)
     story.last_seen_at = now
     article.story = story
-    article.signature = signature_to_bytes(signature) if signature is not None else None
+    if mine.signature is not None:
+        article.signature = signature_to_bytes(mine.signature)
     _index_bands(session, article, bands, now)
     return story
+
+
+def reindex_article(session: Session, article: Article) -> None:
+    """Replace a stored article's signature and bands after its text changed (a new
+    version of the page, or the full text replacing a feed summary): it keeps its
+    story, and later copies find it by its new text."""
+    mine = fingerprint(article.body or "", summary=bool(article.from_feed))
+    article.signature = signature_to_bytes(mine.signature) if mine.signature is not None else None
+    session.execute(delete(StoryBand).where(StoryBand.article_id == article.id))
+    _index_bands(session, article, mine.bands, utcnow())
 
 
 def forget_bands_before(session: Session, cutoff: datetime) -> int:
@@ -92,18 +101,21 @@ def _story_with_same_text(session: Session, article: Article) -> Story | None:
     ).first()
 
 
-def _story_of_near_copy(session: Session, article: Article, bands: list[int],
-                        since: datetime) -> Story | None:
+def _story_of_near_copy(session: Session, article: Article, mine: Fingerprint,
+                        bands: list[int], since: datetime) -> Story | None:
     if not bands:
         return None
     candidates = _load_candidates(session, _candidate_ids(session, bands, since))
-    mine = fingerprint(article.body, summary=bool(article.from_feed))
     best_story, best_score = None, -1.0
     for candidate in candidates:
+        if candidate.story_id == best_story:
+            continue
         theirs = fingerprint(candidate.body, summary=candidate.from_feed)
         score = story_score(mine, theirs, article.title or "", candidate.title)
         if score is not None and score > best_score:
             best_story, best_score = candidate.story_id, score
+            if score >= CERTAIN:
+                break
     return session.get(Story, best_story) if best_story is not None else None
 
 
@@ -127,12 +139,16 @@ def _load_candidates(session: Session, article_ids: list[int]) -> list[Candidate
         select(Article.id, Article.story_id, Article.title, Article.body, Article.from_feed)
         .where(Article.id.in_(article_ids), Article.story_id.is_not(None))
     )
-    return [Candidate(row.id, row.story_id, row.title or "", row.body or "", bool(row.from_feed))
-            for row in rows]
+    by_id = {row.id: Candidate(row.id, row.story_id, row.title or "", row.body or "",
+                               bool(row.from_feed)) for row in rows}
+    return [by_id[article_id] for article_id in article_ids if article_id in by_id]
 
 
 def _index_bands(session: Session, article: Article, bands: list[int], now: datetime) -> None:
     """Store the article's bands; the flush gives the new article its id."""
     session.add(article)
     session.flush()
-    session.add_all(StoryBand(band=band, article_id=article.id, created_at=now) for band in bands)
+    if bands:
+        session.execute(insert(StoryBand), [
+            {"band": band, "article_id": article.id, "created_at": now} for band in bands
+        ])

@@ -19,6 +19,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import sessionmaker
 
 from crawler.models import Article, ArticleVersion, utcnow
+from crawler.stories import WINDOW as STORY_WINDOW
+from crawler.stories import forget_bands_before
 from scheduler.models import AdminEvent, DaemonRun
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ class HousekeepingReport:
     versions_pruned: int = 0
     runs_deleted: int = 0
     events_deleted: int = 0
+    bands_deleted: int = 0
 
 
 def housekeeping(
@@ -46,12 +49,19 @@ def housekeeping(
         versions_pruned=prune_version_bodies(sessions, cutoff),
         runs_deleted=_trim_daemon_runs(sessions),
         events_deleted=_trim_admin_events(sessions, now - KEEP_ADMIN_EVENTS),
+        bands_deleted=_forget_old_bands(sessions, now - STORY_WINDOW),
     )
     if report.bodies_pruned or report.versions_pruned:
         logger.info("retention: emptied the bodies of %d articles and %d earlier versions "
                     "first seen before %s", report.bodies_pruned, report.versions_pruned,
                     f"{cutoff:%Y-%m-%d}")
     return report
+
+
+def _forget_old_bands(sessions: sessionmaker, cutoff: datetime) -> int:
+    """Near-duplicate lookups only read bands of the story window; older ones go."""
+    with sessions.begin() as session:
+        return forget_bands_before(session, cutoff)
 
 
 def prune_article_bodies(sessions: sessionmaker, cutoff: datetime) -> int:
