@@ -71,7 +71,10 @@ class StorePipeline:
                     entry_dates=status.entry_dates,
                     retry_after=timedelta(seconds=retry_after) if retry_after else None,
                 )
-                self.store.finish_poll(source_id, outcome, source.poll_bounds())
+                try:
+                    self.store.finish_poll(source_id, outcome, source.poll_bounds())
+                except Exception:  # one source's bad state must not unplan the others
+                    logger.exception("could not plan the next poll of source %s", source.name)
         finally:
             self.store.close()
 

@@ -82,7 +82,8 @@ def plan_next_poll(
     current = bounds.clamp(state.interval or bounds.min_interval)
     if not outcome.ok:
         errors = state.error_count + 1
-        delay = max(current, min(current * 2**errors, bounds.max_backoff))
+        # Capped exponent: a source dead for weeks must not overflow timedelta.
+        delay = max(current, min(current * 2 ** min(errors, 30), bounds.max_backoff))
         if outcome.retry_after is not None:
             delay = max(delay, outcome.retry_after)
         unhealthy = state.unhealthy_since

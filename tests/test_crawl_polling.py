@@ -122,3 +122,17 @@ def test_intervals_respect_changed_bounds_and_future_dates() -> None:
     future = [START + timedelta(days=400), START - timedelta(hours=3), START - timedelta(hours=1)]
     assert publishing_gap(future, START) == timedelta(hours=2)
     assert publishing_gap([START], START) is None
+
+
+def test_a_source_dead_for_weeks_keeps_backing_off_at_the_maximum() -> None:
+    state = PollState(interval=timedelta(minutes=10))
+    now = START
+    gaps = []
+    for _ in range(200):  # far past the point where 2**errors overflowed a timedelta
+        plan = plan_next_poll(state, PollOutcome(ok=False), BOUNDS, now)
+        state = PollState(interval=plan.interval, error_count=plan.error_count,
+                          unhealthy_since=plan.unhealthy_since)
+        gaps.append(plan.next_poll_at - now)
+        now = plan.next_poll_at
+    assert state.error_count == 200
+    assert set(gaps[-100:]) == {BOUNDS.max_backoff}
