@@ -8,6 +8,7 @@ Every problem is reported on one line that names the file, the line, the key pat
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import tomllib
@@ -453,8 +454,10 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedC
     try:
         config = Config.model_validate(substituted)
     except ValidationError as error:
+        secrets = _referenced_values(raw, environ)
         raise ConfigError(
-            [_describe(path, lines, item, substituted) for item in error.errors()]
+            [_mask(_describe(path, lines, item, substituted), secrets)
+             for item in error.errors()]
         ) from None
     database_url = environ.get(DATABASE_URL_ENV) or config.storage.url
     return LoadedConfig(
@@ -465,6 +468,20 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedC
 
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _referenced_values(raw: Any, environ: Mapping[str, str]) -> set[str]:
+    """The values of every ${VAR} the config uses: tokens and passwords, as a rule."""
+    names = set(_ENV_REFERENCE.findall(json.dumps(raw, default=str)))
+    return {environ[name] for name in names if len(environ.get(name, "")) >= 3}
+
+
+def _mask(message: str, secrets: set[str]) -> str:
+    """A problem line with every value that came from the environment masked: validators
+    quote what they got, and these lines reach the terminal, the log and the database."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        message = message.replace(secret, "****")
+    return message
 
 
 def _substitute_env(

@@ -169,3 +169,12 @@ def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "cannot read the config file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_errors_never_show_values_taken_from_the_environment(tmp_path: Path) -> None:
+    text = VALID.replace('query = "Putin visit Pyongyang"', 'query = "${QUERY}"').replace(
+        '[[sources]]\nname = "One"', '[[sources]]\nname = "One"\nproxy = "${PROXY}"', 1)
+    found = problems(tmp_path, text, {"QUERY": "(hunter2-secret", "PROXY": "bad:hunter3secret"})
+    assert len(found) == 2
+    assert all("hunter" not in line for line in found)
+    assert any("sources[0].proxy" in line and "****" in line for line in found)
