@@ -83,15 +83,19 @@ def _privacy_url(url: str) -> str:
 
 
 def redact(url: str) -> str:
-    """The URL with passwords and tokens masked and without its query (Apprise's options),
-    for logs and error messages."""
-    return _privacy_url(url).split("?", 1)[0]
+    """The URL for logs, error messages and `alerts list`: Apprise's privacy form
+    (passwords and tokens it knows masked), without the query and without the path,
+    since generic webhooks (json://, ntfy topics) carry their tokens in the path."""
+    private = _privacy_url(url).split("?", 1)[0]
+    scheme, separator, rest = private.partition("://")
+    host, _, path = rest.partition("/")
+    return f"{scheme}{separator}{host}/…" if path.strip("/") else private
 
 
 def scrub(text: str, url: str) -> str:
     """`text` with every part of `url` that Apprise's privacy form hides replaced by ****,
     in case a service's error message quotes a password or token."""
-    shown = unquote(_privacy_url(url))
+    shown = unquote(redact(url))
     parts = {part for raw in re.split(r"[/:@?&=#,;]+", url) for part in (raw, unquote(raw))}
     for secret in sorted(parts, key=len, reverse=True):
         if len(secret) >= 3 and secret not in shown:

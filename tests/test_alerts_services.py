@@ -178,7 +178,7 @@ def test_alerts_test_reports_each_url_with_the_services_error_and_no_secret(
         result = cli(config, "test", "desk")
     assert result.exit_code == 1
     lines = result.output.splitlines()
-    assert lines[0] == f"ok     {hook_url(webhook)}"
+    assert lines[0] == f"ok     json://127.0.0.1:{webhook.port}/…"  # path tokens masked too
     assert lines[1].startswith("error  json://hookuser:****@")
     assert "Internal server error., error=500" in lines[1]
     assert lines[2].startswith(f"error  mailto://127.0.0.1:{down.port}/")
