@@ -6,7 +6,9 @@ before it replaces the file, so a command can never leave a broken config behind
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -49,8 +51,20 @@ def remove_entry(path: Path, array: str, name: str) -> LoadedConfig:
     return _replace(path, document)
 
 
+def _copy_ownership(original: Path, replacement: str) -> None:
+    status = original.stat()
+    os.chmod(replacement, stat.S_IMODE(status.st_mode))
+    with contextlib.suppress(PermissionError):  # only root may give a file away
+        os.chown(replacement, status.st_uid, status.st_gid)
+
+
 def _replace(path: Path, document: tomlkit.TOMLDocument) -> LoadedConfig:
-    """Validate the new text, then swap it in atomically; ConfigError leaves the file."""
+    """Validate the new text, then swap it in atomically; ConfigError leaves the file.
+
+    The new file keeps the old one's mode and owner (a daemon user must still be able to
+    read it after `sudo newswatch rules add`), and a symlinked config is edited at its
+    target rather than replaced by a plain file."""
+    shown_path, path = path, path.resolve()
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                                              suffix=".tmp")
     try:
@@ -60,10 +74,11 @@ def _replace(path: Path, document: tomlkit.TOMLDocument) -> LoadedConfig:
             load_config(Path(temporary))
         except ConfigError as error:
             raise ConfigError(
-                [problem.replace(temporary, str(path)) for problem in error.problems]
+                [problem.replace(temporary, str(shown_path)) for problem in error.problems]
             ) from None
+        _copy_ownership(path, temporary)
         os.replace(temporary, path)
-        return load_config(path)
+        return load_config(shown_path)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)

@@ -125,3 +125,14 @@ def test_search_uses_postgresql_full_text_too(
         paths = sorted("/" + json.loads(line)["url"].split("/", 3)[3]
                        for line in result.stdout.splitlines())
         assert paths == sorted(rule["matches"]), rule["query"]
+
+
+def test_editing_keeps_the_file_mode_and_follows_a_symlink(tmp_path: Path, config: Path) -> None:
+    config.chmod(0o644)
+    link = tmp_path / "linked.toml"
+    link.symlink_to(config)
+    result = newswatch(link, "rules", "add", "Kim", '"Kim Jong Un"')
+    assert result.returncode == 0, result.stderr
+    assert link.is_symlink()
+    assert 'name = "Kim"' in config.read_text()
+    assert config.stat().st_mode & 0o777 == 0o644
