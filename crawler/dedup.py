@@ -51,8 +51,8 @@ database for candidates. Two stages, as in large-scale near-duplicate detection:
    Short texts (under `SHORT_WORDS` words, or a feed's summary standing in for the
    article) carry too little evidence for containment: a one-sentence summary is
    "contained" in any article that opens with that sentence. They merge only with an
-   essentially identical text (`SHORT_MIN_JACCARD`), or when wholly contained with an
-   essentially identical headline.
+   essentially identical text (`SHORT_MIN_JACCARD`) under a related headline, or when
+   wholly contained with an essentially identical headline.
 
 The shingles' and signatures' hash functions are seeded constants: signatures and bands
 are stored, and a change would orphan the stored index (a test pins them).
@@ -85,6 +85,9 @@ SHORT_MIN_JACCARD = 0.8
 # ...or when it is wholly contained (this much) and the headlines agree this much.
 SHORT_MIN_CONTAINMENT = 0.9
 SHORT_MIN_TITLE_SIMILARITY = 0.8
+# Identical short texts still need related headlines: a shared teaser or "Read more"
+# stand-in is no story, and merging two stories would cost an alert.
+SHORT_SAME_TEXT_TITLE_SIMILARITY = 0.25
 
 _WORD = re.compile(r"\w+")
 _PER_CENT = re.compile(r"\bper cent\b")
@@ -321,7 +324,8 @@ def story_score(a: Fingerprint, b: Fingerprint, title_a: str = "",
     """How surely `a` and `b` are one story (higher is surer), or None when they are not."""
     sim = similarity(a, b)
     if a.is_short or b.is_short:
-        if sim.jaccard >= SHORT_MIN_JACCARD:
+        if (sim.jaccard >= SHORT_MIN_JACCARD
+                and title_similarity(title_a, title_b) >= SHORT_SAME_TEXT_TITLE_SIMILARITY):
             return sim.containment
         if (sim.containment >= SHORT_MIN_CONTAINMENT
                 and title_similarity(title_a, title_b) >= SHORT_MIN_TITLE_SIMILARITY):

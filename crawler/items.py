@@ -19,8 +19,12 @@ class ArticleItem:
     # The listing's `updated`/`lastmod` (else publish date) when the page was fetched.
     entry_updated_at: datetime | None = None
     # A stored article fetched again because its listing says it changed: `url` is the
-    # stored article's, and a changed text becomes a new version of it.
+    # stored article's (or one of its aliases), and a changed text becomes a new version.
     revision: bool = False
+    # Other canonical URLs that led to this article (the listing's link, each address of
+    # the redirect chain) when they differ from `url`: recorded so they are never fetched
+    # as new again.
+    aliases: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -146,3 +146,18 @@ class ArticleVersion(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     content_hash: Mapped[str] = mapped_column(String(64))
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ArticleAlias(Base):
+    """Another URL that led to a stored article (a redirecting feed link, a link with
+    query parameters the page's canonical URL drops): known, so never fetched again."""
+
+    __tablename__ = "article_aliases"
+    __table_args__ = (UniqueConstraint("url", name="uq_article_aliases_url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE", name="fk_article_aliases_article_id"),
+        index=True,
+    )

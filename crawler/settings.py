@@ -56,7 +56,7 @@ def scrapy_settings(job: CrawlJob) -> dict[str, Any]:
         "TWISTED_DNS_RESOLVER": "scrapy.resolver.CachingHostnameResolver",
         "DOWNLOAD_HANDLERS": {"https": "crawler.tls.SourceTrustDownloadHandler"},
         "DOWNLOADER_MIDDLEWARES": {
-            # First the source's proxy (the guard leaves name resolution to a proxy), then
+            # First the source's proxy (the guard still checks what it may reach), then
             # the guard, before robots.txt (100): a refused URL costs no robots.txt fetch.
             "crawler.middlewares.source_network.SourceNetworkMiddleware": 35,
             "crawler.middlewares.guard.AddressGuardMiddleware": 40,

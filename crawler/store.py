@@ -1,5 +1,6 @@
 """Writing crawl results to the database: articles once per canonical URL, their later
-versions, and each source's fetch status and polling schedule."""
+versions, the other URLs that led to them (aliases), and each source's fetch status and
+polling schedule."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.database import make_engine, make_sessionmaker
 from crawler.items import ArticleItem, SourceStatusItem
-from crawler.models import Article, ArticleVersion, Source, utcnow
+from crawler.models import Article, ArticleAlias, ArticleVersion, Source, utcnow
 from crawler.polling import PollBounds, PollOutcome, PollState, plan_next_poll
 from crawler.stories import reindex_article, story_for
 
@@ -38,7 +39,8 @@ class ArticleStore:
         self.engine.dispose()
 
     def stored_change_dates(self, urls: Iterable[str]) -> dict[str, datetime | None]:
-        """For each of these canonical URLs that is stored: its `entry_updated_at`."""
+        """For each of these canonical URLs that is stored, itself or as an alias of a
+        stored article: the article's `entry_updated_at`."""
         wanted = list(set(urls))
         found: dict[str, datetime | None] = {}
         with self.sessions() as session:
@@ -46,6 +48,15 @@ class ArticleStore:
                 chunk = wanted[start : start + LOOKUP_CHUNK]
                 rows = session.execute(
                     select(Article.url, Article.entry_updated_at).where(Article.url.in_(chunk))
+                )
+                found.update((row.url, row.entry_updated_at) for row in rows)
+                rest = [url for url in chunk if url not in found]
+                if not rest:
+                    continue
+                rows = session.execute(
+                    select(ArticleAlias.url, Article.entry_updated_at)
+                    .join(Article, Article.id == ArticleAlias.article_id)
+                    .where(ArticleAlias.url.in_(rest))
                 )
                 found.update((row.url, row.entry_updated_at) for row in rows)
         return found
@@ -64,26 +75,38 @@ class ArticleStore:
             from_feed=item.from_feed,
             entry_updated_at=item.entry_updated_at,
         )
+        new = False
         with self.sessions() as session:
-            if session.scalar(select(Article.id).where(Article.url == item.url)) is not None:
-                return False
-            try:
-                # story_for flushes the article: a concurrent insert of the same URL
-                # surfaces here or at commit.
-                article.story = story_for(session, article)
-                session.add(article)
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                return False
-        return True
+            stored = session.scalar(select(Article.id).where(Article.url == item.url))
+            if stored is None:
+                try:
+                    # story_for flushes the article: a concurrent insert of the same URL
+                    # surfaces here or at commit.
+                    article.story = story_for(session, article)
+                    session.add(article)
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()
+                    stored = session.scalar(select(Article.id).where(Article.url == item.url))
+                else:
+                    stored, new = article.id, True
+        # New or known already, the links that led here are known from now on.
+        if stored is not None:
+            self.record_aliases(stored, item.url, item.aliases)
+        return new
 
     def revise_article(self, item: ArticleItem) -> bool:
         """Record a re-fetched article: when its text changed, the old text becomes
         version N in `article_versions` and the article becomes version N+1 (same row,
         same story). True when the text changed; the new text is then matched again."""
+        with self.sessions() as session:
+            article = _article_at(session, item.url)
+            if article is None:
+                return False
+            article_id, url = article.id, article.url
+        self.record_aliases(article_id, url, [item.url, *item.aliases])
         with self.sessions.begin() as session:
-            article = session.scalar(select(Article).where(Article.url == item.url))
+            article = session.get(Article, article_id)
             if article is None:
                 return False
             previous_change = article.entry_updated_at
@@ -117,6 +140,28 @@ class ArticleStore:
             reindex_article(session, article)
         return True
 
+    def record_aliases(self, article_id: int, article_url: str,
+                       aliases: Iterable[str]) -> None:
+        """Record these URLs as leading to the article (all but its own URL). Idempotent:
+        a URL already recorded, for this article or another, is left as it is."""
+        wanted = {url for url in aliases if url and url != article_url}
+        if not wanted:
+            return
+        for _attempt in range(2):  # a concurrent writer may record one of them first
+            with self.sessions() as session:
+                known = set(session.scalars(
+                    select(ArticleAlias.url).where(ArticleAlias.url.in_(wanted))
+                ))
+                session.add_all(
+                    ArticleAlias(url=url, article_id=article_id)
+                    for url in sorted(wanted - known)
+                )
+                try:
+                    session.commit()
+                    return
+                except IntegrityError:
+                    session.rollback()
+
     def record_source_status(self, item: SourceStatusItem) -> None:
         """What fetching the source itself gave: status, error or warning, validators,
         detected kind and resolved URL. (Error counts and the next poll are set by
@@ -145,6 +190,17 @@ class ArticleStore:
             source = session.get(Source, source_id)
             if source is not None:
                 apply_poll(source, outcome, bounds, utcnow())
+
+
+def _article_at(session: Session, url: str) -> Article | None:
+    """The article stored under this URL, or that this URL is an alias of."""
+    article = session.scalar(select(Article).where(Article.url == url))
+    if article is None:
+        article = session.scalar(
+            select(Article).join(ArticleAlias, ArticleAlias.article_id == Article.id)
+            .where(ArticleAlias.url == url)
+        )
+    return article
 
 
 def poll_state(source: Source) -> PollState:

@@ -34,6 +34,7 @@ from crawler.dedup import Fingerprint, fingerprint, signature_to_bytes, story_sc
 from crawler.models import Article, Story, StoryBand, utcnow
 
 WINDOW = timedelta(days=14)
+MIN_EXACT_WORDS = 40
 # A true copy shares many bands with the article it copies and comes first in the
 # ranking; more candidates only cost body loads on chance collisions.
 MAX_CANDIDATES = 8
@@ -61,7 +62,7 @@ def story_for(session: Session, article: Article) -> Story:
     now = utcnow()
     mine = fingerprint(article.body or "", summary=bool(article.from_feed))
     bands = mine.bands
-    story = _story_with_same_text(session, article) or _story_of_near_copy(
+    story = _story_with_same_text(session, article, since=now - WINDOW) or _story_of_near_copy(
         session, article, mine, bands, since=now - WINDOW
     )
     if story is None:
@@ -92,11 +93,16 @@ def forget_bands_before(session: Session, cutoff: datetime) -> int:
     return result.rowcount or 0
 
 
-def _story_with_same_text(session: Session, article: Article) -> Story | None:
+def _story_with_same_text(session: Session, article: Article, since: datetime) -> Story | None:
+    """The recent story holding this exact text. Short texts (teasers, "Read more at ..."
+    stand-ins, empty bodies hashed by their headline) are left to the near-duplicate
+    check, which asks more of them: identical boilerplate is not one story."""
+    if article.from_feed or len((article.body or "").split()) < MIN_EXACT_WORDS:
+        return None
     return session.scalars(
         select(Story)
         .join(Article, Article.story_id == Story.id)
-        .where(Article.content_hash == article.content_hash)
+        .where(Article.content_hash == article.content_hash, Story.last_seen_at >= since)
         .limit(1)
     ).first()
 

@@ -101,3 +101,52 @@ def test_a_missing_ca_bundle_fails_that_source_only(tmp_path: Path) -> None:
         assert bad.last_status == "config error"
         assert "missing.pem is not a file" in bad.last_error
         assert harness.source("fine").last_status == "ok"
+
+
+def test_a_proxy_does_not_carry_requests_into_private_networks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The guard checks proxied requests too: a public source's feed items pointing at
+    loopback or the metadata service never reach its proxy; a name only the proxy can
+    resolve goes through on the source's allowed hosts only."""
+    monkeypatch.setenv("NEWSWATCH_TREAT_AS_PUBLIC", "127.0.0.2")
+    with HostileSite("127.0.0.1") as private, HostileSite("127.0.0.4") as proxy:
+        p = private.port
+        private.add_file("/news/internal/", article_html("Internal memo"))
+        # The proxy serves its own files whatever the host: all it logs is what it got.
+        proxy.add_file("/feed.xml", rss([
+            ("Loopback", f"http://127.0.0.1:{p}/news/internal/", FRESH),
+            ("Localhost", f"http://localhost:{p}/news/internal/?via=name", FRESH),
+            ("Metadata", "http://169.254.169.254/latest/meta-data/iam/", FRESH),
+            ("Intranet", "http://intranet.corp.invalid/news/memo/", FRESH),
+            ("Allowed", "http://news.proxied.test/news/allowed/", FRESH),
+            ("Own site", "http://127.0.0.2:8/news/own/", FRESH),
+        ]))
+        for slug in ("allowed", "own"):
+            proxy.add_file(f"/news/{slug}/", article_html(f"The {slug} story in full"))
+        harness = CrawlHarness(tmp_path, source_toml(
+            "proxied", "http://127.0.0.2:8/feed.xml", proxy=proxy.base_url,
+            allowed_hosts=["news.proxied.test"]))
+        result = harness.crawl()
+        log = capfd.readouterr().err  # the crawl child's log
+
+        assert result.outcome.ok, result.outcome.error
+        assert harness.source("proxied").last_status == "ok"
+        reached = proxy.paths()
+        assert "http://127.0.0.2:8/feed.xml" in reached
+        assert not [url for url in reached
+                    if "127.0.0.1" in url or "localhost" in url or "169.254" in url
+                    or "intranet" in url]
+        assert private.paths() == []
+        articles = harness.articles()
+        assert articles["http://news.proxied.test/news/allowed/"].title == (
+            "The allowed story in full")
+        assert articles["http://127.0.0.2:8/news/own/"].title == "The own story in full"
+        assert not [url for url in articles if "internal" in url or "169.254" in url
+                    or "intranet" in url]
+        assert result.outcome.summary["refused_requests"] >= 4
+        refusals = [line for line in log.splitlines() if "WARNING: refused" in line]
+        for refused in (f"http://127.0.0.1:{p}/news/internal/", f"http://localhost:{p}/",
+                        "http://169.254.169.254/latest/meta-data/iam/",
+                        "http://intranet.corp.invalid/news/memo/"):
+            assert any(refused in message for message in refusals), (refused, refusals)

@@ -135,10 +135,17 @@ def test_one_sentence_summary_does_not_merge_into_a_longer_article_on_its_own() 
     assert not merges(summary, text(FERRY), "Ferry timetable cut", "Islanders lose ferries")
 
 
-def test_summary_merges_when_essentially_identical() -> None:
+def test_summary_merges_when_essentially_identical_under_a_related_headline() -> None:
     summary = FERRY[0]
     other_outlet = "  " + FERRY[0].replace("Friday.", "Friday")
-    assert merges(summary, other_outlet, summary=True)
+    assert merges(summary, other_outlet, "Ferry timetable cut after inspection",
+                  "Ferry timetable cut for six weeks", summary=True)
+
+
+def test_identical_short_text_under_unrelated_headlines_does_not_merge() -> None:
+    teaser = "Read the full story on our website."
+    assert not merges(teaser, teaser, "Floods hit the coast", "Election called for autumn",
+                      summary=True)
 
 
 def test_contained_summary_merges_only_with_the_same_headline() -> None:

@@ -140,8 +140,8 @@ def test_feed_summaries_join_only_essentially_identical_text(database: str) -> N
     save(database, "http://wire.test/ferry", "Ferry timetable cut", text(FERRY))
     save(database, "http://outlet.test/ferry", "Islanders angry", FERRY[0], 2, from_feed=True)
     # Another feed's summary: the same sentence, punctuated differently (another hash).
-    save(database, "http://third.test/ferry", "Ferry cut", FERRY[0].replace(",", ";"), 2,
-         from_feed=True)
+    save(database, "http://third.test/ferry", "Islanders angry at ferry cut",
+         FERRY[0].replace(",", ";"), 2, from_feed=True)
 
     stories = stories_of(database)
     assert stories["http://outlet.test/ferry"] != stories["http://wire.test/ferry"]
@@ -164,3 +164,11 @@ def test_revised_article_is_found_by_its_new_text(database: str) -> None:
     assert stories["http://wire.test/ferry"] == stories["http://outlet.test/ferry"]
     assert len(query(database, select(StoryBand.id).where(StoryBand.article_id == 1))) \
         == BANDS_PER_ARTICLE
+
+
+def test_identical_short_teasers_of_different_articles_stay_apart(database: str) -> None:
+    teaser = "Read the full story on our website."
+    save(database, "http://wire.test/a", "Floods hit the coast", teaser)
+    save(database, "http://outlet.test/b", "Election called for autumn", teaser, source_id=2)
+    stories = stories_of(database)
+    assert stories["http://wire.test/a"] != stories["http://outlet.test/b"]

@@ -10,7 +10,11 @@ redirect, since a redirected request goes through the middlewares anew:
   CachingHostnameResolver, set in crawler/settings.py), so the connection that follows
   uses the very addresses checked here: a DNS answer can't change in between.
 
-Through a proxy the proxy resolves names, so only literal addresses are checked there.
+A request sent through the source's proxy is checked the same way: the proxy resolves
+names itself, so a public feed's link to localhost or an intranet host would otherwise
+reach that host from the proxy. Its host is resolved here too and refused on the same
+terms. A name that does not resolve here (the proxy may know names this machine doesn't)
+may go through the proxy only when it is on the source's own site or allowed hosts.
 A refused request fails with `RefusedRequest` and is logged at WARNING.
 """
 
@@ -82,9 +86,19 @@ class AddressGuardMiddleware:
             self._refuse(request, source, "it is not on the source's site")
         host = urlparse_cached(request).hostname or ""
         literal = parse_address(host)
-        if literal is None and request.meta.get("proxy"):
-            return
-        addresses = [literal] if literal is not None else await self._resolve(host)
+        if literal is not None:
+            addresses = [literal]
+        elif request.meta.get("proxy"):
+            try:
+                addresses = await self._resolve(host)
+            except DNSLookupError:
+                # Only the proxy knows this name: trust it on the source's own site only.
+                if source is not None and self.directory.scope(source).contains(request.url):
+                    return
+                self._refuse(request, source, f"{host} does not resolve here, and through "
+                             "the proxy only the source's own site may be reached")
+        else:
+            addresses = await self._resolve(host)
         own = await self._source_addresses(source) if source is not None else frozenset()
         for address in addresses:
             reason = self.policy.refusal(address, own)

@@ -3,9 +3,11 @@
 Headers, credentials and cookies go only to the source's own site (its URL's registrable
 domain and the hosts it allows): a feed's items may point anywhere, and a redirect may
 leave the site, so on any other host they are removed again. The proxy carries all of a
-source's requests. robots.txt requests, which Scrapy makes without a source, get the
-settings of the source whose site they are on. A per-source CA bundle is a TLS matter,
-see crawler/tls.py.
+source's requests; the address guard (crawler/middlewares/guard.py, which runs after this
+middleware so it sees the proxy) still refuses those bound for private addresses, and
+names only the proxy can resolve off the source's site. robots.txt requests, which
+Scrapy makes without a source, get the settings of the source whose site they are on.
+A per-source CA bundle is a TLS matter, see crawler/tls.py.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ from crawler.sitemaps import ChildSitemap, parse_sitemap
 from crawler.sites import SourceDirectory
 from crawler.store import ArticleStore
 from crawler.tls import read_ca_bundle
-from crawler.urls import preferred_url
+from crawler.urls import canonical_url, preferred_url
 
 logger = logging.getLogger(__name__)
 
@@ -315,9 +315,10 @@ class NewsSpider(scrapy.Spider):
         published = extracted.published or entry.published
         if not revision and not self.is_recent(published):
             return
+        url = entry.url if revision else preferred_url(response.url, extracted.canonical_url)
         yield ArticleItem(
             source_id=source.id,
-            url=entry.url if revision else preferred_url(response.url, extracted.canonical_url),
+            url=url,
             title=extracted.title or entry.title,
             body=extracted.body,
             authors=extracted.authors or entry.authors,
@@ -325,6 +326,7 @@ class NewsSpider(scrapy.Spider):
             language=extracted.language,
             entry_updated_at=entry.changed_at,
             revision=revision,
+            aliases=_aliases(url, entry, response),
         )
 
     def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
@@ -404,6 +406,18 @@ def _configuration_problem(source: SourceSpec) -> str | None:
         except (OSError, ValueError) as error:
             return f"cannot use ca_bundle: {error}"
     return None
+
+
+def _aliases(url: str, entry: Entry, response: Response) -> list[str]:
+    """The canonical forms of the URLs that led to the article stored as `url`, other
+    than `url`: the listing's link, and every address of the redirect chain."""
+    chain = [entry.url, *response.meta.get("redirect_urls", ()), response.url]
+    aliases: dict[str, None] = {}
+    for address in chain:
+        alias = canonical_url(address)
+        if alias != url:
+            aliases[alias] = None
+    return list(aliases)
 
 
 def _moved_forward(listed: datetime | None, stored: datetime | None) -> bool:

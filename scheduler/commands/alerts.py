@@ -83,7 +83,7 @@ def alerts_list(ctx: Context, status: str | None, limit: int, as_json: bool) -> 
       newswatch alerts list
       newswatch alerts list --status failed --limit 50
     """
-    with opened_app(ctx) as app, app.sessions() as session:
+    with opened_app(ctx, sync=False) as app, app.sessions() as session:
         lines = alert_history(session, status, limit)
     if as_json:
         for line in lines:

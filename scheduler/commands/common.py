@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from scheduler.app import App
 from scheduler.config import ConfigError, LoadedConfig, load_config
+from scheduler.migrate import upgrade_database
 
 
 class Context:
@@ -56,11 +57,19 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def opened_app(ctx: Context) -> Iterator[App]:
-    """An App on the configured database, migrated and with its sources synced."""
+def opened_app(ctx: Context, *, sync: bool = True) -> Iterator[App]:
+    """An App on the configured database, migrated and, with `sync`, its sources synced
+    from the config file.
+
+    Read-only commands pass `sync=False`: beside a running daemon they must not rewrite
+    the sources table from a config file the daemon may not have loaded. They still apply
+    pending migrations (a no-op on a current database), so an old database works."""
     app = App(ctx.load())
     try:
-        app.open()
+        if sync:
+            app.open()
+        else:
+            upgrade_database(app.engine)
         yield app
     finally:
         app.close()

@@ -24,8 +24,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from crawler.models import Article, Source, utcnow
-from scheduler.commands.common import Context, fail, opened_app, pass_context, reports_errors
+from scheduler.app import App
+from scheduler.commands.common import Context, fail, pass_context, reports_errors
 from scheduler.crawls import CrawlRunner
+from scheduler.lock import daemon_lock, held_by_message
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,8 @@ def crawl(ctx: Context, sources: tuple[str, ...]) -> None:
     cycle (or `newswatch run --once`) matches and alerts on them. On a terminal a progress
     bar shows sources done and articles stored; otherwise one line per source is printed.
     Exit status 0 when the crawl ran, even if some sources failed (they are listed); 1
-    when the crawl itself failed (killed at the time limit, crashed).
+    when the crawl itself failed (killed at the time limit, crashed), or when a daemon is
+    running on the database (it crawls the sources itself: stop it first).
 
     Examples:
 
@@ -155,7 +158,8 @@ def crawl(ctx: Context, sources: tuple[str, ...]) -> None:
         newswatch crawl
         newswatch crawl "BBC World" "NPR World"
     """
-    with opened_app(ctx) as app:
+    app = App(ctx.load())
+    try:
         configured = [s.name for s in app.config.sources]
         names = list(dict.fromkeys(sources)) or configured
         unknown = [name for name in names if name not in configured]
@@ -164,19 +168,36 @@ def crawl(ctx: Context, sources: tuple[str, ...]) -> None:
                  f"{', '.join(map(repr, configured)) or 'none'})")
         if not names:
             fail("no sources are configured")
-        watcher = CrawlWatcher(app.sessions, names)
-        display = RichDisplay(watcher) if sys.stderr.isatty() else PlainDisplay(watcher)
-        runner = CrawlRunner(app.sessions, app.config.daemon.crawl_memory_limit_mb,
-                             on_tick=display.tick)
-        started = time.monotonic()
-        with display:
-            outcome, problems = app.crawl(names, runner=runner)
-            display.tick()
-        failed = {problem.name for problem in problems}
-        click.echo(
-            f"crawl {'finished' if outcome.ok else 'failed'} in "
-            f"{time.monotonic() - started:.1f}s: {len(names)} source(s), {len(failed)} failed, "
-            f"{display.articles} new article(s)"
-        )
-        if not outcome.ok:
-            fail(f"crawl failed: {outcome.error}")
+        # A crawl beside a running daemon would poll its sources behind its back, and
+        # sync the sources from a config it may not have loaded: refuse it.
+        lock = daemon_lock(app.engine)
+        if not lock.acquire():
+            with app.sessions() as session:
+                fail(held_by_message(session, lock))
+        try:
+            app.open()
+            _crawl(app, names)
+        finally:
+            lock.release()
+    finally:
+        app.close()
+
+
+def _crawl(app: App, names: list[str]) -> None:
+    """Crawl `names` with the progress display; `app` is open and the lock held."""
+    watcher = CrawlWatcher(app.sessions, names)
+    display = RichDisplay(watcher) if sys.stderr.isatty() else PlainDisplay(watcher)
+    runner = CrawlRunner(app.sessions, app.config.daemon.crawl_memory_limit_mb,
+                         on_tick=display.tick)
+    started = time.monotonic()
+    with display:
+        outcome, problems = app.crawl(names, runner=runner)
+        display.tick()
+    failed = {problem.name for problem in problems}
+    click.echo(
+        f"crawl {'finished' if outcome.ok else 'failed'} in "
+        f"{time.monotonic() - started:.1f}s: {len(names)} source(s), {len(failed)} failed, "
+        f"{display.articles} new article(s)"
+    )
+    if not outcome.ok:
+        fail(f"crawl failed: {outcome.error}")

@@ -180,7 +180,7 @@ def rules_test(ctx: Context, query: str, since: timedelta, limit: int) -> None:
     """
     parsed = _parsed(query)
     stories: dict[int, list[Found]] = {}
-    with opened_app(ctx) as app, app.sessions() as session:
+    with opened_app(ctx, sync=False) as app, app.sessions() as session:
         for found in find_matching(session, parsed, since=utcnow() - since):
             key = found.article.story_id or -found.article.id
             if key not in stories and len(stories) >= limit:
@@ -210,7 +210,7 @@ def search(ctx: Context, query: str, since: timedelta | None, limit: int, as_jso
     """
     parsed = _parsed(query)
     count = 0
-    with opened_app(ctx) as app, app.sessions() as session:
+    with opened_app(ctx, sync=False) as app, app.sessions() as session:
         start = utcnow() - since if since is not None else None
         for found in find_matching(session, parsed, since=start, limit=limit):
             count += 1

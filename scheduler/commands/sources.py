@@ -49,7 +49,7 @@ def sources_list(ctx: Context) -> None:
 
     Example: newswatch sources list
     """
-    with opened_app(ctx) as app:
+    with opened_app(ctx, sync=False) as app:
         with app.sessions() as session:
             rows = {row.name: row for row in session.scalars(select(Source))}
         configured = app.config.sources

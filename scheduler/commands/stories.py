@@ -53,7 +53,7 @@ def stories(click_ctx: click.Context, since: timedelta, rule_name: str | None,
     if click_ctx.invoked_subcommand is not None:
         return
     ctx = click_ctx.find_object(Context)
-    with opened_app(ctx) as app, app.sessions() as session:
+    with opened_app(ctx, sync=False) as app, app.sessions() as session:
         lines = recent_stories(session, utcnow() - since, rule_name)
     if as_json:
         for line in lines:
@@ -108,7 +108,7 @@ def stories_show(ctx: Context, story_id: int) -> None:
 
     Example: newswatch stories show 42
     """
-    with opened_app(ctx) as app, app.sessions() as session:
+    with opened_app(ctx, sync=False) as app, app.sessions() as session:
         story = session.get(Story, story_id, options=[selectinload(Story.articles)])
         if story is None:
             fail(f"no story {story_id}")
