@@ -11,11 +11,13 @@ inflection the matcher folds together ("visit", "visits", "visiting"; "happy",
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import snowballstemmer
 from sqlalchemy import Select, select, text
@@ -27,7 +29,6 @@ from alerts.query import And, Near, Or, Phrase, Prefix, Query, Scope, Word
 from crawler.models import Article
 
 BATCH_SIZE = 500
-_english = snowballstemmer.stemmer("english")
 
 
 @dataclass(frozen=True)
@@ -37,27 +38,32 @@ class Found:
 
 
 def search_prefixes(query: Query) -> list[str]:
-    """Prefixes that every article the query matches contains a word starting with (one
-    of them at least); empty when the query gives none."""
+    """Prefixes such that every article the query matches contains a word starting with
+    one of them; empty when the query gives none (then nothing is narrowed)."""
     prefixes: list[str] = []
 
-    def visit(node: Query) -> None:
+    def visit(node: Query) -> bool:
+        """Collect the node's prefixes; whether a match of it needs one of them."""
         if isinstance(node, Word | Phrase):
-            prefixes.extend(_stem_prefix(word) for word in _words(node.text))
-        elif isinstance(node, Prefix):
+            found = [_stem_prefix(word) for word in _words(node.text)]
+            prefixes.extend(found)
+            return bool(found)
+        if isinstance(node, Prefix):
             prefixes.extend(_words(node.text)[:1])
-        elif isinstance(node, And | Or):
-            for operand in node.operands:
-                visit(operand)
-        elif isinstance(node, Near):
-            visit(node.left)
-            visit(node.right)
-        elif isinstance(node, Scope):
+            return True
+        if isinstance(node, And):
+            return any([visit(operand) for operand in node.operands])
+        if isinstance(node, Or):
+            if not all([visit(operand) for operand in node.operands]):
+                raise _NotIndexable  # `lang:de OR Putin`: one branch needs no word
+            return True
+        if isinstance(node, Near):
+            return visit(node.left) | visit(node.right)
+        if isinstance(node, Scope):
             if node.field not in ("title", "body"):
-                # Other fields are not in the full-text index; don't narrow at all.
-                raise _NotIndexable
-            visit(node.operand)
-        # Not and Lang contribute nothing an article must contain.
+                raise _NotIndexable  # other fields are not in the full-text index
+            return visit(node.operand)
+        return False  # Not and Lang: nothing an article must contain
 
     try:
         visit(query)
@@ -76,8 +82,16 @@ def _words(text_: str) -> list[str]:
 
 
 def _stem_prefix(word: str) -> str:
-    stem = _english.stemWord(word)
-    return stem[: max(3, len(stem) - 1)]
+    """The common prefix of the word's stems in every language the matcher may stem it
+    in, one letter shorter: any inflection the matcher folds together starts with it."""
+    stems = [stemmer.stemWord(word) for stemmer in _stemmers()]
+    common = os.path.commonprefix(stems)  # noqa: RUF071 (characters are what we want)
+    return common[: max(3, len(common) - 1)]
+
+
+@lru_cache(maxsize=1)
+def _stemmers() -> list[snowballstemmer.stemmer]:
+    return [snowballstemmer.stemmer(name) for name in snowballstemmer.algorithms()]
 
 
 def find_matching(

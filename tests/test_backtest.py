@@ -1,0 +1,53 @@
+"""`search` and `rules test` find exactly what the matcher would: the full-text prefilter
+may only ever narrow to a superset."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.orm import sessionmaker
+
+from alerts.backtest import find_matching
+from alerts.query import parse_query
+from crawler.database import make_engine, make_sessionmaker
+from crawler.models import Article, Source, Story
+from scheduler.migrate import upgrade_database
+
+ARTICLES = {
+    "http://zeitung.test/1": ("de", "Alte Häuser im Zentrum",
+                              "Das alte Haus am Markt steht seit Jahren leer."),
+    "http://wire.test/2": ("en", "Putin in Pyongyang", "Putin visited Pyongyang on Tuesday."),
+    "http://wire.test/3": ("en", "Markets", "Happiness is a rising index."),
+}
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker]:
+    engine = make_engine(database_url)
+    upgrade_database(engine)
+    factory = make_sessionmaker(engine)
+    with factory.begin() as session:
+        source = Source(name="s", url="http://s.test/feed")
+        for url, (language, title, body) in ARTICLES.items():
+            session.add(Article(source=source, url=url, title=title, body=body,
+                                language=language, content_hash=url, story=Story(headline=title)))
+    yield factory
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Häuser", ["http://zeitung.test/1"]),  # German stemming: Häuser ~ Haus
+        ("lang:de OR Putin", ["http://wire.test/2", "http://zeitung.test/1"]),
+        ("visit", ["http://wire.test/2"]),
+        ("happy", ["http://wire.test/3"]),
+        ("source:s Pyongyang", ["http://wire.test/2"]),
+    ],
+)
+def test_search_agrees_with_the_matcher(sessions: sessionmaker, query: str,
+                                        expected: list[str]) -> None:
+    with sessions() as session:
+        found = [f.article.url for f in find_matching(session, parse_query(query))]
+    assert sorted(found) == sorted(expected)
