@@ -39,10 +39,11 @@ class AdminEventMessage:
 
 
 def failing_since(source: Source) -> datetime | None:
-    """When a failing source last worked (or was added); None if it is not failing."""
-    if source.unhealthy_since is not None:
-        return source.unhealthy_since
-    if source.last_error is None:
+    """When a failing source last worked (or was added); None if it is not failing.
+
+    Counted from the first failure, not from when it was marked unhealthy (the 5th), so
+    `admin.unhealthy_after` means what it says."""
+    if source.unhealthy_since is None and source.last_error is None:
         return None
     return source.last_success_at or source.created_at
 

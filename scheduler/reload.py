@@ -80,8 +80,12 @@ def reload_app(app: App, path: Path | None = None) -> ConfigChange:
             "restart the daemon to use another one"
         ])
     change = compare_configs(app.config, loaded.config)
-    app.loaded = loaded
-    app.sync_sources()
+    previous, app.loaded = app.loaded, loaded
+    try:
+        app.sync_sources()
+    except Exception:
+        app.loaded = previous  # all or nothing: keep running the config we had
+        raise
     return change
 
 

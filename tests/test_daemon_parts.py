@@ -432,3 +432,15 @@ def test_jobs_follow_the_config_through_a_reload(
         daemon.scheduler.shutdown(wait=False)
         daemon.crawl_threads.shutdown()
         app.close()
+
+
+def test_a_failing_source_counts_from_its_last_success_not_from_unhealthy() -> None:
+    from scheduler.admin import failing_since
+
+    worked = datetime(2026, 1, 1, tzinfo=UTC)
+    source = Source(name="s", url="http://s.test/", created_at=worked - timedelta(days=9),
+                    last_success_at=worked, last_error="HTTP 500",
+                    unhealthy_since=worked + timedelta(hours=5))
+    assert failing_since(source) == worked
+    source.last_error = source.unhealthy_since = None
+    assert failing_since(source) is None
