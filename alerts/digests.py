@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
-from scheduler.durations import parse_duration
+from alerts.durations import parse_duration
 
 MIN_INTERVAL = timedelta(minutes=1)
 _DAILY = re.compile(r"daily\s+(\d{1,2}):(\d{2})")

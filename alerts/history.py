@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from alerts.models import AlertMessage, Notification
@@ -137,17 +137,3 @@ def _requeue_one(notification: Notification, now: datetime, period: timedelta) -
     message.give_up_at = now + period
     for sibling in message.notifications:
         sibling.status = "pending"
-
-
-def outbox_summary(session: Session) -> dict[str, int]:
-    """How many alerts are pending (including held ones), sent and failed."""
-    counts = dict(session.execute(
-        select(Notification.status, func.count()).group_by(Notification.status)
-    ).all())
-    return {status: int(counts.get(status, 0)) for status in STATUSES}
-
-
-def failed_alerts(session: Session, limit: int = 20) -> list[AlertLine]:
-    """The newest alerts given up on, for `newswatch status`."""
-    return alert_history(session, "failed", limit)
-

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from scheduler.durations import parse_duration
+from alerts.durations import parse_duration
 
 _SPEC = re.compile(r"(\d+)\s*/\s*(\S+)")
 

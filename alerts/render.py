@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 from alerts.channels import Channel, RuleOptions
 from alerts.escaping import Format, highlight, mark_safe, one_line, safe_title
 from alerts.highlight import snippet_spans
-from alerts.matcher import Document, Hit
+from alerts.matcher import Hit
+from alerts.matching import article_document
 from alerts.models import Notification
 from alerts.templates import AlertTemplateError, default_template, render, render_plain
 from crawler.urls import site_of
@@ -62,14 +63,7 @@ def facts_of(notification: Notification, query: str = "") -> AlertFacts:
     match = notification.match
     article = match.article if match is not None else notification.article
     hits = [Hit(**hit) for hit in (match.hits if match is not None else [])]
-    document = Document(
-        title=article.title or "",
-        body=article.body or "",
-        authors=tuple(article.authors or ()),
-        source=article.source.name if article.source else "",
-        url=article.url,
-        language=article.language,
-    )
+    document = article_document(article)
     excerpt, spans = snippet_spans(document, hits, SNIPPET_WIDTH)
     story_articles = notification.story.articles if notification.story is not None else []
     outlets = {site_of(other.url) for other in story_articles} | {site_of(article.url)}

@@ -64,10 +64,6 @@ def parse_sitemap(body: bytes, url: str, max_size: int) -> ParsedSitemap:
     return ParsedSitemap(error=f"not a sitemap: root element <{kind}>")
 
 
-def is_sitemap_root(name: str) -> bool:
-    return name in ("urlset", "sitemapindex")
-
-
 def gunzip_bounded(data: bytes, max_size: int) -> bytes:
     """Unzip `data`, refusing to produce more than `max_size` bytes (gzip bombs)."""
     with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:

@@ -32,12 +32,12 @@ from pydantic import (
 )
 
 from alerts.digests import DigestSchedule
+from alerts.durations import format_duration, parse_duration
 from alerts.query import QueryError, parse_query
 from alerts.quiet_hours import QuietHours
 from alerts.rate_limit import RateLimit
 from alerts.render import check_template
 from crawler.database import resolve_database_url
-from scheduler.durations import format_duration, parse_duration
 
 CONFIG_ENV = "NEWSWATCH_CONFIG"
 DATABASE_URL_ENV = "NEWSWATCH_DATABASE_URL"

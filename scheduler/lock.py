@@ -39,10 +39,6 @@ HEARTBEAT = timedelta(seconds=15)
 STALE_AFTER = HEARTBEAT * 4
 
 
-class DaemonAlreadyRunning(Exception):
-    """Another daemon holds the lock on this database; the message names it."""
-
-
 class DaemonLock(Protocol):
     description: str
 

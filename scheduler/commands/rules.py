@@ -10,6 +10,7 @@ from datetime import timedelta
 import click
 
 from alerts.backtest import Found, find_matching
+from alerts.durations import parse_duration
 from alerts.highlight import snippet_spans
 from alerts.matching import article_document
 from alerts.query import QueryError, format_query, parse_query
@@ -17,7 +18,6 @@ from crawler.models import utcnow
 from crawler.urls import site_of
 from scheduler.commands.common import Context, fail, opened_app, pass_context, reports_errors
 from scheduler.config_file import append_entry, remove_entry
-from scheduler.durations import parse_duration
 
 
 def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:

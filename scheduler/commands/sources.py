@@ -12,6 +12,7 @@ import click
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from alerts.durations import format_duration
 from crawler.job import CrawlJob
 from crawler.models import Source, utcnow
 from crawler.process import run_crawl
@@ -19,7 +20,6 @@ from scheduler.commands.common import Context, fail, opened_app, pass_context, r
 from scheduler.config import ConfigError, SourceConfig
 from scheduler.config_file import append_entry, remove_entry
 from scheduler.crawl_specs import crawl_settings, source_spec
-from scheduler.durations import format_duration
 from scheduler.opml import OPMLError, Outline, read_opml, write_opml
 
 PREVIEW_TIME_LIMIT = 90.0

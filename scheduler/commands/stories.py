@@ -10,11 +10,11 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from alerts.durations import parse_duration
 from alerts.models import RuleMatch
 from crawler.models import Article, Story, utcnow
 from crawler.urls import site_of
 from scheduler.commands.common import Context, fail, opened_app, pass_context, reports_errors
-from scheduler.durations import parse_duration
 
 
 @dataclass(frozen=True)
