@@ -82,6 +82,11 @@ def _privacy_url(url: str) -> str:
     return instance.url(privacy=True)
 
 
+def is_usable_url(url: str) -> bool:
+    """Whether Apprise knows the URL's service and can parse it."""
+    return _apprise().Apprise.instantiate(url, suppress_exceptions=True) is not None
+
+
 def redact(url: str) -> str:
     """The URL for logs, error messages and `alerts list`: Apprise's privacy form
     (passwords and tokens it knows masked), without the query and without the path,

@@ -467,6 +467,26 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedC
     )
 
 
+def check_channel_urls(loaded: LoadedConfig) -> None:
+    """Raise ConfigError for every channel URL Apprise cannot use, located and masked.
+
+    Not part of load_config: it needs Apprise's plugins, which take a second to load, and
+    only the commands that send (run, reload, config check) ask for it."""
+    from alerts.delivery import is_usable_url, redact
+
+    lines = KeyLines(loaded.path.read_text(encoding="utf-8"))
+    problems = [
+        f"{_where(loaded.path, lines, loc)}: {format_loc(loc)}: not a URL Apprise can use: "
+        f"{redact(url)} (see https://github.com/caronc/apprise/wiki)"
+        for name, channel in loaded.config.channels.items()
+        for index, url in enumerate(channel.urls)
+        if not is_usable_url(url)
+        for loc in [("channels", name, "urls", index)]
+    ]
+    if problems:
+        raise ConfigError(problems)
+
+
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import sessionmaker
 
 from crawler.models import utcnow
 from scheduler.app import App
-from scheduler.config import Config, ConfigError, load_config
+from scheduler.config import Config, ConfigError, check_channel_urls, load_config
 from scheduler.lock import RunningDaemon, latest_run, this_host
 from scheduler.models import DaemonRun
 
@@ -74,6 +74,7 @@ def reload_app(app: App, path: Path | None = None) -> ConfigChange:
     """Load the config again and swap it into `app`; raise ConfigError and change nothing
     if the new file is invalid or names another database."""
     loaded = load_config(path or app.loaded.path)
+    check_channel_urls(loaded)
     if loaded.database_url != app.loaded.database_url:
         raise ConfigError([
             f"{loaded.path}: storage.url: the database of a running daemon cannot change; "

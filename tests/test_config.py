@@ -178,3 +178,16 @@ def test_errors_never_show_values_taken_from_the_environment(tmp_path: Path) -> 
     assert len(found) == 2
     assert all("hunter" not in line for line in found)
     assert any("sources[0].proxy" in line and "****" in line for line in found)
+
+
+def test_config_check_refuses_a_url_apprise_cannot_use(tmp_path: Path) -> None:
+    config = write(tmp_path, VALID.replace(
+        "mailtos://me:${SMTP_PASSWORD}@smtp.example.org", "mailtoo://me:${SMTP_PASSWORD}@smtp"))
+    result = subprocess.run(
+        [NEWSWATCH, "--config", str(config), "config", "check"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "SMTP_PASSWORD": "pw99"},
+        check=False,
+    )
+    assert result.returncode == 2
+    assert ":17: channels.desk.urls[0]: not a URL Apprise can use" in result.stderr
+    assert "pw99" not in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from scheduler.commands.common import Context, pass_context, reports_errors
+from scheduler.config import check_channel_urls
 
 
 @click.group()
@@ -24,6 +25,7 @@ def config_check(ctx: Context) -> None:
     Example: newswatch --config config.toml config check
     """
     loaded = ctx.load()
+    check_channel_urls(loaded)
     cfg = loaded.config
     click.echo(
         f"{loaded.path}: ok ({len(cfg.sources)} sources, {len(cfg.rules)} rules, "

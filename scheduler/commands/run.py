@@ -8,6 +8,7 @@ import click
 
 from scheduler.app import App, CycleReport
 from scheduler.commands.common import Context, fail, pass_context, reports_errors
+from scheduler.config import check_channel_urls
 from scheduler.lock import daemon_lock, held_by_message
 
 
@@ -27,7 +28,9 @@ def run(ctx: Context, once: bool) -> None:
     """
     from scheduler.daemon import Daemon
 
-    app = App(ctx.load())
+    loaded = ctx.load()
+    check_channel_urls(loaded)
+    app = App(loaded)
     try:
         if not once:
             sys.exit(Daemon(app).run())  # takes the lock, then migrates and syncs
