@@ -12,7 +12,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -46,6 +47,21 @@ DATABASE_URL_ENV = "NEWSWATCH_DATABASE_URL"
 TEST_MIN_INTERVAL_ENV = "NEWSWATCH_TEST_MIN_INTERVAL"
 MIN_INTERVAL = timedelta(seconds=10)
 DEFAULT_CONFIG = "config.toml"
+
+def _parsed_by(parse: Callable[[str], object]) -> Callable[[str | None], str | None]:
+    """A validator that keeps the text as written once `parse` accepts it."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None:
+            parse(value)
+        return value
+
+    return check
+
+
+DigestText = Annotated[str | None, AfterValidator(_parsed_by(DigestSchedule.parse))]
+RateLimitText = Annotated[str | None, AfterValidator(_parsed_by(RateLimit.parse))]
+QuietHoursText = Annotated[str | None, AfterValidator(_parsed_by(QuietHours.parse))]
 
 Duration = Annotated[
     timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration)
@@ -230,9 +246,9 @@ class ChannelConfig(_Section):
     body: str | None = None
     digest_title: str | None = None
     digest_body: str | None = None
-    digest: str | None = None
-    rate_limit: str | None = None
-    quiet_hours: str | None = None
+    digest: DigestText = None
+    rate_limit: RateLimitText = None
+    quiet_hours: QuietHoursText = None
     retry_for: Duration = timedelta(days=1)
     tags: list[str] = []
     sources: list[str] = []
@@ -259,27 +275,6 @@ class ChannelConfig(_Section):
                 raise ValueError(f"template error: {error}") from None
         return value
 
-    @field_validator("digest")
-    @classmethod
-    def _digest(cls, value: str | None) -> str | None:
-        if value is not None:
-            DigestSchedule.parse(value)
-        return value
-
-    @field_validator("rate_limit")
-    @classmethod
-    def _rate_limit(cls, value: str | None) -> str | None:
-        if value is not None:
-            RateLimit.parse(value)
-        return value
-
-    @field_validator("quiet_hours")
-    @classmethod
-    def _quiet_hours(cls, value: str | None) -> str | None:
-        if value is not None:
-            QuietHours.parse(value)
-        return value
-
 
 class RuleConfig(_Section):
     name: str = Field(min_length=1)
@@ -288,15 +283,8 @@ class RuleConfig(_Section):
     sources: list[str] | None = None
     languages: list[str] | None = None
     min_outlets: int = Field(default=1, ge=1, le=100)
-    digest: str | None = None  # batches this rule's alerts; wins over the channel's
+    digest: DigestText = None  # batches this rule's alerts; wins over the channel's
     tags: list[str] = []  # channels with matching `tags` receive this rule's alerts too
-
-    @field_validator("digest")
-    @classmethod
-    def _digest(cls, value: str | None) -> str | None:
-        if value is not None:
-            DigestSchedule.parse(value)
-        return value
 
     @field_validator("languages")
     @classmethod
