@@ -593,24 +593,25 @@ def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
         annotation = _child_annotation(annotation, part)
         if annotation is None:
             return []
-    model = _model_in(annotation)
+    model = model_in(annotation)
     return sorted(model.model_fields) if model else []
 
 
 def _child_annotation(annotation: Any, part: str | int) -> Any:
     if get_origin(annotation) in (list, dict):
         return get_args(annotation)[-1]
-    model = _model_in(annotation)
+    model = model_in(annotation)
     if model is None or not isinstance(part, str) or part not in model.model_fields:
         return None
     return model.model_fields[part].annotation
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
+def model_in(annotation: Any) -> type[BaseModel] | None:
+    """The config model an annotation holds (directly, or in a list, dict or union)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for argument in getattr(annotation, "__args__", ()):
-        found = _model_in(argument)
+        found = model_in(argument)
         if found is not None:
             return found
     return None

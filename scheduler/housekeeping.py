@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, sessionmaker
 
 from crawler.models import Article, ArticleVersion, utcnow
 from crawler.stories import WINDOW as STORY_WINDOW
@@ -66,36 +66,32 @@ def _forget_old_bands(sessions: sessionmaker, cutoff: datetime) -> int:
 
 def prune_article_bodies(sessions: sessionmaker, cutoff: datetime) -> int:
     """Empty the body of every article first seen before `cutoff`; the count emptied."""
-    total = 0
-    while True:
-        with sessions.begin() as session:
-            ids = list(session.scalars(
-                select(Article.id)
-                .where(Article.first_seen_at < cutoff, Article.body != "")
-                .order_by(Article.id)
-                .limit(BATCH)
-            ))
-            if not ids:
-                return total
-            session.execute(update(Article).where(Article.id.in_(ids)).values(body=""))
-        total += len(ids)
+    return _empty_bodies(sessions, Article, Article.first_seen_at, cutoff)
 
 
 def prune_version_bodies(sessions: sessionmaker, cutoff: datetime) -> int:
+    """Empty the body of every earlier version fetched before `cutoff`."""
+    return _empty_bodies(sessions, ArticleVersion, ArticleVersion.fetched_at, cutoff)
+
+
+def _empty_bodies(
+    sessions: sessionmaker, model: type[Article] | type[ArticleVersion],
+    seen: InstrumentedAttribute[datetime], cutoff: datetime,
+) -> int:
+    """Empty bodies of rows seen before `cutoff`, in batches (short write transactions, so
+    a running crawl is never blocked for long); the count emptied."""
     total = 0
     while True:
         with sessions.begin() as session:
             ids = list(session.scalars(
-                select(ArticleVersion.id)
-                .where(ArticleVersion.fetched_at < cutoff, ArticleVersion.body != "")
-                .order_by(ArticleVersion.id)
+                select(model.id)
+                .where(seen < cutoff, model.body != "")
+                .order_by(model.id)
                 .limit(BATCH)
             ))
             if not ids:
                 return total
-            session.execute(
-                update(ArticleVersion).where(ArticleVersion.id.in_(ids)).values(body="")
-            )
+            session.execute(update(model).where(model.id.in_(ids)).values(body=""))
         total += len(ids)
 
 

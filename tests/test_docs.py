@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from pydantic import BaseModel
 
 from scheduler.cli import main
-from scheduler.config import Config
+from scheduler.config import Config, model_in
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -29,22 +29,12 @@ def commands(
 def settings(model: type[BaseModel] = Config, prefix: str = "") -> Iterator[str]:
     for name, field in model.model_fields.items():
         annotation = field.annotation
-        nested = _model_in(annotation)
+        nested = model_in(annotation)
         if nested is not None:
             # Sections are documented through their keys; lists and tables of them too.
             yield from settings(nested, f"{prefix}{name}.")
         else:
             yield f"{prefix}{name}"
-
-
-def _model_in(annotation: object) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for argument in getattr(annotation, "__args__", ()):
-        found = _model_in(argument)
-        if found is not None:
-            return found
-    return None
 
 
 @pytest.mark.parametrize(("path", "command"), list(commands()), ids=lambda v: str(v))

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from scheduler.app import App
 from scheduler.config import ConfigError, LoadedConfig, load_config
+from scheduler.lock import daemon_lock, held_by_message
 from scheduler.migrate import upgrade_database
 
 
@@ -73,3 +74,19 @@ def opened_app(ctx: Context, *, sync: bool = True) -> Iterator[App]:
         yield app
     finally:
         app.close()
+
+
+@contextmanager
+def opened_without_daemon(app: App) -> Iterator[App]:
+    """Open `app` holding the single-daemon lock, for commands that crawl or deliver: beside
+    a running daemon they would poll behind its back or send an alert twice, so they are
+    refused with a line naming the daemon."""
+    lock = daemon_lock(app.engine)
+    if not lock.acquire():
+        with app.sessions() as session:
+            fail(held_by_message(session, lock))
+    try:
+        app.open()
+        yield app
+    finally:
+        lock.release()

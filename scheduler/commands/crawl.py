@@ -25,9 +25,14 @@ from sqlalchemy.orm import sessionmaker
 
 from crawler.models import Article, Source, utcnow
 from scheduler.app import App
-from scheduler.commands.common import Context, fail, pass_context, reports_errors
+from scheduler.commands.common import (
+    Context,
+    fail,
+    opened_without_daemon,
+    pass_context,
+    reports_errors,
+)
 from scheduler.crawls import CrawlRunner
-from scheduler.lock import daemon_lock, held_by_message
 
 
 @dataclass(frozen=True)
@@ -168,17 +173,8 @@ def crawl(ctx: Context, sources: tuple[str, ...]) -> None:
                  f"{', '.join(map(repr, configured)) or 'none'})")
         if not names:
             fail("no sources are configured")
-        # A crawl beside a running daemon would poll its sources behind its back, and
-        # sync the sources from a config it may not have loaded: refuse it.
-        lock = daemon_lock(app.engine)
-        if not lock.acquire():
-            with app.sessions() as session:
-                fail(held_by_message(session, lock))
-        try:
-            app.open()
+        with opened_without_daemon(app):
             _crawl(app, names)
-        finally:
-            lock.release()
     finally:
         app.close()
 

@@ -7,9 +7,8 @@ import sys
 import click
 
 from scheduler.app import App, CycleReport
-from scheduler.commands.common import Context, fail, pass_context, reports_errors
+from scheduler.commands.common import Context, opened_without_daemon, pass_context, reports_errors
 from scheduler.config import check_channel_urls
-from scheduler.lock import daemon_lock, held_by_message
 
 
 @click.command()
@@ -34,16 +33,8 @@ def run(ctx: Context, once: bool) -> None:
     try:
         if not once:
             sys.exit(Daemon(app).run())  # takes the lock, then migrates and syncs
-        # A cycle by hand beside a running daemon could send an alert twice: refuse it.
-        lock = daemon_lock(app.engine)
-        if not lock.acquire():
-            with app.sessions() as session:
-                fail(held_by_message(session, lock))
-        try:
-            app.open()
+        with opened_without_daemon(app):
             report_cycle(app.cycle())
-        finally:
-            lock.release()
     finally:
         app.close()
 
