@@ -67,3 +67,27 @@ def describe_failure(failure: Failure) -> tuple[str, str]:
                 return "tls error", f"TLS error: {reason}"
     name = type(value).__name__
     return "error", f"{name}: {message}" if message else name
+
+
+TRANSIENT, MISSING, BLOCKED, REFUSED = "transient", "missing", "blocked", "refused"
+_MISSING_STATUSES = (404, 410)
+
+
+def page_failure_kind(failure: Failure) -> str:
+    """What a failed article page means for the entry: `TRANSIENT` (a 5xx, 429, timeout,
+    refused connection...: try again later), `MISSING` (404/410: the page may not be live
+    yet), `BLOCKED` (refused for good: 401/402/403/451, robots.txt, not HTML, too large)
+    or `REFUSED` (the address guard's: never fetched)."""
+    value = failure.value
+    if isinstance(value, RefusedRequest):
+        return REFUSED
+    if isinstance(value, HttpError):
+        status = value.response.status
+        if status in _MISSING_STATUSES:
+            return MISSING
+        if status >= 500 or status in (408, 425, 429):
+            return TRANSIENT
+        return BLOCKED
+    if isinstance(value, IgnoreRequest | StopDownload | DownloadCancelledError):
+        return BLOCKED
+    return TRANSIENT

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from crawler.entries import Entry
+from crawler.ledger import LedgerEntry
+
 
 @dataclass
 class ArticleItem:
@@ -25,6 +28,9 @@ class ArticleItem:
     # the redirect chain) when they differ from `url`: recorded so they are never fetched
     # as new again.
     aliases: list[str] = field(default_factory=list)
+    # The listing entry this article was fetched for (its crawl ledger row goes once the
+    # article is stored), when it is not `url`.
+    entry_url: str | None = None
 
 
 @dataclass
@@ -48,6 +54,24 @@ class SourceStatusItem:
 
 
 @dataclass
+class PendingEntriesItem:
+    """Entries whose pages this crawl will fetch, for the crawl ledger: yielded before the
+    listing's status (and its validators), so a crawl cut short never loses them."""
+
+    entries: list[LedgerEntry]
+
+
+@dataclass
+class EntryOutcomeItem:
+    """An entry whose page gave no article this time: to retry, unreadable (its stand-in
+    stored), too old, gone or given up (crawler/ledger.py has the states)."""
+
+    item: LedgerEntry
+    state: str
+    reason: str
+
+
+@dataclass
 class PreviewItem:
     """What `newswatch sources add` shows before a source is saved."""
 
@@ -58,3 +82,20 @@ class PreviewItem:
     entries: list[dict[str, str]] = field(default_factory=list)
     total_entries: int = 0
     warning: str | None = None
+
+
+def stand_in(source_id: int, entry: Entry) -> ArticleItem | None:
+    """The listing's own title and summary in place of a page that can't be read, when
+    the listing gives an article's text (feeds, Google News sitemaps)."""
+    if not entry.can_stand_in or not (entry.title or entry.summary):
+        return None
+    return ArticleItem(
+        source_id=source_id,
+        url=entry.url,
+        title=entry.title,
+        body=entry.summary,
+        authors=entry.authors,
+        published_at=entry.published,
+        from_feed=True,
+        entry_updated_at=entry.changed_at,
+    )

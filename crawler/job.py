@@ -71,6 +71,10 @@ class CrawlSettings:
     max_redirects: int = 5
     retry_after_limit_seconds: float = 120
     verify_tls: bool = True
+    # An article page failing in a way that may pass is tried this many times, at later
+    # crawls, waiting page_retry_delay, then twice that, and so on (crawler/ledger.py).
+    page_retries: int = 5
+    page_retry_delay_seconds: float = 120
 
 
 @dataclass(frozen=True)

@@ -161,3 +161,29 @@ class ArticleAlias(Base):
         ForeignKey("articles.id", ondelete="CASCADE", name="fk_article_aliases_article_id"),
         index=True,
     )
+
+
+class CrawlEntry(Base):
+    """What became of one listing entry the crawler set out to fetch, until its article is
+    stored (then the row goes) or the row expires: see crawler/ledger.py for the states."""
+
+    __tablename__ = "crawl_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # SHA-256 of the canonical URL: unique whatever the URL's length.
+    url_key: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE", name="fk_crawl_entries_source_id"),
+        index=True,
+    )
+    state: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # What the listing said of the entry (title, summary, dates...): enough to fetch it
+    # again when the listing no longer shows it, and to stand in for its page.
+    entry: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

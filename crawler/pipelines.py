@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from crawler.items import ArticleItem, PreviewItem, SourceStatusItem
+from scrapy.utils.defer import maybe_deferred_to_future
+from sqlalchemy.exc import OperationalError
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+from crawler.items import (
+    ArticleItem,
+    EntryOutcomeItem,
+    PendingEntriesItem,
+    PreviewItem,
+    SourceStatusItem,
+)
 from crawler.job import CrawlJob, SourceSpec
+from crawler.ledger import RetryPolicy
 from crawler.polling import PollOutcome
 from crawler.store import ArticleStore
 
@@ -20,10 +34,22 @@ logger = logging.getLogger(__name__)
 PREVIEW_STAT = "newswatch/preview"
 
 
+T = TypeVar("T")
+
+# A write that finds the database locked (SQLite's busy timeout passed, a PostgreSQL
+# deadlock) is tried again, waiting longer each time, for about this long in all; the
+# crawl's time limit still bounds the whole crawl.
+LOCKED_RETRY_SECONDS = 300.0
+
+
 class StorePipeline:
     """Writes articles (once per canonical URL, or as a new version when re-fetched),
-    each source's fetch status, and, when the crawl closes, each polled source's
-    schedule (which needs the run's count of new articles)."""
+    the crawl ledger's entries, each source's fetch status, and, when the crawl closes,
+    each polled source's schedule (which needs the run's count of new articles).
+
+    Every write runs on one writer thread, in the order the items came: the reactor
+    never waits on the database, and an entry is always written down as pending before
+    its article can arrive."""
 
     def __init__(self, crawler: Crawler, job: CrawlJob) -> None:
         self.store = ArticleStore(job.database_url)
@@ -31,20 +57,40 @@ class StorePipeline:
         self.sources: dict[int, SourceSpec] = {source.id: source for source in job.sources}
         self.statuses: dict[int, SourceStatusItem] = {}
         self.new_articles: Counter[int] = Counter()
+        self.policy = RetryPolicy(
+            retries=job.settings.page_retries,
+            retry_delay=timedelta(seconds=job.settings.page_retry_delay_seconds),
+            memory=timedelta(seconds=job.settings.max_article_age_seconds),
+        )
+        self.writer = ThreadPool(minthreads=1, maxthreads=1, name="newswatch-store")
+        self.writer.start()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         return cls(crawler, crawler.settings["NEWSWATCH_JOB"])
 
-    def process_item(self, item: object) -> object:
+    async def process_item(self, item: object) -> object:
+        from twisted.internet import reactor  # the one Scrapy installed; importing it early
+        # would install Twisted's default instead
+
+        await maybe_deferred_to_future(
+            deferToThreadPool(reactor, self.writer, retry_when_locked, self._write, item)
+        )
+        return item
+
+    def _write(self, item: object) -> None:
         if isinstance(item, ArticleItem):
             self._store_article(item)
+        elif isinstance(item, PendingEntriesItem):
+            self.store.record_pending(item.entries, self.policy)
+        elif isinstance(item, EntryOutcomeItem):
+            self.store.record_entry_outcome(item.item, item.state, item.reason, self.policy)
+            self.stats.inc_value(f"newswatch/entries_{item.state}")
         elif isinstance(item, SourceStatusItem):
             self.store.record_source_status(item)
             self.statuses[item.source_id] = item
             if not item.ok:
                 self.stats.inc_value("newswatch/sources_failed")
-        return item
 
     def _store_article(self, item: ArticleItem) -> None:
         if item.revision:
@@ -57,6 +103,9 @@ class StorePipeline:
             logger.info("stored %s", item.url)
         else:
             self.stats.inc_value("newswatch/articles_already_known")
+        if not item.from_feed:
+            # A stand-in keeps its ledger row: the page is tried again for the full text.
+            self.store.forget_entries({item.url, item.entry_url or item.url})
 
     def close_spider(self) -> None:
         try:
@@ -72,11 +121,35 @@ class StorePipeline:
                     retry_after=timedelta(seconds=retry_after) if retry_after else None,
                 )
                 try:
-                    self.store.finish_poll(source_id, outcome, source.poll_bounds())
+                    retry_when_locked(self.store.finish_poll, source_id, outcome,
+                                      source.poll_bounds())
                 except Exception:  # one source's bad state must not unplan the others
                     logger.exception("could not plan the next poll of source %s", source.name)
         finally:
+            self.writer.stop()
             self.store.close()
+
+
+def retry_when_locked(write: Callable[..., T], *args: object,
+                      limit: float = LOCKED_RETRY_SECONDS) -> T:
+    """Run `write`, trying again while the database is locked rather than losing it."""
+    deadline = time.monotonic() + limit
+    wait = 0.5
+    while True:
+        try:
+            return write(*args)
+        except OperationalError as error:
+            if not _is_lock_error(error) or time.monotonic() + wait > deadline:
+                raise
+            logger.warning("the database is busy (%s); writing again in %.1fs",
+                           error.orig, wait)
+            time.sleep(wait)
+            wait = min(wait * 2, 30.0)
+
+
+def _is_lock_error(error: OperationalError) -> bool:
+    message = str(error.orig).lower()
+    return "locked" in message or "deadlock" in message or "could not serialize" in message
 
 
 class PreviewPipeline:

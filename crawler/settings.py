@@ -46,7 +46,11 @@ def scrapy_settings(job: CrawlJob) -> dict[str, Any]:
         "DOWNLOAD_VERIFY_CERTIFICATES": settings.verify_tls,
         "REDIRECT_MAX_TIMES": settings.max_redirects,
         "METAREFRESH_MAXDELAY": 10,
+        # One retry within a crawl; a page still failing is tried again at later crawls
+        # (crawler/ledger.py).
         "RETRY_TIMES": 1,
+        # Scrapy's 2,083 drops longer links silently; they are stored like any other.
+        "URLLENGTH_LIMIT": 16_384,
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
         # Scrapy 2.19's remote control runs Python sent over local HTTP and writes job

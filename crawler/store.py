@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler import ledger
 from crawler.database import make_engine, make_sessionmaker
 from crawler.items import ArticleItem, SourceStatusItem
 from crawler.models import Article, ArticleAlias, ArticleVersion, Source, utcnow
 from crawler.polling import PollBounds, PollOutcome, PollState, plan_next_poll
-from crawler.stories import reindex_article, story_for
+from crawler.stories import lock_story_assignment, reindex_article, story_for
 
 LOOKUP_CHUNK = 500
 
@@ -61,6 +62,30 @@ class ArticleStore:
                 found.update((row.url, row.entry_updated_at) for row in rows)
         return found
 
+    def ledger_states(self, urls: Iterable[str]) -> dict[str, str]:
+        """The crawl ledger's state of each of these entry URLs it holds."""
+        with self.sessions() as session:
+            return ledger.known_states(session, urls)
+
+    def due_entries(self, source_ids: Iterable[int]) -> list[ledger.LedgerEntry]:
+        """The ledger's entries of these sources whose pages are to be fetched now."""
+        with self.sessions() as session:
+            return ledger.due_entries(session, source_ids)
+
+    def record_pending(self, entries: list[ledger.LedgerEntry], policy: ledger.RetryPolicy) -> None:
+        with self.sessions.begin() as session:
+            ledger.record_pending(session, entries, policy)
+
+    def record_entry_outcome(self, item: ledger.LedgerEntry, state: str, reason: str,
+                             policy: ledger.RetryPolicy) -> None:
+        with self.sessions.begin() as session:
+            ledger.record_outcome(session, item, state, reason, policy)
+
+    def forget_entries(self, urls: Iterable[str]) -> None:
+        """These entries' articles are stored: the ledger lets them go."""
+        with self.sessions.begin() as session:
+            ledger.forget(session, urls)
+
     def save_article(self, item: ArticleItem) -> bool:
         """Store the article unless its URL is stored already; True when it was new."""
         article = Article(
@@ -78,6 +103,10 @@ class ArticleStore:
         new = False
         with self.sessions() as session:
             stored = session.scalar(select(Article.id).where(Article.url == item.url))
+            if stored is None:
+                # Two crawls storing copies of one story at once must not both start it.
+                lock_story_assignment(session)
+                stored = session.scalar(select(Article.id).where(Article.url == item.url))
             if stored is None:
                 try:
                     # story_for flushes the article: a concurrent insert of the same URL
@@ -186,10 +215,17 @@ class ArticleStore:
                 source.last_modified = item.last_modified
 
     def finish_poll(self, source_id: int, outcome: PollOutcome, bounds: PollBounds) -> None:
+        """Plan the source's next poll; sooner when a page of it is due for another try
+        (a story may be minutes late, not hours)."""
         with self.sessions.begin() as session:
             source = session.get(Source, source_id)
-            if source is not None:
-                apply_poll(source, outcome, bounds, utcnow())
+            if source is None:
+                return
+            now = utcnow()
+            apply_poll(source, outcome, bounds, now)
+            retry_at = ledger.next_retry(session, source_id, now)
+            if retry_at is not None and source.next_poll_at is not None:
+                source.next_poll_at = min(source.next_poll_at, max(retry_at, now))
 
 
 def _article_at(session: Session, url: str) -> Article | None:

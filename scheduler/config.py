@@ -99,6 +99,10 @@ class CrawlerConfig(_Section):
     retry_after_limit: Duration = timedelta(minutes=2)
     verify_tls: bool = True
     crawl_time_limit: Duration = timedelta(minutes=15)
+    # An article page that fails in a way that may pass (5xx, 429, timeout, 404 before it
+    # is live) is tried again at later crawls, this many times, the delay doubling.
+    page_retries: int = Field(default=5, ge=1, le=50)
+    page_retry_delay: Duration = timedelta(minutes=2)
     # Adaptive polling: a source is polled between its interval and this, by its rate.
     max_poll_interval: Duration = timedelta(hours=2)
     max_backoff: Duration = timedelta(hours=6)

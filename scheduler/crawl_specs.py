@@ -24,6 +24,8 @@ def crawl_settings(config: Config) -> CrawlSettings:
         max_redirects=crawler.max_redirects,
         retry_after_limit_seconds=crawler.retry_after_limit.total_seconds(),
         verify_tls=crawler.verify_tls,
+        page_retries=crawler.page_retries,
+        page_retry_delay_seconds=crawler.page_retry_delay.total_seconds(),
     )
 
 

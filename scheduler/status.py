@@ -3,6 +3,7 @@ running daemon, on any machine that reaches the database)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
+from alerts.durations import format_duration
 from alerts.models import Notification
-from crawler.models import Article, Source, Story, utcnow
+from crawler import ledger
+from crawler.models import Article, CrawlEntry, Source, Story, utcnow
 from scheduler.admin import failing_since
 from scheduler.lock import RunningDaemon, latest_run
 
@@ -29,6 +32,10 @@ class SourceStatus:
     error_count: int
     next_poll_at: datetime | None
     failing_since: datetime | None
+    # The crawl ledger's count of the source's entries per state (crawler/ledger.py),
+    # and the same in words.
+    entries: dict[str, int] = field(default_factory=dict)
+    entries_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,16 +54,22 @@ class Status:
         return [s for s in self.sources if s.configured and s.failing_since is not None]
 
 
-def gather_status(session: Session, configured: set[str], now: datetime | None = None) -> Status:
+def gather_status(session: Session, configured: set[str], now: datetime | None = None,
+                  max_article_age: timedelta = timedelta(days=3)) -> Status:
     now = now or utcnow()
-    has_runs = inspect(session.connection()).has_table("daemon_runs")
-    daemon = latest_run(session) if has_runs else None
+    tables = inspect(session.connection())
+    daemon = latest_run(session) if tables.has_table("daemon_runs") else None
+    entries = (ledger.counts_by_source(session, now)
+               if tables.has_table(CrawlEntry.__tablename__) else {})
+    age = format_duration(max_article_age)
     sources = [
         SourceStatus(
             name=s.name, url=s.url, configured=s.name in configured,
             last_polled_at=s.last_polled_at, last_status=s.last_status,
             last_error=s.last_error, error_count=s.error_count or 0,
             next_poll_at=s.next_poll_at, failing_since=failing_since(s),
+            entries=dict(entries.get(s.id, {})),
+            entries_note=ledger.describe_counts(entries.get(s.id, Counter()), age),
         )
         for s in session.scalars(select(Source).order_by(Source.name))
     ]
@@ -105,6 +118,12 @@ def format_status(status: Status) -> str:
         for row in rows:
             lines.append("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3]))
                          + "  " + row[3])
+    noted = [s for s in configured if s.entries_note]
+    if noted:
+        lines.append("")
+        lines.append("article pages:")
+        for source in noted:
+            lines.append(f"  {source.name}: {source.entries_note}")
     removed = [s.name for s in status.sources if not s.configured]
     if removed:
         lines.append(f"  no longer in the config (kept, not polled): {', '.join(removed)}")
@@ -133,7 +152,8 @@ def status_json(status: Status) -> dict[str, Any]:
             {"name": s.name, "url": s.url, "configured": s.configured,
              "last_polled_at": _iso(s.last_polled_at), "last_status": s.last_status,
              "last_error": s.last_error, "error_count": s.error_count,
-             "next_poll_at": _iso(s.next_poll_at), "failing_since": _iso(s.failing_since)}
+             "next_poll_at": _iso(s.next_poll_at), "failing_since": _iso(s.failing_since),
+             "entries": s.entries}
             for s in status.sources
         ],
         "unhealthy": [s.name for s in status.unhealthy],

@@ -172,3 +172,42 @@ def test_identical_short_teasers_of_different_articles_stay_apart(database: str)
     save(database, "http://outlet.test/b", "Election called for autumn", teaser, source_id=2)
     stories = stories_of(database)
     assert stories["http://wire.test/a"] != stories["http://outlet.test/b"]
+
+
+def test_two_crawls_storing_copies_at_the_same_moment_make_one_story(database: str) -> None:
+    """Two writers (as two crawl children are) store the copies of each story at once:
+    story assignment is serialised, so each pair still makes one story."""
+    import random
+    import threading
+
+    pairs = 12
+    vocabulary = [f"{a}{b}{c}" for a in "bdfklmnprst" for b in "aeiou" for c in "lmnrst"]
+    bodies = [" ".join(random.Random(n).choices(vocabulary, k=120)) for n in range(pairs)]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def writer(outlet: str, source_id: int) -> None:
+        store = ArticleStore(database)
+        try:
+            for n, body in enumerate(bodies):
+                barrier.wait(timeout=30)
+                store.save_article(ArticleItem(source_id, f"http://{outlet}.test/{n}",
+                                               f"Ferry story {n}", body))
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+            barrier.abort()
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=writer, args=("wire", 1)),
+               threading.Thread(target=writer, args=("outlet", 2))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    stories = stories_of(database)
+    assert len(stories) == 2 * pairs
+    split = [n for n in range(pairs)
+             if stories[f"http://wire.test/{n}"] != stories[f"http://outlet.test/{n}"]]
+    assert split == []

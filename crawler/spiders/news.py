@@ -6,10 +6,15 @@ it has not stored yet, or stored before the listing said they changed.
         └─ homepage with <link rel=alternate> ─> its feed      (per canonical URL)
 
 Each source is isolated: whatever happens to it ends in one SourceStatusItem with a
-human-readable reason, and never stops the others. An article page that can't be
-fetched (robots.txt, 401/403, timeout...) is replaced by the feed's own title and
-summary, marked `from_feed`, so an alert is not lost; a request refused by the address
-guard is dropped instead.
+human-readable reason, and never stops the others. Every entry whose page is to be
+fetched is first written down in the crawl ledger (crawler/ledger.py), before the
+listing's validators are saved, so that a crawl cut short loses nothing: the next crawl
+fetches what is still pending, whatever the listing answers. A page that fails in a way
+that may pass (5xx, 429, timeout, 404 before the page is live...) is tried again at later
+crawls; one refused for good (robots.txt, 401/403, not HTML) is replaced by the feed's
+own title and summary, marked `from_feed`, and upgraded to the full article if the page
+becomes readable; a page older than `max_article_age` is remembered and not fetched
+again; a request refused by the address guard is dropped.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,11 +38,19 @@ from crawler import meta
 from crawler.discovery import FEED, PAGE, SITEMAP, feed_links, sniff_kind
 from crawler.entries import Entry
 from crawler.extract import extract_article
-from crawler.failures import describe_failure
+from crawler.failures import BLOCKED as BLOCKED_PAGE
+from crawler.failures import MISSING, REFUSED, describe_failure, page_failure_kind
 from crawler.feeds import parse_feed
-from crawler.items import ArticleItem, PreviewItem, SourceStatusItem
+from crawler.items import (
+    ArticleItem,
+    EntryOutcomeItem,
+    PendingEntriesItem,
+    PreviewItem,
+    SourceStatusItem,
+    stand_in,
+)
 from crawler.job import CrawlJob, SourceSpec
-from crawler.middlewares.guard import RefusedRequest
+from crawler.ledger import BLOCKED, FAILED, GONE, RETRY, SKIPPED, LedgerEntry, RetryPolicy
 from crawler.middlewares.retry_after import RETRY_AFTER_STATUSES, retry_after_seconds
 from crawler.pages import article_links, path_date
 from crawler.sitemaps import ChildSitemap, parse_sitemap
@@ -63,6 +77,11 @@ class NewsSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.job = job
         self.max_age = timedelta(seconds=job.settings.max_article_age_seconds)
+        self.policy = RetryPolicy(
+            retries=job.settings.page_retries,
+            retry_delay=timedelta(seconds=job.settings.page_retry_delay_seconds),
+            memory=self.max_age,
+        )
         self.store = None if job.preview else ArticleStore(job.database_url)
         self.directory = SourceDirectory(job.sources)
         self.sitemaps_requested: Counter[int] = Counter()
@@ -78,13 +97,20 @@ class NewsSpider(scrapy.Spider):
             self.store.close()
 
     async def start(self) -> AsyncIterator[Any]:
+        crawled: dict[int, SourceSpec] = {}
         for source in self.job.sources:
             problem = _configuration_problem(source)
             if problem:
                 logger.warning("source %r not crawled: %s", source.name, problem)
                 yield SourceStatusItem(source.id, ok=False, status="config error", error=problem)
             else:
+                crawled[source.id] = source
                 yield self.source_request(source)
+        if self.store is None:
+            return
+        # Pages left pending by an earlier crawl, or due for another try.
+        for item in self.store.due_entries(crawled):
+            yield self.article_request(crawled[item.source_id], item)
 
     # -- the source itself ------------------------------------------------------------
 
@@ -178,11 +204,14 @@ class NewsSpider(scrapy.Spider):
             return
         if parsed.warning:
             logger.warning("source %r: %s", source.name, parsed.warning)
-        yield self._ok_status(response, source, FEED, resolved, parsed.entries, parsed.warning)
         if self.job.preview:
+            yield self._ok_status(response, source, FEED, resolved, parsed.entries,
+                                  parsed.warning)
             yield _preview(source, FEED, resolved, parsed.title, parsed.entries, parsed.warning)
             return
-        yield from self.follow(source, parsed.entries, meta.ANYWHERE)
+        requests = yield from self.follow(source, parsed.entries, meta.ANYWHERE)
+        yield self._ok_status(response, source, FEED, resolved, parsed.entries, parsed.warning)
+        yield from requests
 
     # -- sitemaps --------------------------------------------------------------------
 
@@ -201,14 +230,17 @@ class NewsSpider(scrapy.Spider):
         if len(dated) < len(parsed.entries):
             warning = (f"{len(parsed.entries) - len(dated)} sitemap URLs without lastmod or "
                        "publication date were skipped")
-        if is_source:
-            yield self._ok_status(response, source, SITEMAP, None, dated, warning)
         if self.job.preview:
+            if is_source:
+                yield self._ok_status(response, source, SITEMAP, None, dated, warning)
             children = [Entry(url=child.url, updated=child.lastmod) for child in parsed.sitemaps]
             yield _preview(source, SITEMAP, None, "", dated or children, warning)
             return
+        requests = yield from self.follow(source, dated, meta.SITE)
+        if is_source:
+            yield self._ok_status(response, source, SITEMAP, None, dated, warning)
         yield from self.follow_sitemaps(source, parsed.sitemaps, depth)
-        yield from self.follow(source, dated, meta.SITE)
+        yield from requests
 
     def follow_sitemaps(self, source: SourceSpec, sitemaps: Iterable[ChildSitemap],
                         depth: int) -> Iterator[scrapy.Request]:
@@ -255,17 +287,21 @@ class NewsSpider(scrapy.Spider):
                               MAX_LINKS_PER_PAGE)
         oldest = (datetime.now(UTC) - self.max_age).date() - timedelta(days=1)
         fresh = [link for link in links if (path_date(link.url) or oldest) >= oldest]
-        yield self._ok_status(response, source, PAGE, None, [], None, count=len(links))
         if self.job.preview:
+            yield self._ok_status(response, source, PAGE, None, [], None, count=len(links))
             yield _preview(source, PAGE, None, _page_title(response), fresh, None)
             return
-        yield from self.follow(source, fresh, meta.SITE)
+        requests = yield from self.follow(source, fresh, meta.SITE)
+        yield self._ok_status(response, source, PAGE, None, [], None, count=len(links))
+        yield from requests
 
     # -- articles --------------------------------------------------------------------
 
     def follow(self, source: SourceSpec, entries: Iterable[Entry],
-               scope: str) -> Iterator[scrapy.Request]:
-        """Requests for the entries' pages that are new, or changed since stored."""
+               scope: str) -> Iterator[PendingEntriesItem | list[scrapy.Request]]:
+        """Plan the fetch of the entries' pages that are new, or changed since stored:
+        yields them as pending for the ledger, and returns their requests, for the caller
+        to yield after the listing's status. Entries the ledger holds are left to it."""
         assert self.store is not None
         wanted: dict[str, Entry] = {}
         outside = 0
@@ -279,41 +315,51 @@ class NewsSpider(scrapy.Spider):
         if outside:
             logger.info("source %r: %d links to other sites not followed", source.name, outside)
         stored = self.store.stored_change_dates(wanted)
+        known = self.store.ledger_states(url for url in wanted if url not in stored)
+        to_fetch: list[LedgerEntry] = []
         for url, entry in wanted.items():
-            if url not in stored:
-                yield self.article_request(source, entry, scope, revision=False)
-            elif _moved_forward(entry.changed_at, stored[url]):
-                yield self.article_request(source, entry, scope, revision=True)
+            if url in stored:
+                if _moved_forward(entry.changed_at, stored[url]):
+                    to_fetch.append(LedgerEntry(source.id, entry, scope, revision=True))
+            elif url not in known:
+                to_fetch.append(LedgerEntry(source.id, entry, scope))
+        if to_fetch:
+            yield PendingEntriesItem(to_fetch)
+        return [self.article_request(source, item) for item in to_fetch]
 
-    def article_request(self, source: SourceSpec, entry: Entry, scope: str,
-                        revision: bool) -> scrapy.Request:
+    def article_request(self, source: SourceSpec, item: LedgerEntry) -> scrapy.Request:
         return scrapy.Request(
-            entry.url,
+            item.entry.url,
             callback=self.parse_article,
             errback=self.article_failed,
-            dont_filter=revision,
-            cb_kwargs={"source": source, "entry": entry, "revision": revision},
+            dont_filter=item.revision,
+            cb_kwargs={"source": source, "item": item},
             meta={
                 meta.SOURCE: source,
-                meta.SCOPE: scope,
+                meta.SCOPE: item.scope or meta.SITE,
                 meta.ROLE: "article",
                 "download_maxsize": self.job.settings.max_page_size,
             },
         )
 
-    def parse_article(self, response: Response, source: SourceSpec, entry: Entry,
-                      revision: bool) -> Iterator[ArticleItem]:
+    def parse_article(self, response: Response, source: SourceSpec,
+                      item: LedgerEntry) -> Iterator[ArticleItem | EntryOutcomeItem]:
+        entry, revision = item.entry, item.revision
         if not _is_html(response):
             logger.info("skipped %s: not an HTML page (%s)", response.url,
                         _content_type(response) or "no type")
-            yield from self._stand_in(source, entry, revision, "not an HTML page")
+            yield from self._unreadable(source, item, "not an HTML page")
             return
         extracted = extract_article(_markup(response), response.url)
         if extracted.error or not extracted.body:
-            yield from self._stand_in(source, entry, revision, extracted.error or "no text")
+            yield from self._unreadable(source, item, extracted.error or "no text")
             return
         published = extracted.published or entry.published
         if not revision and not self.is_recent(published):
+            assert published is not None
+            reason = f"published {published.date().isoformat()}, older than max_article_age"
+            logger.info("source %r: skipped %s: %s", source.name, entry.url, reason)
+            yield EntryOutcomeItem(item, SKIPPED, reason)
             return
         url = entry.url if revision else preferred_url(response.url, extracted.canonical_url)
         yield ArticleItem(
@@ -327,35 +373,60 @@ class NewsSpider(scrapy.Spider):
             entry_updated_at=entry.changed_at,
             revision=revision,
             aliases=_aliases(url, entry, response),
+            entry_url=entry.url,
         )
 
-    def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
+    def article_failed(self, failure: Failure) -> Iterator[ArticleItem | EntryOutcomeItem]:
         request = failure.request  # type: ignore[attr-defined]
-        if failure.check(RefusedRequest):
-            return
+        source: SourceSpec = request.cb_kwargs["source"]
+        item: LedgerEntry = request.cb_kwargs["item"]
+        kind = page_failure_kind(failure)
         _, reason = describe_failure(failure)
-        yield from self._stand_in(request.cb_kwargs["source"], request.cb_kwargs["entry"],
-                                  request.cb_kwargs["revision"], reason)
+        if kind == REFUSED:
+            yield EntryOutcomeItem(item, FAILED, reason)
+            return
+        if kind == BLOCKED_PAGE:
+            yield from self._unreadable(source, item, reason)
+            return
+        tries = item.attempts + 1
+        if tries < self.policy.retries:
+            logger.info("could not read %s (%s); trying again later (%d of %d)",
+                        item.entry.url, reason, tries, self.policy.retries)
+            yield EntryOutcomeItem(item, RETRY, reason)
+            return
+        if kind == MISSING:
+            logger.warning("source %r: %s is gone (%s, %d tries)", source.name,
+                           item.entry.url, reason, tries)
+            yield EntryOutcomeItem(item, GONE, f"{reason} after {tries} tries")
+            return
+        logger.warning("source %r: gave up on %s after %d tries (%s)", source.name,
+                       item.entry.url, tries, reason)
+        if not item.revision:
+            yield from self._stand_in(source, item, reason)
+        yield EntryOutcomeItem(item, FAILED, f"{reason} after {tries} tries")
 
-    def _stand_in(self, source: SourceSpec, entry: Entry, revision: bool,
+    def _unreadable(self, source: SourceSpec, item: LedgerEntry,
+                    reason: str) -> Iterator[ArticleItem | EntryOutcomeItem]:
+        """A page refused for good: the listing's text stands in (once), and the ledger
+        tries the page again now and then to upgrade it to the full article."""
+        stood_in = False
+        if not item.revision:
+            for article in self._stand_in(source, item, reason):
+                stood_in = True
+                yield article
+        yield EntryOutcomeItem(replace(item, revision=item.revision or stood_in), BLOCKED,
+                               reason)
+
+    def _stand_in(self, source: SourceSpec, item: LedgerEntry,
                   reason: str) -> Iterator[ArticleItem]:
-        """The listing's own title and summary in place of a page that can't be read."""
-        if revision or not entry.can_stand_in or not (entry.title or entry.summary):
-            logger.info("no article from %s: %s", entry.url, reason)
+        article = stand_in(source.id, item.entry)
+        if article is None:
+            logger.info("no article from %s: %s", item.entry.url, reason)
             return
         logger.info("could not read %s (%s); storing the feed's title and summary",
-                    entry.url, reason)
+                    item.entry.url, reason)
         self.crawler.stats.inc_value("newswatch/articles_from_feed")
-        yield ArticleItem(
-            source_id=source.id,
-            url=entry.url,
-            title=entry.title,
-            body=entry.summary,
-            authors=entry.authors,
-            published_at=entry.published,
-            from_feed=True,
-            entry_updated_at=entry.changed_at,
-        )
+        yield article
 
     def stop_non_html(self, headers: Any, body_length: int, request: scrapy.Request,
                       spider: scrapy.Spider) -> None:

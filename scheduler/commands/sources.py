@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,13 @@ from urllib.parse import urlsplit
 
 import click
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
 
 from alerts.durations import format_duration
+from crawler import ledger
 from crawler.job import CrawlJob
-from crawler.models import Source, utcnow
+from crawler.models import CrawlEntry, Source, utcnow
 from crawler.process import run_crawl
 from scheduler.commands.common import Context, fail, opened_app, pass_context, reports_errors
 from scheduler.config import ConfigError, SourceConfig
@@ -50,17 +53,40 @@ def sources_list(ctx: Context) -> None:
     Example: newswatch sources list
     """
     with opened_app(ctx, sync=False) as app:
+        now = utcnow()
         with app.sessions() as session:
             rows = {row.name: row for row in session.scalars(select(Source))}
+            pages = _pages_of(session, rows, now, app.config.crawler.max_article_age)
         configured = app.config.sources
         if not configured:
             click.echo("No sources configured. Add one with: newswatch sources add URL")
-        now = utcnow()
         for source in configured:
-            click.echo(describe_source(source, rows.get(source.name), now))
+            click.echo(describe_source(source, rows.get(source.name), now,
+                                       pages.get(source.name, [])))
 
 
-def describe_source(source: SourceConfig, row: Source | None, now: datetime) -> str:
+def _pages_of(session: Session, rows: dict[str, Source], now: datetime,
+              max_age: timedelta) -> dict[str, list[str]]:
+    """For each source: what the crawl ledger says of its article pages (to retry, too
+    old, gone, given up, with the newest reasons), as lines."""
+    if not inspect(session.connection()).has_table(CrawlEntry.__tablename__):
+        return {}
+    counts = ledger.counts_by_source(session, now)
+    pages: dict[str, list[str]] = {}
+    for name, row in rows.items():
+        note = ledger.describe_counts(counts.get(row.id, Counter()), format_duration(max_age))
+        if not note:
+            continue
+        lines = [f"  pages:      {note}"]
+        for url, reason in ledger.last_errors(session, row.id, (ledger.RETRY, ledger.FAILED,
+                                                                ledger.GONE), now):
+            lines.append(f"              {url}: {reason}")
+        pages[name] = lines
+    return pages
+
+
+def describe_source(source: SourceConfig, row: Source | None, now: datetime,
+                    pages: list[str] | None = None) -> str:
     kind = row.kind if row is not None and row.kind != "auto" else "not yet known"
     detected = f"{kind} (auto)" if source.kind == "auto" else source.kind
     lines = [f"{source.name}: {detected}", f"  url:        {source.url}"]
@@ -81,6 +107,7 @@ def describe_source(source: SourceConfig, row: Source | None, now: datetime) -> 
     if row is not None and row.unhealthy_since is not None:
         lines.append(f"  unhealthy since {_when(row.unhealthy_since, now)}, "
                      f"{row.error_count} failures in a row")
+    lines.extend(pages or [])
     return "\n".join(lines)
 
 

@@ -34,7 +34,8 @@ def status(ctx: Context, as_json: bool) -> None:
             fail("the database has no newswatch tables yet: start the daemon or run "
                  "`newswatch db upgrade`")
         with app.sessions() as session:
-            report = gather_status(session, {s.name for s in app.config.sources})
+            report = gather_status(session, {s.name for s in app.config.sources},
+                                   max_article_age=app.config.crawler.max_article_age)
     finally:
         app.close()
     if as_json:
