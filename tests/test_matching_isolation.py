@@ -110,6 +110,26 @@ def test_a_value_the_database_refuses_does_not_stop_later_alerts(
     assert ("floods", "http://wire.test/4") in alerted(sessions)
 
 
+def test_a_row_the_database_refuses_is_rolled_back_alone(
+    sessions: sessionmaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An article that already has a match for a rule, yet is unmatched at version 1 (its
+    `matched_at` cleared by hand): writing the match again breaks the (rule, article)
+    uniqueness. Only that article's savepoint is rolled back; the others alert."""
+    add_article(sessions, "http://wire.test/1", "Flood in Valencia", "The flood rose.")
+    bad = add_article(sessions, "http://wire.test/2", "Flood again", "More flood.")
+    add_article(sessions, "http://wire.test/3", "Flood warning", "A flood is coming.")
+    with sessions.begin() as session:
+        session.add(RuleMatch(rule="floods", article_id=bad, hits=[]))
+    with caplog.at_level(logging.ERROR, logger="alerts.matching"):
+        report = match_new_articles(sessions, [rule("floods", "flood")], AGE)
+    assert alerted(sessions) == {("floods", "http://wire.test/1"),
+                                 ("floods", "http://wire.test/3")}
+    assert (report.matches, report.failed) == (2, 1)
+    assert "'Wire'" in caplog.text and "IntegrityError" in caplog.text
+    assert matched_at(sessions, bad) is not None
+
+
 def test_an_edit_stored_while_matching_runs_is_matched(
     sessions: sessionmaker, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
