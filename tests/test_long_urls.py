@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from outlets import Copy, write_outlet
+from servers import SEED_HOST, SiteServer, WebhookReceiver
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
+from test_end_to_end import SEED_ARTICLE, newswatch, stored_articles
+from test_story_alerts import config_for
 
 from crawler.database import make_engine, make_sessionmaker
 from crawler.items import ArticleItem
@@ -101,3 +106,29 @@ def test_upgrade_gives_stored_urls_their_digest_and_keeps_search(database_url: s
                 assert len(found) == 1
     finally:
         engine.dispose()
+
+
+def test_a_crawled_page_with_a_very_long_canonical_url_is_stored_and_alerts(
+    tmp_path: Path, database_url: str, webhook: WebhookReceiver
+) -> None:
+    """The real crawl: the page declares a canonical URL of 6,000+ characters."""
+    root = tmp_path / "gazette"
+    write_outlet(root, [Copy("gazette", "putin-arrives", "Putin visits Pyongyang",
+                             SEED_ARTICLE["body_paragraphs"])])
+    page = root / "news" / "putin-arrives" / "index.html"
+    short = f'href="{SEED_HOST}/news/putin-arrives/"'
+    assert short in page.read_text(encoding="utf-8")
+    query = "?ids=" + "-".join(str(n) for n in range(1500))
+    page.write_text(page.read_text(encoding="utf-8").replace(
+        short, f'href="{SEED_HOST}/news/putin-arrives/{query}"'), encoding="utf-8")
+    with SiteServer(root) as site:
+        hook_url = "json://" + webhook.url.removeprefix("http://") + "/hook"
+        config = config_for(tmp_path, database_url, {"Gazette": f"{site.base_url}/feed/"},
+                            hook_url)
+        result = newswatch(config, "run", "--once")
+        assert result.returncode == 0, result.stderr
+        again = newswatch(config, "run", "--once")
+        assert again.returncode == 0, again.stderr
+    [url] = stored_articles(database_url)
+    assert url == f"{site.base_url}/news/putin-arrives/{query}"
+    assert len(webhook.requests) == 1
