@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -130,18 +130,19 @@ def evaluate(articles: Sequence[Article], ruleset: RuleSet, rules: dict[str, Rul
 def _evaluate(article: Article, ruleset: RuleSet, rules: dict[str, Rule],
               oldest: datetime) -> Evaluation:
     source = article.source.name if article.source else ""
-    evaluation = Evaluation(article.id, article.version, source, article.url)
+    found = Evaluation(article.id, article.version, source, article.url)
     if article.published_at is not None and article.published_at < oldest:
-        return evaluation
+        return found
     try:
         document = article_document(article)
-        for match in ruleset.match(document):
-            if rules[match.rule].accepts(document.source, article.language):
-                evaluation.matches.append((match.rule, [asdict(hit) for hit in match.hits]))
+        matches = [
+            (match.rule, [asdict(hit) for hit in match.hits])
+            for match in ruleset.match(document)
+            if rules[match.rule].accepts(document.source, article.language)
+        ]
     except Exception as error:  # one article's bad data must not stop the others
-        return Evaluation(article.id, article.version, source, article.url,
-                          error=f"rule evaluation failed: {type(error).__name__}: {error}")
-    return evaluation
+        return replace(found, error=f"rule evaluation failed: {type(error).__name__}: {error}")
+    return replace(found, matches=matches)
 
 
 def record(sessions: sessionmaker, evaluations: Sequence[Evaluation], rules: dict[str, Rule],
