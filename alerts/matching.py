@@ -4,16 +4,25 @@ Only articles the matcher has not seen (`matched_at IS NULL`) are read, so each 
 cost follows what the crawl just stored, not the size of the table, and a rule added later
 applies to articles that arrive after it. Uniqueness of (rule, article) and of
 (rule, article, channel) is guaranteed by the database.
+
+A cycle works in three steps so that the crawl's writes never wait long: a batch is read
+without a write transaction, rules are evaluated with no transaction open, and the
+results are written in short transactions of a few articles each. Every article is written
+in a savepoint of its own: one that fails (a value the database refuses, a rule that
+raises) is rolled back alone, logged against its source and marked as matched, so it
+cannot stop the rest of the batch at every later cycle. An article is marked matched
+only at the version that was read: if a crawl revised it meanwhile, it stays unmatched
+and its new text is matched at the next cycle.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from alerts.matcher import Document, RuleSet
@@ -25,6 +34,9 @@ from crawler.urls import site_of
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
+# Articles written per transaction: small, so that a crawl's write waits for a few
+# articles' inserts at most, never for a batch.
+WRITE_GROUP = 20
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,26 @@ class MatchReport:
     articles: int = 0
     matches: int = 0
     notifications: int = 0
+    # Articles whose matching failed (logged with their source) and that were skipped.
+    failed: int = 0
+
+    def __add__(self, other: MatchReport) -> MatchReport:
+        return MatchReport(self.articles + other.articles, self.matches + other.matches,
+                           self.notifications + other.notifications, self.failed + other.failed)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What the rules said about one article as it was read (at `version`)."""
+
+    article_id: int
+    version: int
+    source: str
+    url: str
+    # (rule name, hits) for every rule that matched and whose filters let the article in.
+    matches: list[tuple[str, list[dict]]] = field(default_factory=list)
+    # Why the rules could not be evaluated, when they could not.
+    error: str | None = None
 
 
 def article_document(article: Article) -> Document:
@@ -58,84 +90,144 @@ def match_new_articles(
     ruleset = RuleSet({rule.name: rule.query for rule in rules})
     by_name = {rule.name: rule for rule in rules}
     totals = MatchReport()
+    after_id = 0
     while True:
-        with sessions.begin() as session:
-            articles = session.scalars(
+        articles = read_unmatched(sessions, after_id)
+        if not articles:
+            return totals
+        # Past this batch whatever happens to it: an article left unmatched (revised
+        # meanwhile) is matched at the next cycle, and a cycle always ends.
+        after_id = articles[-1].id
+        for start in range(0, len(articles), WRITE_GROUP):
+            group = articles[start : start + WRITE_GROUP]
+            evaluations = evaluate(group, ruleset, by_name, now - max_age)
+            totals += record(sessions, evaluations, by_name, now)
+
+
+def read_unmatched(sessions: sessionmaker, after_id: int = 0,
+                   limit: int = BATCH_SIZE) -> list[Article]:
+    """The next unmatched articles after `after_id`, read without a write transaction and
+    detached from the session (their source loaded)."""
+    with sessions() as session:
+        return list(
+            session.scalars(
                 select(Article)
                 .options(joinedload(Article.source))
-                .where(Article.matched_at.is_(None))
+                .where(Article.matched_at.is_(None), Article.id > after_id)
                 .order_by(Article.id)
-                .limit(BATCH_SIZE)
+                .limit(limit)
             ).all()
-            if not articles:
-                return totals
-            batch = _match_batch(session, articles, ruleset, by_name, now - max_age, now)
-        totals = MatchReport(
-            totals.articles + batch.articles,
-            totals.matches + batch.matches,
-            totals.notifications + batch.notifications,
         )
 
 
-def _match_batch(
-    session: Session,
-    articles: Sequence[Article],
-    ruleset: RuleSet,
-    rules: dict[str, Rule],
-    oldest: datetime,
-    now: datetime,
-) -> MatchReport:
-    matches = notifications = 0
-    for article in articles:
-        article.matched_at = now
-        if article.published_at is not None and article.published_at < oldest:
-            continue
+def evaluate(articles: Sequence[Article], ruleset: RuleSet, rules: dict[str, Rule],
+             oldest: datetime) -> list[Evaluation]:
+    """Run the rules on each article; no database access. An article published before
+    `oldest` matches nothing; one whose evaluation raises carries the error."""
+    return [_evaluate(article, ruleset, rules, oldest) for article in articles]
+
+
+def _evaluate(article: Article, ruleset: RuleSet, rules: dict[str, Rule],
+              oldest: datetime) -> Evaluation:
+    source = article.source.name if article.source else ""
+    found = Evaluation(article.id, article.version, source, article.url)
+    if article.published_at is not None and article.published_at < oldest:
+        return found
+    try:
         document = article_document(article)
-        matched_before = _rules_matched(session, article) if article.version > 1 else set()
-        for match in ruleset.match(document):
-            rule = rules[match.rule]
-            if match.rule in matched_before or not rule.accepts(document.source,
-                                                                article.language):
-                continue
-            session.add(
-                RuleMatch(rule=rule.name, article=article,
-                          hits=[asdict(hit) for hit in match.hits])
-            )
-            matches += 1
-            logger.info("rule %r matched %s", rule.name, article.url)
-        session.flush()
-        notifications += _queue_story_alerts(session, article, rules)
-    return MatchReport(len(articles), matches, notifications)
+        matches = [
+            (match.rule, [asdict(hit) for hit in match.hits])
+            for match in ruleset.match(document)
+            if rules[match.rule].accepts(document.source, article.language)
+        ]
+    except Exception as error:  # one article's bad data must not stop the others
+        return replace(found, error=f"rule evaluation failed: {type(error).__name__}: {error}")
+    return replace(found, matches=matches)
 
 
-def _rules_matched(session: Session, article: Article) -> set[str]:
+def record(sessions: sessionmaker, evaluations: Sequence[Evaluation], rules: dict[str, Rule],
+           now: datetime) -> MatchReport:
+    """Write these evaluations in one short transaction, each article in a savepoint."""
+    report = MatchReport()
+    with sessions.begin() as session:
+        for evaluation in evaluations:
+            report += _record_one(session, evaluation, rules, now)
+    return report
+
+
+def _record_one(session: Session, evaluation: Evaluation, rules: dict[str, Rule],
+                now: datetime) -> MatchReport:
+    claimed = session.execute(
+        update(Article)
+        .where(Article.id == evaluation.article_id, Article.version == evaluation.version,
+               Article.matched_at.is_(None))
+        .values(matched_at=now)
+        .returning(Article.story_id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if claimed is None:
+        # Revised by a crawl since it was read (or gone): the new version is matched next.
+        return MatchReport()
+    error = evaluation.error
+    if error is None:
+        try:
+            with session.begin_nested():
+                matches, queued = _write_results(session, evaluation, claimed.story_id, rules)
+            return MatchReport(1, matches, queued)
+        except Exception as failure:  # the savepoint is rolled back: this article only
+            error = f"{type(failure).__name__}: {_first_line(failure)}"
+    logger.error("source %r: matching skipped article %s: %s",
+                 evaluation.source, evaluation.url, error)
+    return MatchReport(1, failed=1)
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else ""
+
+
+def _write_results(session: Session, evaluation: Evaluation, story_id: int | None,
+                   rules: dict[str, Rule]) -> tuple[int, int]:
+    matched_before = (_rules_matched(session, evaluation.article_id)
+                      if evaluation.version > 1 else set())
+    matches = 0
+    for rule_name, hits in evaluation.matches:
+        if rule_name in matched_before:
+            continue
+        session.add(RuleMatch(rule=rule_name, article_id=evaluation.article_id, hits=hits))
+        matches += 1
+        logger.info("rule %r matched %s", rule_name, evaluation.url)
+    session.flush()
+    return matches, _queue_story_alerts(session, story_id, rules)
+
+
+def _rules_matched(session: Session, article_id: int) -> set[str]:
     """Rules that matched an earlier version of the article: a new version (the page was
     edited) is matched again, but a rule matches an article once."""
-    return set(session.scalars(select(RuleMatch.rule).where(RuleMatch.article_id == article.id)))
+    return set(session.scalars(select(RuleMatch.rule).where(RuleMatch.article_id == article_id)))
 
 
-def _queue_story_alerts(session: Session, article: Article, rules: dict[str, Rule]) -> int:
-    """Queue an alert for every rule that matched this article's story and may now alert.
+def _queue_story_alerts(session: Session, story_id: int | None, rules: dict[str, Rule]) -> int:
+    """Queue an alert for every rule that matched this story and may now alert.
 
     Run for each new article, including one that matched nothing itself: a copy from
     another outlet can bring a story to a rule's `min_outlets`. Each (rule, story,
     channel) is alerted once; a later copy of an alerted story only joins it.
     """
-    if article.story_id is None:
+    if story_id is None:
         return 0
-    first_matches = _first_match_per_rule(session, article.story_id)
+    first_matches = _first_match_per_rule(session, story_id)
     if not first_matches:
         return 0
-    outlets = story_outlets(session, article.story_id)
+    outlets = story_outlets(session, story_id)
     queued = 0
     for rule_name, match in first_matches.items():
         rule = rules.get(rule_name)
         if rule is None or outlets < rule.min_outlets:
             continue
-        for channel in _channels_not_yet_alerted(session, rule, article.story_id):
+        for channel in _channels_not_yet_alerted(session, rule, story_id):
             session.add(
                 Notification(rule=rule.name, article_id=match.article_id,
-                             story_id=article.story_id, channel=channel, match=match)
+                             story_id=story_id, channel=channel, match=match)
             )
             queued += 1
     return queued

@@ -67,7 +67,7 @@ from crawler import dedup  # noqa: E402
 from crawler.database import make_engine  # noqa: E402
 from crawler.extract import extract_article  # noqa: E402
 from crawler.items import ArticleItem  # noqa: E402
-from crawler.models import Article, Source, StoryBand  # noqa: E402
+from crawler.models import Article, Source, StoryBand, url_digest  # noqa: E402
 from crawler.store import ArticleStore, content_hash  # noqa: E402
 from scheduler.migrate import upgrade_database  # noqa: E402
 
@@ -762,9 +762,9 @@ def fill_background(database_url: str, count: int, rng: random.Random) -> float:
                 "INSERT INTO stories (id, headline, first_seen_at, last_seen_at) "
                 "VALUES (?, ?, ?, ?)", [row[0] for row in rows])
             connection.exec_driver_sql(
-                "INSERT INTO articles (id, source_id, url, title, body, authors, content_hash, "
-                "story_id, signature, version, from_feed, first_seen_at) "
-                "VALUES (?, 1, ?, ?, ?, '[]', ?, ?, ?, 1, 0, ?)", [row[1] for row in rows])
+                "INSERT INTO articles (id, source_id, url, url_hash, title, body, authors, "
+                "content_hash, story_id, signature, version, from_feed, first_seen_at) "
+                "VALUES (?, 1, ?, ?, ?, ?, '[]', ?, ?, ?, 1, 0, ?)", [row[1] for row in rows])
             connection.exec_driver_sql(
                 "INSERT INTO story_bands (band, article_id, created_at) VALUES (?, ?, ?)",
                 [band for row in rows for band in row[2]])
@@ -787,7 +787,8 @@ def _background_rows(rng: random.Random, pool: list[str], number: int,
     signature = dedup.fingerprint(body).signature
     assert signature is not None
     story = (number, title, now, now)
-    article = (number, f"https://background.example/{number}", title, body,
+    url = f"https://background.example/{number}"
+    article = (number, url, url_digest(url), title, body,
                content_hash(body), number, dedup.signature_to_bytes(signature), now)
     bands = [(band, number, now) for band in dedup.band_hashes(signature)]
     return story, article, bands

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -9,13 +10,15 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 from crawler.database import Base
@@ -42,6 +45,18 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def url_digest(url: str) -> str:
+    """SHA-256 (hex) of a URL. URLs are unique by their digest: a URL can be of any length,
+    and a PostgreSQL btree index (hence a unique constraint) can't hold a value past
+    about 2,700 bytes."""
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()
+
+
+def _digest_of_url(context: DefaultExecutionContext) -> str:
+    """Column default for a Core insert that gives `url` only."""
+    return url_digest(context.get_current_parameters()["url"])
 
 
 class Source(Base):
@@ -77,11 +92,16 @@ class Article(Base):
     """One article, stored once under its canonical URL."""
 
     __tablename__ = "articles"
-    __table_args__ = (UniqueConstraint("url", name="uq_articles_url"),)
+    __table_args__ = (
+        UniqueConstraint("url_hash", name="uq_articles_url_hash"),
+        # Lookups by URL: a hash index on PostgreSQL takes a value of any length.
+        Index("ix_articles_url", "url", postgresql_using="hash"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
-    url: Mapped[str] = mapped_column(String(2000))
+    url: Mapped[str] = mapped_column(Text)
+    url_hash: Mapped[str] = mapped_column(String(64), default=_digest_of_url)
     title: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
     authors: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -104,6 +124,11 @@ class Article(Base):
 
     source: Mapped[Source] = relationship(back_populates="articles")
     story: Mapped[Story | None] = relationship(back_populates="articles")
+
+    @validates("url")
+    def _keep_url_hash(self, _key: str, url: str) -> str:
+        self.url_hash = url_digest(url)
+        return url
 
 
 class Story(Base):
@@ -153,14 +178,23 @@ class ArticleAlias(Base):
     query parameters the page's canonical URL drops): known, so never fetched again."""
 
     __tablename__ = "article_aliases"
-    __table_args__ = (UniqueConstraint("url", name="uq_article_aliases_url"),)
+    __table_args__ = (
+        UniqueConstraint("url_hash", name="uq_article_aliases_url_hash"),
+        Index("ix_article_aliases_url", "url", postgresql_using="hash"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    url: Mapped[str] = mapped_column(String(2000))
+    url: Mapped[str] = mapped_column(Text)
+    url_hash: Mapped[str] = mapped_column(String(64), default=_digest_of_url)
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE", name="fk_article_aliases_article_id"),
         index=True,
     )
+
+    @validates("url")
+    def _keep_url_hash(self, _key: str, url: str) -> str:
+        self.url_hash = url_digest(url)
+        return url
 
 
 class CrawlEntry(Base):

@@ -34,11 +34,13 @@ from pydantic import (
 
 from alerts.digests import DigestSchedule
 from alerts.durations import format_duration, parse_duration
+from alerts.models import AlertMessage, Notification, RuleMatch
 from alerts.query import QueryError, parse_query
 from alerts.quiet_hours import QuietHours
 from alerts.rate_limit import RateLimit
 from alerts.render import check_template
 from crawler.database import resolve_database_url
+from crawler.models import Source
 
 CONFIG_ENV = "NEWSWATCH_CONFIG"
 DATABASE_URL_ENV = "NEWSWATCH_DATABASE_URL"
@@ -66,6 +68,39 @@ QuietHoursText = Annotated[str | None, AfterValidator(_parsed_by(QuietHours.pars
 Duration = Annotated[
     timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration)
 ]
+
+
+def _stored_length(*columns: Any) -> int:
+    """The longest text every one of these columns holds (the configured value goes into
+    each): a longer one would be refused by PostgreSQL at every matching cycle."""
+    return min(column.type.length for column in columns)
+
+
+SOURCE_NAME_LENGTH = _stored_length(Source.__table__.c.name)
+RULE_NAME_LENGTH = _stored_length(RuleMatch.__table__.c.rule, Notification.__table__.c.rule)
+CHANNEL_NAME_LENGTH = _stored_length(
+    Notification.__table__.c.channel, AlertMessage.__table__.c.channel
+)
+
+
+def _length_problem(value: str, limit: int) -> str | None:
+    if len(value) <= limit:
+        return None
+    return f"expected a name of at most {limit} characters, got {len(value)}"
+
+
+def _at_most(limit: int) -> AfterValidator:
+    def check(value: str) -> str:
+        problem = _length_problem(value, limit)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+SourceName = Annotated[str, Field(min_length=1), _at_most(SOURCE_NAME_LENGTH)]
+RuleName = Annotated[str, Field(min_length=1), _at_most(RULE_NAME_LENGTH)]
 
 
 class ConfigError(Exception):
@@ -141,7 +176,7 @@ _RESERVED_HEADERS = {"host", "content-length", "transfer-encoding", "connection"
 
 
 class SourceConfig(_Section):
-    name: str = Field(min_length=1)
+    name: SourceName
     url: str
     # "auto" detects a feed, sitemap or page from the response (and feeds a homepage
     # announces); the other values force how the URL is read.
@@ -281,7 +316,7 @@ class ChannelConfig(_Section):
 
 
 class RuleConfig(_Section):
-    name: str = Field(min_length=1)
+    name: RuleName
     query: str
     channels: list[str] = Field(min_length=1)
     sources: list[str] | None = None
@@ -365,6 +400,10 @@ class Config(_Section):
     def _cross_references(self) -> Config:
         _require_unique("sources", [s.name for s in self.sources])
         _require_unique("rules", [r.name for r in self.rules])
+        for name in self.channels:
+            problem = _length_problem(name, CHANNEL_NAME_LENGTH)
+            if problem:
+                raise _LocatedError(("channels", name), problem)
         if self.admin.channel is not None and self.admin.channel not in self.channels:
             known = ", ".join(sorted(self.channels)) or "none defined"
             raise _LocatedError(
