@@ -1,9 +1,14 @@
 """Which hosts belong to a source's own site, for following links from pages and sitemaps.
 
-A site is a registrable domain (www.example.co.uk and news.example.co.uk are both
-example.co.uk, by the public suffix list that courlan ships); an IP address or a name
-without a public suffix (localhost, an intranet host) is a site of its own. Ports do not
-matter. A source may allow more hosts: each also allows its subdomains.
+A site is a registrable domain: www.example.co.uk and news.example.co.uk are both
+example.co.uk. This module is newswatch's one notion of a site: source scopes, the
+canonical-URL trust check (crawler/urls.py) and the outlets of a story (min_outlets) all
+use `site_of_host`. It reads the Public Suffix List snapshot bundled with tldextract
+(never fetched at run time) *including its private section*, so a blog on a shared host
+(alice.github.io, bob.blogspot.com) is a site of its own, not one site with every other
+blog there; `SHARED_HOSTS` adds blog hosts the list lacks. An IP address or a name without
+a public suffix (localhost, an intranet host) is a site of its own. Ports do not matter.
+A source may allow more hosts: each also allows its subdomains.
 """
 
 from __future__ import annotations
@@ -14,22 +19,27 @@ from functools import lru_cache
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
-from courlan import extract_domain
+import tldextract
 
 from crawler.job import SourceSpec
 
+# Hosts where every subdomain is someone's own publication but that the Public Suffix
+# List does not (yet) name.
+SHARED_HOSTS = ("substack.com",)
+
+_suffixes = tldextract.TLDExtract(
+    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True,
+    extra_suffixes=SHARED_HOSTS,
+)
+
 
 @lru_cache(maxsize=4096)
-def site_of(host: str) -> str:
+def site_of_host(host: str) -> str:
     """The registrable domain of `host`, or the host itself when it has none."""
-    host = host.lower().rstrip(".")
+    host = host.lower().strip("[]").rstrip(".")
     if _is_ip(host):
         return host
-    try:
-        domain = extract_domain(f"http://{host}/")
-    except (ValueError, TypeError):
-        domain = None
-    return domain or host
+    return _suffixes(host).top_domain_under_public_suffix or host
 
 
 def _is_ip(host: str) -> bool:
@@ -57,7 +67,7 @@ class SiteScope:
         """The scope of a source configured with these URLs (and extra allowed hosts)."""
         hosts = (host_of(url) for url in urls if url)
         return cls(
-            frozenset(site_of(host) for host in hosts if host),
+            frozenset(site_of_host(host) for host in hosts if host),
             frozenset(host.lower().strip(".") for host in allowed_hosts if host),
         )
 
@@ -65,7 +75,7 @@ class SiteScope:
         host = host_of(url)
         if not host:
             return False
-        if site_of(host) in self.sites:
+        if site_of_host(host) in self.sites:
             return True
         return any(host == allowed or host.endswith("." + allowed)
                    for allowed in self.allowed_hosts)

@@ -6,23 +6,21 @@ fbclid, gclid, ...) removed. On top of it we drop the fragment (it never names a
 article) and map AMP variants back to the article: an `amp` query flag, a trailing
 `/amp` or `.amp` path segment and an `amp.` host prefix. Mobile hosts (`m.`, `mobile.`)
 can't be mapped blindly (is the article on `www.` or the bare domain?), so they are
-resolved by the page's own canonical link, which is trusted within the same site.
+resolved by the page's own canonical link, which is trusted within the same site (a
+site as crawler/sites.py defines it: alice.github.io cannot claim bob.github.io's URLs).
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from urllib.parse import parse_qsl, urldefrag, urlencode, urlsplit, urlunsplit
 
-import tldextract
 from courlan import normalize_url
+
+from crawler.sites import host_of, site_of_host
 
 _AMP_QUERY_KEYS = {"amp", "outputtype", "amp_js_v", "usqp"}
 _AMP_PATH_SUFFIX = re.compile(r"(?:/amp/?|\.amp(?=/?$)|/amp\.html?)$", re.IGNORECASE)
-
-# The bundled Public Suffix List snapshot only: never fetched at run time.
-_domains = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
 def canonical_url(url: str) -> str:
@@ -47,14 +45,11 @@ def _without_amp(url: str) -> str:
     return urlunsplit((parts.scheme, host, path, query, ""))
 
 
-@lru_cache(maxsize=4096)
 def site_of(url: str) -> str:
-    """The registrable domain of a URL ("bbc.co.uk" for m.bbc.co.uk), or its host for IPs."""
-    host = urlsplit(url).hostname or ""
-    parts = _domains(host)
-    if parts.suffix and parts.domain:
-        return f"{parts.domain}.{parts.suffix}"
-    return host
+    """The site of a URL ("bbc.co.uk" for m.bbc.co.uk, "alice.github.io"), or its host
+    for IPs and names without a public suffix."""
+    host = host_of(url)
+    return site_of_host(host) if host else ""
 
 
 def same_site(first: str, second: str) -> bool:

@@ -365,12 +365,19 @@ class DaemonConfig(_Section):
 
 
 class RetentionConfig(_Section):
-    """Article bodies older than `article_bodies` are emptied; headlines, URLs and
-    fingerprints stay, so deduplication and story history keep working."""
+    """How long rows are kept (scheduler/housekeeping.py has the rule of every table).
+
+    Article bodies older than `article_bodies` are emptied; headlines, URLs and
+    fingerprints stay, so deduplication and story history keep working. Alert history
+    (matches, alerts, messages, delivery attempts) goes after `alert_history`, never while
+    pending; articles (with their aliases, versions and alerts) go after `articles`.
+    """
 
     article_bodies: Duration = timedelta(days=90)
+    alert_history: Duration = timedelta(days=180)
+    articles: Duration = timedelta(days=365)
 
-    @field_validator("article_bodies")
+    @field_validator("article_bodies", "alert_history", "articles")
     @classmethod
     def _at_least_a_day(cls, value: timedelta) -> timedelta:
         if value < timedelta(days=1):
@@ -395,6 +402,22 @@ class Config(_Section):
     daemon: DaemonConfig = DaemonConfig()
     retention: RetentionConfig = RetentionConfig()
     admin: AdminConfig = AdminConfig()
+
+    @model_validator(mode="after")
+    def _retention_outlasts_the_age_limit(self) -> Config:
+        """History younger than `max_article_age` is what stops an edited article from
+        alerting again, and an article's alerts are deleted with it."""
+        retention, max_age = self.retention, self.crawler.max_article_age
+        if retention.alert_history < max_age:
+            raise _LocatedError(
+                ("retention", "alert_history"),
+                f"must be at least crawler.max_article_age ({format_duration(max_age)})",
+            )
+        if retention.articles < max(retention.alert_history, max_age):
+            raise _LocatedError(("retention", "articles"),
+                                "must be at least retention.alert_history and "
+                                "crawler.max_article_age")
+        return self
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:

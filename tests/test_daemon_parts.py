@@ -27,7 +27,7 @@ from crawler.job import CrawlJob, CrawlSettings, SourceSpec
 from crawler.models import Article, Source, Story, StoryBand, utcnow
 from scheduler.admin import send_admin_alerts
 from scheduler.app import App
-from scheduler.config import ConfigError, load_config
+from scheduler.config import ConfigError, RetentionConfig, load_config
 from scheduler.crawls import CrawlRunner, LogRelay
 from scheduler.daemon import Daemon
 from scheduler.housekeeping import housekeeping
@@ -213,7 +213,7 @@ def test_retention_empties_old_bodies_and_keeps_what_dedup_needs(db) -> None:
             session.add(article)
             session.flush()
             session.add(StoryBand(band=age, article_id=article.id))
-    report = housekeeping(db, timedelta(days=90), now)
+    report = housekeeping(db, RetentionConfig(article_bodies="90d"), now)
     assert report.bodies_pruned == 1
     with db() as session:
         articles = {a.url: a for a in session.scalars(select(Article))}
@@ -223,7 +223,7 @@ def test_retention_empties_old_bodies_and_keeps_what_dedup_needs(db) -> None:
                                                                    new.story_id)
         assert new.body.startswith("text")
         assert len(session.scalars(select(StoryBand)).all()) == 2
-    assert housekeeping(db, timedelta(days=90), now).bodies_pruned == 0
+    assert housekeeping(db, RetentionConfig(article_bodies="90d"), now).bodies_pruned == 0
 
 
 # -- operator alerts -----------------------------------------------------------------
