@@ -21,7 +21,8 @@ States:
 - ``failed``: still failing after every retry: the listing's text stands in if it can.
 
 Rows expire (`expires_at`, `max_article_age` after they were written, at least a day:
-by then the entry is too old to store anyway) and housekeeping deletes them.
+by then the entry is too old to store anyway) and housekeeping deletes them
+(scheduler/housekeeping.py).
 """
 
 from __future__ import annotations
@@ -250,17 +251,6 @@ def last_errors(session: Session, source_id: int, states: Sequence[str],
         .limit(limit)
     )
     return [(row.url, row.last_error or "") for row in rows]
-
-
-def prune_expired(session: Session, now: datetime | None = None, batch: int = 500) -> int:
-    """Delete up to `batch` expired rows; returns how many."""
-    now = now or utcnow()
-    ids = list(session.scalars(
-        select(CrawlEntry.id).where(CrawlEntry.expires_at <= now).limit(batch)
-    ))
-    if ids:
-        session.execute(delete(CrawlEntry).where(CrawlEntry.id.in_(ids)))
-    return len(ids)
 
 
 def describe_counts(counts: Counter[str], max_age: str) -> str:

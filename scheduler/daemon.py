@@ -434,7 +434,7 @@ class Daemon:
         return report.failed
 
     def _housekeeping(self) -> None:
-        housekeeping(self.app.sessions, self.app.config.retention.article_bodies)
+        housekeeping(self.app.sessions, self.app.config.retention)
 
     def _admin_alerts(self) -> None:
         admin = self.app.config.admin

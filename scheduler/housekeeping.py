@@ -44,7 +44,15 @@ from sqlalchemy import ColumnElement, delete, exists, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from alerts.models import AlertMessage, DeliveryAttempt, Notification, RuleMatch
-from crawler.models import Article, ArticleAlias, ArticleVersion, Story, StoryBand, utcnow
+from crawler.models import (
+    Article,
+    ArticleAlias,
+    ArticleVersion,
+    CrawlEntry,
+    Story,
+    StoryBand,
+    utcnow,
+)
 from crawler.stories import WINDOW as STORY_WINDOW
 from crawler.stories import forget_bands_before
 from scheduler.config import RetentionConfig
@@ -71,6 +79,7 @@ class HousekeepingReport:
     versions_deleted: int = 0
     articles_deleted: int = 0
     stories_deleted: int = 0
+    crawl_entries_deleted: int = 0
 
     def deleted(self) -> dict[str, int]:
         return {f.name.removesuffix("_deleted"): getattr(self, f.name) for f in fields(self)
@@ -96,8 +105,8 @@ def housekeeping(
         versions_deleted=delete_old_versions(sessions, history_before),
         articles_deleted=delete_old_articles(sessions, articles_before),
         stories_deleted=delete_empty_stories(sessions, articles_before),
+        crawl_entries_deleted=_prune_crawl_entries(sessions, now),
     )
-    _prune_crawl_entries(sessions, now)
     if report.bodies_pruned or report.versions_pruned:
         logger.info("retention: emptied the bodies of %d articles and %d earlier versions "
                     "first seen before %s", report.bodies_pruned, report.versions_pruned,
@@ -109,9 +118,9 @@ def housekeeping(
 
 
 def _prune_crawl_entries(sessions: sessionmaker, now: datetime) -> int:
-    """Per-URL crawl state (`crawl_entries`) past its `expires_at`: the integrator's table,
-    pruned here with `_delete_batches` once it exists."""
-    return 0
+    """Per-URL crawl state (`crawl_entries`, crawler/ledger.py) past its `expires_at`: by
+    then its entry is older than `max_article_age` and would not be stored anyway."""
+    return _delete_batches(sessions, CrawlEntry, CrawlEntry.expires_at <= now)
 
 
 # -- bodies --------------------------------------------------------------------------

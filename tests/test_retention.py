@@ -136,3 +136,20 @@ def test_retention_shorter_than_what_dedup_needs_is_refused() -> None:
                                "retention": {"alert_history": "5d"}})
     with pytest.raises(ValidationError, match=r"retention\.alert_history"):
         Config.model_validate({"retention": {"alert_history": "200d", "articles": "100d"}})
+
+
+def test_crawl_ledger_rows_go_once_expired(sessions: sessionmaker) -> None:
+    from crawler.models import CrawlEntry
+
+    with sessions.begin() as session:
+        source = Source(name="s", url="http://s.test/")
+        session.add(source)
+        session.flush()
+        for name, expires in (("expired", ago(1)), ("live", NOW + timedelta(days=1))):
+            session.add(CrawlEntry(url_key=name, url=f"http://s.test/{name}",
+                                   source_id=source.id, state="skipped", attempts=1,
+                                   entry={}, expires_at=expires))
+    report = housekeeping(sessions, DEFAULTS, NOW)
+    assert report.crawl_entries_deleted == 1
+    with sessions() as session:
+        assert list(session.scalars(select(CrawlEntry.url_key))) == ["live"]
