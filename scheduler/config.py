@@ -39,6 +39,7 @@ from alerts.quiet_hours import QuietHours
 from alerts.rate_limit import RateLimit
 from alerts.render import check_template
 from crawler.database import resolve_database_url
+from scheduler.logs import mask_in_logs
 
 CONFIG_ENV = "NEWSWATCH_CONFIG"
 DATABASE_URL_ENV = "NEWSWATCH_DATABASE_URL"
@@ -447,6 +448,11 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedC
             [_mask(_describe(path, lines, item, substituted), secrets)
              for item in error.errors()]
         ) from None
+    mask_in_logs(
+        values=_referenced_values(raw, environ)
+        | {source.password for source in config.sources if source.password},
+        urls=[url for channel in config.channels.values() for url in channel.urls],
+    )
     database_url = environ.get(DATABASE_URL_ENV) or config.storage.url
     return LoadedConfig(
         path=path,
