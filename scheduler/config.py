@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -132,6 +133,7 @@ def _minimum_interval() -> timedelta:
         return MIN_INTERVAL
 
 
+_HTTP_URL = re.compile(r"https?://[^/\s]+")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HOST_NAME = re.compile(r"[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+")
 _RESERVED_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "cookie"}
@@ -157,12 +159,28 @@ class SourceConfig(_Section):
     # Hosts besides the source's own site that its pages and sitemaps may link to.
     allowed_hosts: list[str] = []
 
+    # The URL with its ${VAR} references replaced: what the crawl fetches. `url` keeps the
+    # text as written, so the database and every output show the template, not the secret.
+    _fetch_url: str | None = PrivateAttr(default=None)
+
     @field_validator("url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"https?://[^/\s]+", value):
+    def _http_url(cls, value: str, info: ValidationInfo) -> str:
+        if not _HTTP_URL.match(expand_env(value, _environ(info))):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _expand_url(self, info: ValidationInfo) -> SourceConfig:
+        expanded = expand_env(self.url, _environ(info))
+        if expanded != self.url:
+            self._fetch_url = expanded
+        return self
+
+    @property
+    def fetch_url(self) -> str:
+        """The URL to fetch: `url` with its environment variables replaced."""
+        return self._fetch_url or self.url
 
     @field_validator("interval", "max_interval")
     @classmethod
@@ -440,8 +458,9 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedC
     substituted = _substitute_env(raw, (), environ, problems, lines, path)
     if problems:
         raise ConfigError(problems)
+    _keep_source_url_templates(substituted, raw)
     try:
-        config = Config.model_validate(substituted)
+        config = Config.model_validate(substituted, context={"environ": environ})
     except ValidationError as error:
         secrets = _referenced_values(raw, environ)
         raise ConfigError(
@@ -496,6 +515,26 @@ def _mask(message: str, secrets: set[str]) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
         message = message.replace(secret, "****")
     return message
+
+
+def _environ(info: ValidationInfo) -> Mapping[str, str]:
+    """Where ${VAR} come from: load_config's environment, else the process's."""
+    return (info.context or {}).get("environ", os.environ)
+
+
+def expand_env(text: str, environ: Mapping[str, str]) -> str:
+    """`text` with each ${VAR} set in `environ` replaced by its value."""
+    return _ENV_REFERENCE.sub(lambda ref: environ.get(ref.group(1), ref.group(0)), text)
+
+
+def _keep_source_url_templates(substituted: Any, raw: Any) -> None:
+    """Put each source's URL back as written: SourceConfig expands it for the crawl only."""
+    sources, written = substituted.get("sources"), raw.get("sources")
+    if not (isinstance(sources, list) and isinstance(written, list)):
+        return
+    for source, original in zip(sources, written, strict=True):
+        if isinstance(source, dict) and isinstance(original, dict) and "url" in original:
+            source["url"] = original["url"]
 
 
 def _substitute_env(

@@ -111,8 +111,15 @@ SECRETS = SecretsFilter()
 
 
 def mask_in_logs(values: Iterable[str] = (), urls: Iterable[str] = ()) -> None:
-    """From now on, mask `values` and the secret parts of Apprise `urls` in every log line."""
+    """From now on, mask `values` and the secret parts of Apprise `urls` in every log line
+    (and in what `mask_secrets` is given)."""
     SECRETS.add(values, urls)
+
+
+def mask_secrets(text: str | None) -> str | None:
+    """`text` (a stored error, a URL a crawl found) with every registered secret masked,
+    for output: a crawl may have recorded it from the expanded URL."""
+    return None if text is None else SECRETS.mask(text)
 
 
 def make_formatter(log_format: LogFormat = "text") -> logging.Formatter:

@@ -14,6 +14,7 @@ from alerts.models import Notification
 from crawler.models import Article, Source, Story, utcnow
 from scheduler.admin import failing_since
 from scheduler.lock import RunningDaemon, latest_run
+from scheduler.logs import mask_secrets
 
 DAY = timedelta(days=1)
 
@@ -53,9 +54,9 @@ def gather_status(session: Session, configured: set[str], now: datetime | None =
     daemon = latest_run(session) if has_runs else None
     sources = [
         SourceStatus(
-            name=s.name, url=s.url, configured=s.name in configured,
+            name=s.name, url=mask_secrets(s.url) or "", configured=s.name in configured,
             last_polled_at=s.last_polled_at, last_status=s.last_status,
-            last_error=s.last_error, error_count=s.error_count or 0,
+            last_error=mask_secrets(s.last_error), error_count=s.error_count or 0,
             next_poll_at=s.next_poll_at, failing_since=failing_since(s),
         )
         for s in session.scalars(select(Source).order_by(Source.name))
