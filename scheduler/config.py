@@ -2,7 +2,8 @@
 
 Every problem is reported on one line that names the file, the line, the key path
 (`sources[2].interval`) and what was expected, so a user can fix it without reading code.
-`${VAR}` in any string is replaced from the environment before validation.
+`${VAR}` in any string is replaced from the environment before validation, except in a
+source's `url`, which keeps the text as written and expands it for the crawl only.
 """
 
 from __future__ import annotations

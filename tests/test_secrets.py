@@ -93,6 +93,8 @@ def test_the_database_holds_the_url_template_not_the_secret(secret_setup) -> Non
     site = secret_setup["site"].base_url
     assert stored["The Daily Example"][0] == f"{site}/feed/?key={TEMPLATE}"
     assert stored["Broken"][0] == f"{site}/moved/feed.xml?key={TEMPLATE}"
+    key = secret_setup["secrets"][0]
+    assert f"/feed/?key={key}" in secret_setup["site"].paths()  # the crawl used the value
     # The crawl's error quotes the URL it was redirected to, with the key masked.
     assert stored["Broken"][1].endswith("/gone/feed.xml?key=****)")
     for url, error in stored.values():
@@ -148,3 +150,23 @@ def test_the_log_filter_masks_messages_and_tracebacks_of_any_logger(log_format) 
     assert token not in output and key not in output
     assert "127.0.0.1:9/****/****?key=**** refused" in output  # path hidden, as redact() does
     assert "RuntimeError" in output  # the traceback is kept, masked
+
+
+def test_a_source_url_keeps_its_template_and_the_crawl_job_gets_the_value(tmp_path) -> None:
+    from scheduler.config import ConfigError, load_config
+    from scheduler.crawl_specs import source_spec
+
+    path = tmp_path / "config.toml"
+    path.write_text('[[sources]]\nname = "Feed"\nurl = "${BASE}/feed?key=${FEED_KEY}"\n',
+                    encoding="utf-8")
+    loaded = load_config(path, {"BASE": "https://example.org", FEED_KEY: "s3cretvalue"})
+    [source] = loaded.config.sources
+    assert source.url == "${BASE}/feed?key=${FEED_KEY}"
+    spec = source_spec(loaded.config, source, tmp_path)
+    assert spec.url == "https://example.org/feed?key=s3cretvalue"
+
+    with pytest.raises(ConfigError) as refused:
+        load_config(path, {"BASE": "ftp://example.org", FEED_KEY: "s3cretvalue"})
+    [problem] = refused.value.problems
+    assert "config.toml:3: sources[0].url: expected an http:// or https:// URL" in problem
+    assert "s3cretvalue" not in problem
