@@ -37,6 +37,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from alerts.channels import DEFAULT_RETRY_PERIOD, Channel, RuleOptions, as_channels
+from alerts.escaping import service_title
 from alerts.faults import crash_point
 from alerts.models import AlertMessage, DeliveryAttempt
 from alerts.planner import plan_messages
@@ -114,8 +115,9 @@ def send_to_url(url: str, message: Message) -> UrlResult:
     if sender is None:
         return UrlResult(False, f"{redact(url)}: not a valid Apprise URL")
     try:
-        result = sender.notify(title=message.title, body=message.body,
-                               body_format=message.format)
+        blended = sender[0].title_maxlen <= 0  # the service has no title field
+        result = sender.notify(title=service_title(message.title, message.format, blended),
+                               body=message.body, body_format=message.format)
     except Exception as error:  # a plugin bug must not stop the round
         return UrlResult(False, scrub(f"{redact(url)}: {type(error).__name__}: {error}", url))
     if result:

@@ -95,20 +95,41 @@ def one_line(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
-def safe_title(text: str, format: Format, limit: int = 250) -> str:
-    """A message title: one line of plain text, shortened to `limit` characters.
-
-    Titles stay plain text in every format (email subjects, chat titles), but Apprise
-    splices a title unescaped into the body of services that have none (`<b>title</b>`
-    in HTML, `# title` in Markdown), so in those formats angle brackets are replaced by
-    look-alikes that cannot open a tag.
-    """
+def message_title(text: str, limit: int = 250) -> str:
+    """A message title as rendered: one line of plain text, shortened to `limit` characters."""
     title = one_line(text)
-    if format != "text":
-        title = title.replace("<", "‹").replace(">", "›")
     if len(title) > limit:
         title = title[: limit - 1].rstrip() + "…"
     return title
+
+
+def safe_title(text: str, format: Format, limit: int = 250) -> str:
+    """A title for a service's own title field (an email subject, a chat title).
+
+    Such fields are plain text, but in HTML and Markdown messages angle brackets are
+    replaced by look-alikes that cannot open a tag, in case a service pastes its title
+    into its markup unescaped.
+    """
+    title = message_title(text, limit)
+    if format != "text":
+        title = title.replace("<", "‹").replace(">", "›")
+    return title
+
+
+def service_title(title: str, format: Format, blended: bool) -> str:
+    """The title to hand Apprise for one service, from a plain `message_title`.
+
+    A service without a title field (Apprise's `title_maxlen == 0`: Mattermost,
+    Rocket.Chat, Telegram, Google Chat, Signal, MQTT, SMS ...) gets the title blended
+    into the body: Apprise converts it from the message's format to the service's, as
+    it converts the body, and pastes it in front (`# title` in Markdown, `<b>title</b>`
+    in HTML). So such a title must be escaped for the message's format exactly as the
+    body's text is; then every conversion Apprise applies keeps it literal. A service
+    with a title field receives it as plain text, unconverted.
+    """
+    if blended:
+        return escape_for(title, format)
+    return safe_title(title, format, limit=len(title) + 1)
 
 
 def mark_safe(text: str) -> Markup:

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.channels import Channel, RuleOptions
-from alerts.escaping import Format, highlight, mark_safe, one_line, safe_title
+from alerts.escaping import Format, highlight, mark_safe, message_title, one_line
 from alerts.highlight import snippet_spans
 from alerts.matcher import Hit
 from alerts.matching import article_document
@@ -30,6 +30,9 @@ SNIPPET_WIDTH = 240
 
 @dataclass(frozen=True)
 class Message:
+    """A rendered message: `title` is one line of plain text (see
+    `alerts.escaping.service_title` for how each service gets it), `body` is in `format`."""
+
     title: str
     body: str
     format: Format = "text"
@@ -139,7 +142,7 @@ def _render(channel: Channel, title_key: str, body_key: str,
         logger.error("channel %r: template failed (%s); using the default", channel.name, error)
         title = render_plain(default_template(channel.format, title_key), variables)
         body = render(default_template(channel.format, body_key), channel.format, variables)
-    return Message(safe_title(title, channel.format), body.strip(), channel.format)
+    return Message(message_title(title), body.strip(), channel.format)
 
 
 def render_notifications(

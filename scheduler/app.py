@@ -27,7 +27,7 @@ from crawler.polling import PollOutcome, PollState
 from crawler.process import CrawlOutcome, run_crawl
 from crawler.store import apply_poll, poll_state
 from scheduler.config import Config, LoadedConfig
-from scheduler.crawl_specs import crawl_settings, source_spec
+from scheduler.crawl_specs import crawl_settings, mask_source_errors, source_spec
 from scheduler.crawls import CrawlRunner
 from scheduler.migrate import upgrade_database
 
@@ -125,6 +125,7 @@ class App:
         before = self._poll_states([s.id for s in job.sources])
         started = utcnow()
         outcome = (runner or run_crawl)(job, self.config.crawler.crawl_time_limit.total_seconds())
+        mask_source_errors(self.sessions, [s.id for s in job.sources])
         if outcome.interrupted:
             # Left as they were, the sources are due again when the daemon next starts.
             logger.info("crawl stopped by shutdown: %s", outcome.error)

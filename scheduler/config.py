@@ -2,7 +2,8 @@
 
 Every problem is reported on one line that names the file, the line, the key path
 (`sources[2].interval`) and what was expected, so a user can fix it without reading code.
-`${VAR}` in any string is replaced from the environment before validation.
+`${VAR}` in any string is replaced from the environment before validation, except in a
+source's `url`, which keeps the text as written and expands it for the crawl only.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -41,6 +43,7 @@ from alerts.rate_limit import RateLimit
 from alerts.render import check_template
 from crawler.database import resolve_database_url
 from crawler.models import Source
+from scheduler.logs import mask_in_logs
 
 CONFIG_ENV = "NEWSWATCH_CONFIG"
 DATABASE_URL_ENV = "NEWSWATCH_DATABASE_URL"
@@ -170,6 +173,7 @@ def _minimum_interval() -> timedelta:
         return MIN_INTERVAL
 
 
+_HTTP_URL = re.compile(r"https?://[^/\s]+")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HOST_NAME = re.compile(r"[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+")
 _RESERVED_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "cookie"}
@@ -195,12 +199,28 @@ class SourceConfig(_Section):
     # Hosts besides the source's own site that its pages and sitemaps may link to.
     allowed_hosts: list[str] = []
 
+    # The URL with its ${VAR} references replaced: what the crawl fetches. `url` keeps the
+    # text as written, so the database and every output show the template, not the secret.
+    _fetch_url: str | None = PrivateAttr(default=None)
+
     @field_validator("url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"https?://[^/\s]+", value):
+    def _http_url(cls, value: str, info: ValidationInfo) -> str:
+        if not _HTTP_URL.match(expand_env(value, _environ(info))):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _expand_url(self, info: ValidationInfo) -> SourceConfig:
+        expanded = expand_env(self.url, _environ(info))
+        if expanded != self.url:
+            self._fetch_url = expanded
+        return self
+
+    @property
+    def fetch_url(self) -> str:
+        """The URL to fetch: `url` with its environment variables replaced."""
+        return self._fetch_url or self.url
 
     @field_validator("interval", "max_interval")
     @classmethod
@@ -505,14 +525,20 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedC
     substituted = _substitute_env(raw, (), environ, problems, lines, path)
     if problems:
         raise ConfigError(problems)
+    _keep_source_url_templates(substituted, raw)
     try:
-        config = Config.model_validate(substituted)
+        config = Config.model_validate(substituted, context={"environ": environ})
     except ValidationError as error:
         secrets = _referenced_values(raw, environ)
         raise ConfigError(
             [_mask(_describe(path, lines, item, substituted), secrets)
              for item in error.errors()]
         ) from None
+    mask_in_logs(
+        values=_referenced_values(raw, environ)
+        | {source.password for source in config.sources if source.password},
+        urls=[url for channel in config.channels.values() for url in channel.urls],
+    )
     database_url = environ.get(DATABASE_URL_ENV) or config.storage.url
     return LoadedConfig(
         path=path,
@@ -556,6 +582,26 @@ def _mask(message: str, secrets: set[str]) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
         message = message.replace(secret, "****")
     return message
+
+
+def _environ(info: ValidationInfo) -> Mapping[str, str]:
+    """Where ${VAR} come from: load_config's environment, else the process's."""
+    return (info.context or {}).get("environ", os.environ)
+
+
+def expand_env(text: str, environ: Mapping[str, str]) -> str:
+    """`text` with each ${VAR} set in `environ` replaced by its value."""
+    return _ENV_REFERENCE.sub(lambda ref: environ.get(ref.group(1), ref.group(0)), text)
+
+
+def _keep_source_url_templates(substituted: Any, raw: Any) -> None:
+    """Put each source's URL back as written: SourceConfig expands it for the crawl only."""
+    sources, written = substituted.get("sources"), raw.get("sources")
+    if not (isinstance(sources, list) and isinstance(written, list)):
+        return
+    for source, original in zip(sources, written, strict=True):
+        if isinstance(source, dict) and isinstance(original, dict) and "url" in original:
+            source["url"] = original["url"]
 
 
 def _substitute_env(

@@ -1,12 +1,22 @@
-"""What a crawl child is told, built from the validated config and the sources' rows."""
+"""What a crawl child is told, built from the validated config and the sources' rows, and
+the secrets it was told masked in what it wrote back.
+
+A source's URL is stored as written (`${VAR}` and all) and expanded only here, for the
+child; the child's errors quote the URLs it fetched, so they are masked after each crawl.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
 from crawler.job import CrawlSettings, SourceSpec
 from crawler.models import Source
 from scheduler.config import Config, SourceConfig
+from scheduler.logs import mask_secrets
 
 
 def crawl_settings(config: Config) -> CrawlSettings:
@@ -43,7 +53,7 @@ def source_spec(
     return SourceSpec(
         id=row.id if row is not None else 0,
         name=configured.name,
-        url=configured.url,
+        url=configured.fetch_url,
         kind=configured.kind,
         resolved_url=row.resolved_url if row is not None and configured.kind == "auto" else None,
         etag=row.etag if row is not None else None,
@@ -60,3 +70,13 @@ def source_spec(
         max_backoff_seconds=max(interval, crawler.max_backoff.total_seconds()),
         unhealthy_after=crawler.unhealthy_after_failures,
     )
+
+
+def mask_source_errors(sessions: sessionmaker, ids: Sequence[int]) -> None:
+    """Mask the config's secrets in the errors a crawl recorded on sources `ids`."""
+    with sessions.begin() as session:
+        query = select(Source).where(Source.id.in_(ids), Source.last_error.is_not(None))
+        for source in session.scalars(query):
+            masked = mask_secrets(source.last_error)
+            if masked != source.last_error:
+                source.last_error = masked

@@ -17,6 +17,7 @@ from crawler import ledger
 from crawler.models import Article, CrawlEntry, Source, Story, utcnow
 from scheduler.admin import failing_since
 from scheduler.lock import RunningDaemon, latest_run
+from scheduler.logs import mask_secrets
 
 DAY = timedelta(days=1)
 
@@ -64,9 +65,9 @@ def gather_status(session: Session, configured: set[str], now: datetime | None =
     age = format_duration(max_article_age)
     sources = [
         SourceStatus(
-            name=s.name, url=s.url, configured=s.name in configured,
+            name=s.name, url=mask_secrets(s.url) or "", configured=s.name in configured,
             last_polled_at=s.last_polled_at, last_status=s.last_status,
-            last_error=s.last_error, error_count=s.error_count or 0,
+            last_error=mask_secrets(s.last_error), error_count=s.error_count or 0,
             next_poll_at=s.next_poll_at, failing_since=failing_since(s),
             entries=dict(entries.get(s.id, {})),
             entries_note=ledger.describe_counts(entries.get(s.id, Counter()), age),

@@ -11,12 +11,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from apprise.conversion import html_to_text, markdown_to_html
+from apprise.conversion import html_to_text, markdown_to_html, text_to_markdown
 from hypothesis import given
 from hypothesis import strategies as st
+from servers import WebhookReceiver
 
 from alerts.channels import Channel
-from alerts.escaping import escape_markdown, highlight, safe_title
+from alerts.delivery import send_to_url
+from alerts.escaping import escape_markdown, highlight, safe_title, service_title
 from alerts.render import SAMPLE_FACTS, AlertFacts, render_alert, render_digest
 from alerts.templates import AlertTemplateError, render
 
@@ -60,7 +62,8 @@ def test_markdown_shows_hostile_headlines_literally_and_highlights_matches() -> 
     visible = html_to_text(html)
     assert '<script>alert("x")</script> *Putin* _in_ [Pyongyang](javascript:alert(1))' in visible
     assert "~~s~~ &amp; <img src=x onerror=alert(1)>" in visible
-    assert "<" not in message.title and "‹script›" in message.title
+    assert message.title == f"[Putin in Pyongyang] {EVIL}"  # plain; escaped per service
+    assert "<" not in service_title(message.title, "markdown", blended=False)
 
 
 def test_html_escapes_headlines_and_links() -> None:
@@ -70,7 +73,7 @@ def test_html_escapes_headlines_and_links() -> None:
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in message.body
     assert 'href="https://example.org/a&#34;&gt;&lt;script&gt;x&lt;/script&gt;"' in message.body
     assert "<b>Putin</b> visits <b>Pyongyang</b>" in message.body
-    assert "<" not in message.title
+    assert "<" not in service_title(message.title, "html", blended=False)
 
 
 def test_markdown_line_start_markers_are_escaped() -> None:
@@ -92,6 +95,56 @@ def test_highlight_marks_spans_per_format() -> None:
     assert highlight(text, spans, "text") == "a «<Putin>» b"
     assert highlight(text, spans, "markdown") == r"a **\<Putin\>** b"
     assert highlight(text, spans, "html") == "a <b>&lt;Putin&gt;</b> b"
+
+
+TRAP = "[click me](http://evil.example/) <b>x</b> *bold* & # not a heading"
+
+
+@pytest.mark.parametrize(("format", "to_html"), [
+    ("markdown", markdown_to_html),
+    ("html", lambda text: text),
+    ("text", lambda text: markdown_to_html(text_to_markdown(text))),
+])
+def test_a_title_blended_into_the_body_is_escaped_like_the_body(format, to_html) -> None:
+    """A service without a title field gets the title in the body, in the body's format."""
+    title = service_title(TRAP, format, blended=True)
+    html = to_html(title) if format != "text" else to_html(TRAP)
+    assert "<a " not in html and "<b>" not in html and "<em>" not in html
+    assert html_to_text(html).strip() == TRAP
+
+
+def test_a_title_field_gets_the_title_as_plain_text() -> None:
+    assert service_title(TRAP, "text", blended=False) == TRAP
+    assert service_title(TRAP, "markdown", blended=False) == TRAP.replace("<", "‹").replace(
+        ">", "›")
+
+
+# Chat services without a title field, reached on loopback: Apprise pastes the title into
+# the Markdown they post, which the server renders. Mattermost only with format = "markdown":
+# Apprise declares it a plain-text service, so it would post HTML or text channels' bodies
+# unescaped too (the README says to use Markdown for it).
+CHAT_SERVICES = {
+    "rocketchat": "rocket://abcdefghijk/lmnopqrstuvwxyz0123456789@{host}/%23news",
+    "mattermost": "mmost://{host}/abcdefghijklmnop",
+}
+
+
+@pytest.mark.parametrize(("service", "format"), [
+    ("rocketchat", "markdown"), ("rocketchat", "html"), ("rocketchat", "text"),
+    ("mattermost", "markdown"),
+])
+def test_a_chat_server_without_titles_gets_the_headline_as_literal_text(
+    service: str, format: str, webhook: WebhookReceiver
+) -> None:
+    message = render_alert(channel(format), facts(headline=TRAP))
+    url = CHAT_SERVICES[service].format(host=webhook.url.removeprefix("http://"))
+    assert send_to_url(url, message).ok
+    [posted] = webhook.requests
+    html = markdown_to_html(posted.json["text"])  # rendered as the chat server does
+    first_line = html.split("\n")[0]
+    assert "<a " not in first_line and "<b>" not in first_line, first_line
+    assert "<em>" not in first_line, first_line
+    assert f"[Putin in Pyongyang] {TRAP}" in html_to_text(first_line)
 
 
 def test_titles_are_one_short_line() -> None:

@@ -10,10 +10,12 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from apprise.conversion import html_to_text
 from matrix import Synapse, SynapseUnavailable
 from servers import SMTPServer, WebhookReceiver
 from test_alerts_outbox import (
@@ -27,6 +29,10 @@ from test_alerts_outbox import (
     write_alert_config,
 )
 
+from alerts.channels import Channel
+from alerts.delivery import send_to_url
+from alerts.escaping import escape_markdown
+from alerts.render import SAMPLE_FACTS, render_alert
 from scheduler.app import App
 
 MOSQUITTO = ("127.0.0.1", 1883)
@@ -131,12 +137,35 @@ def test_one_alert_reaches_email_matrix_mqtt_and_a_webhook(
     assert HOSTILE in chat["body"]
 
     payload = payloads.get(timeout=10).decode()
-    assert HOSTILE.replace("<", "‹").replace(">", "›") in payload  # the title, in the body
+    # MQTT has no title field: the title is in the body, escaped as the body's headline is
+    assert escape_markdown(f"[{RULE}] {HOSTILE}") in payload
     assert "https://wire.example.org/news/" in payload
 
     [posted] = webhook.requests
     assert posted.json["title"] == title
     assert posted.json["message"].startswith(r"**[Putin \<script\>alert(1)\</script\>")
+
+
+TRAP = "[click me](http://evil.example/) <b>x</b> *bold*"
+
+
+@pytest.mark.parametrize("format", ["markdown", "html", "text"])
+def test_matrix_shows_a_hostile_headline_as_literal_text(synapse: Synapse, format: str) -> None:
+    """What a Matrix client renders (formatted_body) and shows as text (body) hold the
+    headline, in the title and in the body, without a link, bold or emphasis."""
+    before = len(synapse.messages())
+    facts = replace(SAMPLE_FACTS, headline=TRAP)
+    message = render_alert(Channel("desk", (synapse.apprise_url(),), format=format), facts)
+    assert send_to_url(synapse.apprise_url(), message).ok
+    event = synapse.wait_for_messages(before + 1)[-1]
+    formatted = event.get("formatted_body", "")
+    assert "evil.example" not in formatted.replace("http://evil.example/)", "")
+    assert "<a href=\"http://evil" not in formatted
+    assert "<b>x" not in formatted and "<em>bold" not in formatted and "<strong>x" not in formatted
+    shown = html_to_text(formatted) if formatted else event["body"]
+    assert shown.count("[click me](http://evil.example/)") == 2  # title and headline
+    assert "*bold*" in shown and "x" in shown
+    assert "[click me](http://evil.example/)" in event["body"]
 
 
 def test_html_email_has_escaped_headline_and_highlighted_snippet(

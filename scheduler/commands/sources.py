@@ -23,6 +23,7 @@ from scheduler.commands.common import Context, fail, opened_app, pass_context, r
 from scheduler.config import ConfigError, SourceConfig
 from scheduler.config_file import append_entry, remove_entry
 from scheduler.crawl_specs import crawl_settings, source_spec
+from scheduler.logs import mask_secrets
 from scheduler.opml import OPMLError, Outline, read_opml, write_opml
 
 PREVIEW_TIME_LIMIT = 90.0
@@ -91,13 +92,13 @@ def describe_source(source: SourceConfig, row: Source | None, now: datetime,
     detected = f"{kind} (auto)" if source.kind == "auto" else source.kind
     lines = [f"{source.name}: {detected}", f"  url:        {source.url}"]
     if row is not None and row.resolved_url:
-        lines.append(f"  polls:      {row.resolved_url}")
+        lines.append(f"  polls:      {mask_secrets(row.resolved_url)}")
     if row is None or row.last_polled_at is None:
         lines.append("  last fetch: never")
     else:
         lines.append(f"  last fetch: {_when(row.last_polled_at, now)} ({row.last_status})")
         if row.last_error:
-            lines.append(f"  last error: {row.last_error}")
+            lines.append(f"  last error: {mask_secrets(row.last_error)}")
     if row is not None and row.next_poll_at is not None:
         interval = row.poll_interval_seconds
         every = f", every {format_duration(timedelta(seconds=interval))}" if interval else ""
@@ -140,7 +141,7 @@ def sources_add(ctx: Context, url: str, name: str | None, kind: str, dry_run: bo
     """
     loaded = ctx.load()
     config = loaded.config
-    if any(source.url == url for source in config.sources):
+    if any(url in (source.url, source.fetch_url) for source in config.sources):
         fail(f"{url} is already a source")
     if name is not None and any(source.name == name for source in config.sources):
         fail(f"a source named {name!r} exists already; choose another --name")
@@ -248,7 +249,7 @@ def sources_import(ctx: Context, opml_file: Path, dry_run: bool) -> None:
         fail(f"{opml_file}: {error}")
         return
     loaded = ctx.load()
-    urls = {source.url for source in loaded.config.sources}
+    urls = {url for source in loaded.config.sources for url in (source.url, source.fetch_url)}
     names = {source.name for source in loaded.config.sources}
     added = skipped = 0
     for outline in outlines:
@@ -293,7 +294,7 @@ def sources_export(ctx: Context) -> None:
             row = rows.get(source.name)
             kind = source.kind if source.kind != "auto" else (row.kind if row else "auto")
             if kind == "feed":
-                resolved = row.resolved_url if row is not None else None
+                resolved = mask_secrets(row.resolved_url) if row is not None else None
                 outlines.append(Outline(source.name, resolved or source.url, "feed",
                                         html_url=source.url if resolved else None))
             else:
