@@ -34,9 +34,9 @@ def ledger(harness: CrawlHarness) -> dict[str, CrawlEntry]:
     return {row.url: row for row in harness.query(select(CrawlEntry))}
 
 
-def make_due(harness: CrawlHarness) -> None:
+def make_due(database_url: str) -> None:
     """Move the clock past every waiting retry: the ledger's rows fall due now."""
-    engine = make_engine(harness.database_url)
+    engine = make_engine(database_url)
     try:
         with make_sessionmaker(engine).begin() as session:
             session.execute(update(CrawlEntry).values(
@@ -216,10 +216,10 @@ def test_a_blocked_page_stands_in_with_the_feed_text_then_upgrades_to_the_full_a
         harness.crawl()
         assert article_requests(site) == []
 
-        make_due(harness)
+        make_due(harness.database_url)
         harness.crawl()  # still 403 (the second refusal): the stand-in stays
         assert harness.articles()[url].from_feed
-        make_due(harness)
+        make_due(harness.database_url)
         harness.crawl()
         upgraded = harness.articles()[url]
         assert not upgraded.from_feed and "six crossings a day" in upgraded.body

@@ -15,6 +15,7 @@ from pathlib import Path
 from hostile import Answer, HostileSite, ago, article_html, rss
 from servers import WebhookReceiver
 from sqlalchemy import inspect, select
+from test_crawl_ledger import make_due
 from test_daemon import wait_until
 from test_end_to_end import NEWSWATCH
 
@@ -35,7 +36,7 @@ def story_text(n: int) -> str:
 
 
 def config(tmp_path: Path, feeds: dict[str, str], hook: WebhookReceiver, rule: str,
-           crawler: str = "", daemon: str = "") -> Path:
+           crawler: str = "", daemon: str = "", more_rules: str = "") -> Path:
     sources = "".join(f'[[sources]]\nname = "{name}"\nurl = "{url}"\n\n'
                       for name, url in feeds.items())
     hook_url = "json://" + hook.url.removeprefix("http://") + "/hook"
@@ -60,6 +61,7 @@ urls = ["{hook_url}"]
 name = "ferries"
 query = {json.dumps(rule)}
 channels = ["desk"]
+{more_rules}
 """, encoding="utf-8")
     return path
 
@@ -201,3 +203,34 @@ def test_two_outlets_carrying_the_same_stories_alert_once_per_story_under_the_da
     assert len(titles) == stories
     assert sorted(title.split(" (")[0] for title in titles) == sorted(
         f"Ferry line {n}" for n in range(stories))
+
+
+def test_a_stand_in_upgraded_to_the_full_article_alerts_new_rules_only(
+    tmp_path: Path, webhook: WebhookReceiver,
+) -> None:
+    blocked = threading.Event()
+    blocked.set()
+
+    def page(path: str) -> Answer:
+        if blocked.is_set():
+            return 403, {"Content-Type": "text/html"}, lambda: [b"subscribers only"]
+        body = article_html("Ferry line 1", PUBLISHED, story_text(1)).encode()
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, lambda: [body]
+
+    with HostileSite("127.0.0.2") as site:
+        site.add_file("/feed.xml", rss([("Ferry line 1", f"{site.base_url}/news/line-1",
+                                         PUBLISHED)]))
+        site.prefix_route("/news/", page)
+        path = config(tmp_path, {"ferries": f"{site.base_url}/feed.xml"}, webhook, "ferry",
+                      more_rules='[[rules]]\nname = "pier"\nquery = "pier"\n'
+                                 'channels = ["desk"]\n')
+        assert run_once(path).returncode == 0
+        # The feed's title stands in: the title rule alerts, the body rule can't yet.
+        assert [r.json["title"] for r in webhook.requests] == ["[ferries] Ferry line 1"]
+
+        blocked.clear()
+        make_due(f"sqlite:///{tmp_path / 'newswatch.db'}")
+        assert run_once(path).returncode == 0
+        assert run_once(path).returncode == 0
+    titles = sorted(r.json["title"] for r in webhook.requests)
+    assert titles == ["[ferries] Ferry line 1", "[pier] Ferry line 1"]
