@@ -102,6 +102,9 @@ def test_a_real_section_page_is_crawled_for_its_article_links_only(tmp_path: Pat
             tmp_path, source_toml("section", f"{site.base_url}/section/", kind="page"),
             max_article_age="1000w",
         )
+        # Alert history and articles must be kept at least as long as articles are fetched.
+        harness.config.write_text(harness.config.read_text() + '\n[retention]\n'
+                                  'alert_history = "1000w"\narticles = "1000w"\n')
         harness.crawl()
         requested = {path for path in site.paths() if path not in ("/robots.txt", "/section/")}
         expected = {
