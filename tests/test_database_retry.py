@@ -11,11 +11,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from crawler.database import make_engine, make_sessionmaker, write_with_retry
+from crawler.models import Source
+from scheduler.app import App
+from scheduler.config import load_config
 
 SHORT_BUSY_TIMEOUT_MS = 100  # so that SQLite gives up waiting within a test
 
@@ -41,15 +44,16 @@ def add_note(note: str):
 
 
 @contextmanager
-def write_lock_held(path: Path, release: threading.Event | None = None) -> Iterator[None]:
-    """Another connection holds SQLite's write lock (BEGIN IMMEDIATE, a row written) in a
+def write_lock_held(path: Path, release: threading.Event | None = None,
+                    write: str = "INSERT INTO notes (note) VALUES ('holder')") -> Iterator[None]:
+    """Another connection holds SQLite's write lock (BEGIN IMMEDIATE, `write` done) in a
     thread of its own until `release` is set (or the block ends); it then commits."""
     locked, release = threading.Event(), release or threading.Event()
 
     def hold() -> None:
         connection = sqlite3.connect(path, isolation_level=None)
         connection.execute("BEGIN IMMEDIATE")
-        connection.execute("INSERT INTO notes (note) VALUES ('holder')")
+        connection.execute(write)
         locked.set()
         release.wait(60)
         connection.execute("COMMIT")
@@ -65,6 +69,24 @@ def write_lock_held(path: Path, release: threading.Event | None = None) -> Itera
         holder.join()
 
 
+@contextmanager
+def set_on_first_retry() -> Iterator[threading.Event]:
+    """An event set as soon as a retry is logged (to let a lock holder go)."""
+    retried = threading.Event()
+
+    class OnRetry(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "retrying" in record.getMessage():
+                retried.set()
+
+    handler = OnRetry()
+    logging.getLogger("crawler.database").addHandler(handler)
+    try:
+        yield retried
+    finally:
+        logging.getLogger("crawler.database").removeHandler(handler)
+
+
 def test_a_locked_sqlite_write_waits_and_succeeds_once_the_lock_is_released(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -72,21 +94,11 @@ def test_a_locked_sqlite_write_waits_and_succeeds_once_the_lock_is_released(
     engine = make_engine(f"sqlite:///{path}", busy_timeout_ms=SHORT_BUSY_TIMEOUT_MS)
     notes_table(engine)
     sessions = make_sessionmaker(engine)
-    release = threading.Event()
-
-    class Release(logging.Handler):  # lets the holder go once a retry has been logged
-        def emit(self, record: logging.LogRecord) -> None:
-            if "retrying" in record.getMessage():
-                release.set()
-
-    handler = Release()
-    logging.getLogger("crawler.database").addHandler(handler)
     try:
         with caplog.at_level(logging.WARNING, "crawler.database"), \
-                write_lock_held(path, release):
+                set_on_first_retry() as retried, write_lock_held(path, retried):
             written = write_with_retry(sessions, add_note("second"), "storing a note")
     finally:
-        logging.getLogger("crawler.database").removeHandler(handler)
         engine.dispose()
 
     assert written == "second"
@@ -150,3 +162,33 @@ def test_a_postgresql_serialization_failure_runs_the_unit_again(postgres_url: st
         assert notes(engine) == ["changed and renamed"]
     finally:
         engine.dispose()
+
+
+def test_the_daemon_schedules_next_polls_despite_a_crawl_holding_the_lock(
+    tmp_path: Path
+) -> None:
+    path = tmp_path / "newswatch.db"
+    config = tmp_path / "config.toml"
+    config.write_text(f'''[storage]
+url = "sqlite:///{path}"
+[[sources]]
+name = "Wire"
+url = "http://127.0.0.1:9/feed"
+''', encoding="utf-8")
+    app = App(load_config(config, {}))
+    try:
+        app.open()
+        specs = app.crawl_job().sources
+        app.engine.dispose()  # new connections wait only briefly for a lock
+        event.listen(app.engine, "connect", lambda connection, _record: connection.execute(
+            f"PRAGMA busy_timeout={SHORT_BUSY_TIMEOUT_MS}"))
+        with set_on_first_retry() as retried, write_lock_held(
+            path, retried, "UPDATE sources SET error_count = 0"
+        ):
+            app.schedule_next_polls(specs)  # a crawl that reported nothing
+        with app.sessions() as session:
+            source = session.scalars(select(Source)).one()
+        assert retried.is_set()
+        assert source.last_status == "crawl failed" and source.next_poll_at is not None
+    finally:
+        app.close()
