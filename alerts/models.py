@@ -28,7 +28,11 @@ class RuleMatch(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     rule: Mapped[str] = mapped_column(String(200))
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    # Indexed on its own: matching reads an article's and a story's matches by article, and
+    # the unique (rule, article_id) index cannot serve a lookup without the rule.
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
     hits: Mapped[list[dict]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -50,6 +54,8 @@ class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (
         UniqueConstraint("rule", "story_id", "channel", name="uq_notifications_once"),
+        # Alerts by status (the outbox, `status`), and sent ones by time (`status`'s 24 h).
+        Index("ix_notifications_status_sent_at", "status", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -60,7 +66,7 @@ class Notification(Base):
         ForeignKey("stories.id", ondelete="CASCADE", name="fk_notifications_story_id")
     )
     channel: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     url_results: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)

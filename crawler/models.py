@@ -118,7 +118,8 @@ class Article(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     # True when the page could not be fetched and the feed's title and summary stand in.
     from_feed: Mapped[bool] = mapped_column(default=False)
-    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Indexed: `status`, `crawl`'s progress, backtests and housekeeping read by time range.
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     # NULL until the matcher has looked at the article: matching reads only new rows.
     matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 

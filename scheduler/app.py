@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.channels import channel_from_settings, rule_options
 from alerts.delivery import DeliveryReport, deliver_pending
@@ -20,7 +20,7 @@ from alerts.matching import MatchReport, match_new_articles
 from alerts.query import parse_query
 from alerts.routing import route_new_alerts
 from alerts.rules import Rule
-from crawler.database import make_engine, make_sessionmaker
+from crawler.database import make_engine, make_sessionmaker, write_with_retry
 from crawler.job import CrawlJob, SourceSpec
 from crawler.models import Source, utcnow
 from crawler.polling import PollOutcome, PollState
@@ -174,7 +174,8 @@ class App:
         crawl: a failure, unless the child did record a successful fetch."""
         now = utcnow()
         started = started or now
-        with self.sessions.begin() as session:
+
+        def schedule(session: Session) -> None:
             for spec in specs:
                 source = session.get(Source, spec.id)
                 if source is None:
@@ -189,6 +190,9 @@ class App:
                     source.last_error = crawl_error or "the crawl gave no result for this source"
                 ok = reported and source.last_status in ("ok", "not modified", "warning")
                 apply_poll(source, PollOutcome(ok=ok), spec.poll_bounds(), now, state)
+
+        # Another crawl may be writing: a locked database delays the schedule, never loses it.
+        write_with_retry(self.sessions, schedule, "scheduling the next polls")
 
     def match(self) -> MatchReport:
         return match_new_articles(self.sessions, self.rules(), self.config.crawler.max_article_age)
