@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING
 
 from scrapy.utils.defer import maybe_deferred_to_future
-from sqlalchemy.exc import OperationalError
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
+from crawler.database import retry_transient
 from crawler.items import (
     ArticleItem,
     EntryOutcomeItem,
@@ -32,14 +31,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PREVIEW_STAT = "newswatch/preview"
-
-
-T = TypeVar("T")
-
-# A write that finds the database locked (SQLite's busy timeout passed, a PostgreSQL
-# deadlock) is tried again, waiting longer each time, for about this long in all; the
-# crawl's time limit still bounds the whole crawl.
-LOCKED_RETRY_SECONDS = 300.0
 
 
 class StorePipeline:
@@ -74,7 +65,9 @@ class StorePipeline:
         # would install Twisted's default instead
 
         await maybe_deferred_to_future(
-            deferToThreadPool(reactor, self.writer, retry_when_locked, self._write, item)
+            # A write that finds the database locked is run again rather than lost.
+            deferToThreadPool(reactor, self.writer, retry_transient,
+                              partial(self._write, item), "storing what the crawl found")
         )
         return item
 
@@ -121,35 +114,13 @@ class StorePipeline:
                     retry_after=timedelta(seconds=retry_after) if retry_after else None,
                 )
                 try:
-                    retry_when_locked(self.store.finish_poll, source_id, outcome,
-                                      source.poll_bounds())
+                    retry_transient(partial(self.store.finish_poll, source_id, outcome,
+                                            source.poll_bounds()), "planning the next poll")
                 except Exception:  # one source's bad state must not unplan the others
                     logger.exception("could not plan the next poll of source %s", source.name)
         finally:
             self.writer.stop()
             self.store.close()
-
-
-def retry_when_locked(write: Callable[..., T], *args: object,
-                      limit: float = LOCKED_RETRY_SECONDS) -> T:
-    """Run `write`, trying again while the database is locked rather than losing it."""
-    deadline = time.monotonic() + limit
-    wait = 0.5
-    while True:
-        try:
-            return write(*args)
-        except OperationalError as error:
-            if not _is_lock_error(error) or time.monotonic() + wait > deadline:
-                raise
-            logger.warning("the database is busy (%s); writing again in %.1fs",
-                           error.orig, wait)
-            time.sleep(wait)
-            wait = min(wait * 2, 30.0)
-
-
-def _is_lock_error(error: OperationalError) -> bool:
-    message = str(error.orig).lower()
-    return "locked" in message or "deadlock" in message or "could not serialize" in message
 
 
 class PreviewPipeline:
