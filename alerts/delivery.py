@@ -160,14 +160,12 @@ def retry_delay(attempts: int) -> timedelta:
 Clock = Callable[[], datetime]
 
 
-def round_clock(now: datetime | None = None) -> Clock:
-    """The time of each attempt: the real time or, for a round run "at" `now` (tests,
-    catching up), `now` plus the time the round has taken so far. Taken per attempt, so
+def round_clock(start: datetime) -> Clock:
+    """The time of each attempt: `start` (the round's start: now, or a time a test runs
+    the round "at") plus the time the round has taken so far. Taken per attempt, so
     backoff and "sent at" are right even when a round takes minutes."""
-    if now is None:
-        return utcnow
-    started = time.monotonic()
-    return lambda: now + timedelta(seconds=time.monotonic() - started)
+    began = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - began)
 
 
 def deliver_pending(
@@ -185,12 +183,14 @@ def deliver_pending(
     `retry_period`, when given, overrides every channel's. `stop` is asked before each
     message: when it says so, the round ends and what is left stays pending.
     """
-    clock = round_clock(now)
+    started = now or utcnow()
+    clock = round_clock(started)
     configured = as_channels(channels)
     if retry_period is not None:
         configured = {name: replace(channel, retry_period=retry_period)
                       for name, channel in configured.items()}
-    plan = plan_messages(sessions, configured, rules or {}, clock())
+    # Planning sends nothing: it happens at the round's start; sending is timed per attempt.
+    plan = plan_messages(sessions, configured, rules or {}, started)
     owner = new_owner()
     sent = retrying = failed = 0
     for message_id in _due_messages(sessions, clock()):

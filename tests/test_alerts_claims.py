@@ -9,12 +9,14 @@ import subprocess
 import sys
 import threading
 from datetime import datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from servers import WebhookReceiver
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
-from test_alerts_outbox import hook_url
+from test_alerts_outbox import app_opener, hook_url, publish, write_alert_config
 from test_daemon_lifecycle import SlowReceiver
 
 from alerts.claims import CLAIM_LEASE
@@ -140,8 +142,39 @@ def test_each_attempt_is_timed_when_it_answers_not_when_the_round_began(db) -> N
     accepted = [a.attempted_at for a in attempts if a.ok]
     # each slow answer takes a second: the three are a second apart, not all at `start`
     assert all(later - earlier >= timedelta(seconds=1)
-               for earlier, later in zip(accepted, accepted[1:], strict=False))
+               for earlier, later in pairwise(accepted))
     for message, refused in zip(messages(db), [a for a in attempts if not a.ok], strict=True):
         assert message.next_attempt_at is not None
         assert message.next_attempt_at >= refused.attempted_at + timedelta(seconds=24)
     assert messages(db)[-1].next_attempt_at >= start + timedelta(seconds=2 + 24)
+
+
+def test_two_rounds_racing_from_notifications_send_each_alert_exactly_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    with SlowReceiver(delay=0.2) as receiver, app_opener() as open_app:
+        config = write_alert_config(tmp_path, database_url,
+                                    f'[channels.desk]\nurls = ["{hook_url(receiver)}"]')
+        app = open_app(config)
+        for n in range(8):
+            publish(app, f"Putin to visit Pyongyang, report {n}")
+        assert app.match().notifications == 8
+        start = threading.Barrier(2)
+        errors: list[Exception] = []
+
+        def round_() -> None:
+            start.wait()
+            try:
+                app.deliver()
+            except Exception as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=round_) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
+        assert len(receiver.requests) == 8
+        with app.sessions() as session:
+            assert len(session.scalars(select(AlertMessage.id)).all()) == 8
