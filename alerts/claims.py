@@ -1,6 +1,6 @@
 """Claims on alert messages: a sender takes a message before sending it, so no two
-senders (two threads, a `run --once` next to a daemon, machines sharing one PostgreSQL
-database) ever send it.
+senders (two threads, two processes or machines sharing one PostgreSQL database) ever
+send it.
 
 A claim is a lease: `claimed_by` names the sender (host, process, a token per round) and
 `claimed_until` says how long the claim holds. It is taken with a conditional UPDATE,

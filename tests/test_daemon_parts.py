@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from servers import SiteServer, WebhookReceiver
 from sqlalchemy import select
-from test_daemon_lifecycle import FAST_ENV, daemon_config, hook_url
+from test_daemon_lifecycle import FAST_ENV, daemon_config, hook_url, wait_until
 from test_end_to_end import NEWSWATCH
 
-from alerts.delivery import deliver_pending
+from alerts.delivery import DeliveryReport, deliver_pending
 from alerts.models import AlertMessage, Notification, RuleMatch
 from crawler.database import make_engine, make_sessionmaker
 from crawler.job import CrawlJob, CrawlSettings, SourceSpec
@@ -31,6 +31,7 @@ from scheduler.app import App
 from scheduler.config import ConfigError, load_config
 from scheduler.crawls import CrawlRunner, LogRelay
 from scheduler.daemon import Daemon
+from scheduler.deliverer import DeliveryWorker
 from scheduler.housekeeping import housekeeping
 from scheduler.lock import daemon_lock
 from scheduler.logs import JsonFormatter
@@ -479,3 +480,35 @@ def test_a_failing_source_counts_from_its_last_success_not_from_unhealthy() -> N
     assert failing_since(source) == worked
     source.last_error = source.unhealthy_since = None
     assert failing_since(source) is None
+
+
+# -- the delivery worker -------------------------------------------------------------
+
+
+def test_the_delivery_worker_survives_a_failed_round_and_reports_failures(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stopping = threading.Event()
+    rounds: list[str] = []
+    failed_reported = threading.Event()
+    second_round = threading.Event()
+
+    def deliver(stop) -> DeliveryReport:
+        rounds.append("round")
+        if len(rounds) == 1:
+            raise RuntimeError("database went away")
+        second_round.set()
+        assert not stop()
+        return DeliveryReport(failed=1)
+
+    worker = DeliveryWorker(deliver, stopping, failed_reported.set)
+    worker.start()
+    with caplog.at_level(logging.ERROR, logger="scheduler.deliverer"):
+        worker.wake()
+        assert wait_until(lambda: len(rounds) == 1, 10)
+        worker.wake()
+        assert second_round.wait(10) and failed_reported.wait(10)
+    assert "delivery failed; the daemon goes on" in caplog.text
+    stopping.set()
+    worker.join(5)
+    assert not worker.is_alive()
