@@ -16,9 +16,9 @@ Jobs (APScheduler 3.11, in memory, UTC):
 Job ids come from the config, so a reload re-syncs them: new sources get a job, removed
 ones lose theirs, changed intervals are rescheduled.
 
-The jobs only queue work. The worker thread takes everything queued at that moment and, for
-sources, asks the database which are really due (Miniflux-style: `next_poll_at`, which
-the crawler's adaptive polling and backoff write, is the truth; a job that fires for a
+The jobs only queue work. The worker thread takes everything queued at that moment
+and, for sources, asks the database which are really due (Miniflux-style: `next_poll_at`,
+which the crawler's adaptive polling and backoff write, is the truth; a job that fires for a
 source backed off to later is skipped and moved to that time), adds any other source the
 database says is overdue, and crawls them together in one child process, so that
 Scrapy's per-domain concurrency and politeness work across sources. After each crawl the
@@ -57,8 +57,8 @@ Lifecycle: SIGTERM/SIGINT stop the scheduler, the worker after its current step 
 delivery worker after the message it is sending, wait up to `daemon.shutdown_grace` for
 them and for running crawls, kill the crawls that overrun, record a clean stop, and exit
 0. Alerts not sent stay pending in the database for the next start (a claim left by a
-send cut short is freed by the next start on this host, or expires). SIGHUP reloads config.toml
-(`scheduler.reload`). One daemon per database (`scheduler.lock`).
+send cut short is freed by the next start on this host, or expires). SIGHUP reloads
+config.toml (`scheduler.reload`). One daemon per database (`scheduler.lock`).
 """
 
 from __future__ import annotations
