@@ -2,7 +2,9 @@
 
 A delivery round first plans (`alerts.planner`: notifications become messages, or wait
 for a digest, quiet hours or the rate limit), then sends every message that is due.
-Each URL's result is committed as soon as that URL has answered, so:
+Each message is claimed first (`alerts.claims`), so no two senders ever send it, and
+each URL's result is committed as soon as that URL has answered, with the time of that
+answer, so:
 
 * a daemon stopped or killed at any point loses nothing: messages and the
   notifications they carry are in the database before anything is sent, and pending
@@ -25,7 +27,9 @@ import hashlib
 import logging
 import random
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -37,6 +41,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from alerts.channels import DEFAULT_RETRY_PERIOD, Channel, RuleOptions, as_channels
+from alerts.claims import claim, new_owner, release, renew
 from alerts.escaping import service_title
 from alerts.faults import crash_point
 from alerts.models import AlertMessage, DeliveryAttempt
@@ -154,27 +159,46 @@ def retry_delay(attempts: int) -> timedelta:
     return base * random.uniform(0.8, 1.2)
 
 
+Clock = Callable[[], datetime]
+
+
+def round_clock(start: datetime) -> Clock:
+    """The time of each attempt: `start` (the round's start: now, or a time a test runs
+    the round "at") plus the time the round has taken so far. Taken per attempt, so
+    backoff and "sent at" are right even when a round takes minutes."""
+    began = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - began)
+
+
 def deliver_pending(
     sessions: sessionmaker,
     channels: Mapping[str, Channel | Sequence[str]],
     rules: Mapping[str, RuleOptions] | None = None,
     now: datetime | None = None,
     retry_period: timedelta | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> DeliveryReport:
-    """Plan the outbox, then send every message that is due; return what happened.
+    """Plan the outbox, then claim and send every message that is due; return what
+    happened.
 
     `channels` maps names to Channel settings (or bare URL lists, sent as plain text);
-    `retry_period`, when given, overrides every channel's.
+    `retry_period`, when given, overrides every channel's. `stop` is asked before each
+    message: when it says so, the round ends and what is left stays pending.
     """
-    now = now or utcnow()
+    started = now or utcnow()
+    clock = round_clock(started)
     configured = as_channels(channels)
     if retry_period is not None:
         configured = {name: replace(channel, retry_period=retry_period)
                       for name, channel in configured.items()}
-    plan = plan_messages(sessions, configured, rules or {}, now)
+    # Planning sends nothing: it happens at the round's start; sending is timed per attempt.
+    plan = plan_messages(sessions, configured, rules or {}, started)
+    owner = new_owner()
     sent = retrying = failed = 0
-    for message_id in _due_messages(sessions, now):
-        outcome = deliver_message(sessions, message_id, configured, now)
+    for message_id in _due_messages(sessions, clock()):
+        if stop is not None and stop():
+            break
+        outcome = deliver_message(sessions, message_id, configured, clock, owner)
         if outcome == "sent":
             sent += 1
         elif outcome == "failed":
@@ -198,21 +222,39 @@ def _due_messages(sessions: sessionmaker, now: datetime) -> list[int]:
 
 
 def deliver_message(
-    sessions: sessionmaker, message_id: int, channels: Mapping[str, Channel], now: datetime
+    sessions: sessionmaker, message_id: int, channels: Mapping[str, Channel],
+    clock: Clock = utcnow, owner: str | None = None,
 ) -> str | None:
-    """Send one pending message to each of its channel's URLs that has not accepted it;
-    return its status afterwards (None if it was not pending)."""
+    """Claim one pending message, send it to each of its channel's URLs that has not
+    accepted it, and return its status afterwards (None if it was not pending, or is
+    another sender's)."""
+    owner = owner or new_owner()
+    with sessions.begin() as session:
+        if not claim(session, message_id, owner, clock()):
+            return None
+    try:
+        return _send_claimed(sessions, message_id, channels, clock, owner)
+    except BaseException:
+        with suppress(Exception), sessions.begin() as session:  # free for the next round
+            release(session, message_id, owner)
+        raise
+
+
+def _send_claimed(
+    sessions: sessionmaker, message_id: int, channels: Mapping[str, Channel], clock: Clock,
+    owner: str,
+) -> str | None:
     with sessions() as session:
         row = session.get(AlertMessage, message_id)
-        if row is None or row.status != "pending":
-            return None
+        assert row is not None
         content = Message(row.title, row.body, row.body_format)
         done = dict(row.url_results or {})
         channel = channels.get(row.channel)
     if channel is None or not channel.urls:
         with sessions.begin() as session:
             return _finish(session, message_id,
-                           [f"channel {row.channel!r} is not configured"], now, give_up=True)
+                           [f"channel {row.channel!r} is not configured"], clock(),
+                           give_up=True)
     waiting = [url for url in channel.urls if done.get(url_key(url)) != "sent"]
     errors: list[str] = []
     for index, url in enumerate(waiting):
@@ -224,11 +266,16 @@ def deliver_message(
             errors.append(result.error or "delivery failed")
         # Committed right after each answer: the last one together with the outcome.
         with sessions.begin() as session:
-            _record_attempt(session, message_id, url, result, now)
+            moment = clock()
+            _record_attempt(session, message_id, url, result, moment)
             if index == len(waiting) - 1:
-                return _finish(session, message_id, errors, now)
+                return _finish(session, message_id, errors, moment)
+            if not renew(session, message_id, owner, moment):
+                logger.warning("alert message %d: the claim expired while sending; another "
+                               "sender has taken it", message_id)
+                return None
     with sessions.begin() as session:  # every URL had accepted it before a crash
-        return _finish(session, message_id, errors, now)
+        return _finish(session, message_id, errors, clock())
 
 
 def _record_attempt(session: Session, message_id: int, url: str, result: UrlResult,
@@ -248,6 +295,7 @@ def _finish(session: Session, message_id: int, errors: list[str], now: datetime,
                       options=[selectinload(AlertMessage.notifications)])
     assert row is not None
     row.attempts += 1
+    row.claimed_by = row.claimed_until = None
     if not errors:
         row.status, row.sent_at, row.last_error = "sent", now, None
         logger.info("alert message %d sent to channel %r: %s", row.id, row.channel,

@@ -93,6 +93,11 @@ class AlertMessage(Base):
     every retry gets the same text. `url_results` maps the fingerprint of each of the
     channel's Apprise URLs to "sent" once that URL accepted the message: a retry goes
     only to the URLs that failed. Retries stop at `give_up_at`.
+
+    A sender claims a message before sending it (`claimed_by`, until `claimed_until`):
+    no other sender takes it while the claim holds, and a crashed sender's claim
+    expires, so the message is sent later, never lost. `kind` "admin" is an operator
+    alert (`scheduler.admin`), which carries no rule notifications.
     """
 
     __tablename__ = "alert_messages"
@@ -102,7 +107,7 @@ class AlertMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(10), default="alert")  # "alert" | "digest"
+    kind: Mapped[str] = mapped_column(String(10), default="alert")  # alert, digest, admin
     title: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
     body_format: Mapped[str] = mapped_column(String(10), default="text")
@@ -114,6 +119,8 @@ class AlertMessage(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     give_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     notifications: Mapped[list[Notification]] = relationship(back_populates="message")
     url_attempts: Mapped[list[DeliveryAttempt]] = relationship(

@@ -11,6 +11,10 @@ own, or a digest shared with others) or held with the time it may go:
   held becomes one message (a digest is one message too): alerts fold, never drop.
 
 The message's title and body are rendered here, so retries resend the same text.
+
+Planning is serialised per database (`_lock_planning`): two rounds planning at once
+would both see the same notifications waiting and put each into two messages, which
+claiming the messages could not stop.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from alerts.channels import Channel, RuleOptions
@@ -51,6 +55,7 @@ def plan_messages(
     """Queue messages for the notifications due at `now`; hold the others."""
     report = PlanReport()
     with sessions.begin() as session:
+        _lock_planning(session)
         by_channel: dict[str, list[Notification]] = defaultdict(list)
         for notification in _due_notifications(session, now):
             by_channel[notification.channel].append(notification)
@@ -61,6 +66,21 @@ def plan_messages(
             else:
                 report += _plan_channel(session, channel, notifications, rules, now)
     return report
+
+
+PLANNING_LOCK = 0x6E77_706C  # PostgreSQL advisory lock key ("nwpl")
+
+
+def _lock_planning(session: Session) -> None:
+    """Take the database's write lock for this transaction before reading what is due,
+    so a concurrent round plans after this one commits and sees what it queued."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLANNING_LOCK})
+    elif dialect == "sqlite":
+        # A write that changes nothing starts the write transaction (waiting out the busy
+        # timeout for another writer), so the reads below see the latest commit.
+        session.execute(text("UPDATE alert_messages SET id = id WHERE 0"))
 
 
 def _due_notifications(session: Session, now: datetime) -> Sequence[Notification]:

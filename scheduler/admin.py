@@ -2,16 +2,17 @@
 
 Three events: a source failing for longer than `admin.unhealthy_after` (default a day),
 alerts that could not be delivered for good, and a daemon that stopped without shutting
-down (found by the next daemon). They go straight through the same Apprise path as rule
-alerts (`send_to_url` with a `Message`), not through the outbox, so they never create
-rule notifications; each event is sent once, remembered by key in `admin_events`. One
-that could not be sent to any URL is tried again at the next check.
+down (found by the next daemon). Each new event is queued in the outbox as a message
+(kind "admin") to the admin channel, so it is claimed, sent, retried with backoff per URL
+and given up after the channel's retry period exactly as rule alerts are; it carries no
+rule notification. The event's key is remembered in `admin_events` in the transaction
+that queues it, so each event is queued once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,8 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from alerts.delivery import send_to_url
-from alerts.models import Notification
+from alerts.models import AlertMessage, Notification
 from alerts.render import Message
 from crawler.models import Source, utcnow
 from scheduler.models import AdminEvent, DaemonRun
@@ -90,38 +90,32 @@ def pending_events(
     return events
 
 
-def send_admin_alerts(
+def queue_admin_alerts(
     sessions: sessionmaker,
-    urls: Sequence[str],
+    channel: str,
     sources: Sequence[str],
     unhealthy_after: timedelta,
-    send: Callable[[str, Message], object] = send_to_url,
+    retry_period: timedelta,
+    now: datetime | None = None,
 ) -> int:
-    """Send each new event to every URL of the admin channel; the number of events sent."""
-    sent = 0
-    for event in pending_events(sessions, sources, unhealthy_after):
-        results = [send(url, event.message) for url in urls]
-        errors = [getattr(r, "error", None) for r in results if not getattr(r, "ok", False)]
-        if len(errors) == len(results):
-            logger.error("admin alert %r not sent: %s", event.message.title,
-                         "; ".join(e or "failed" for e in errors))
-            continue
-        for error in errors:
-            logger.warning("admin alert %r not sent to one URL: %s", event.message.title, error)
-        _remember(sessions, event.keys)
-        logger.info("admin alert sent: %s", event.message.title)
-        sent += 1
-    return sent
-
-
-def _remember(sessions: sessionmaker, keys: Sequence[str]) -> None:
-    now = utcnow()
-    for key in keys:
+    """Queue each new event as an outbox message to `channel`; the number queued."""
+    now = now or utcnow()
+    queued = 0
+    for event in pending_events(sessions, sources, unhealthy_after, now):
         try:
             with sessions.begin() as session:
-                session.add(AdminEvent(key=key, sent_at=now))
+                session.add_all(AdminEvent(key=key, sent_at=now) for key in event.keys)
+                session.add(AlertMessage(
+                    channel=channel, kind="admin", title=event.message.title,
+                    body=event.message.body, body_format=event.message.format,
+                    status="pending", attempts=0, url_results={}, created_at=now,
+                    give_up_at=now + retry_period,
+                ))
         except IntegrityError:
-            pass  # remembered already (two checks raced)
+            continue  # queued already by a check that raced this one
+        logger.info("admin alert queued for channel %r: %s", channel, event.message.title)
+        queued += 1
+    return queued
 
 
 def _unhealthy_message(source: Source, since: datetime, now: datetime) -> Message:

@@ -197,9 +197,11 @@ class App:
     def match(self) -> MatchReport:
         return match_new_articles(self.sessions, self.rules(), self.config.crawler.max_article_age)
 
-    def deliver(self, now: datetime | None = None) -> DeliveryReport:
+    def deliver(self, now: datetime | None = None,
+                stop: Callable[[], bool] | None = None) -> DeliveryReport:
         """Queue copies of new alerts for channels routing by tag or source, then send
-        what is due (digests, quiet hours and rate limits decide what that is)."""
+        what is due (digests, quiet hours and rate limits decide what that is); `stop`
+        is asked before each message."""
         channels = {
             name: channel_from_settings(name, settings)
             for name, settings in self.config.channels.items()
@@ -207,7 +209,7 @@ class App:
         rules = {rule.name: rule_options(rule) for rule in self.config.rules}
         route_new_alerts(self.sessions, channels,
                          {name: options.tags for name, options in rules.items()}, now)
-        return deliver_pending(self.sessions, channels, rules, now=now)
+        return deliver_pending(self.sessions, channels, rules, now=now, stop=stop)
 
     def cycle(
         self, names: Sequence[str] | None = None, runner: CrawlFunction | None = None

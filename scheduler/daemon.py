@@ -1,4 +1,4 @@
-"""The long-lived daemon: APScheduler decides when, one worker thread decides what.
+"""The long-lived daemon: APScheduler decides when, two worker threads decide what.
 
 Jobs (APScheduler 3.11, in memory, UTC):
 
@@ -7,7 +7,8 @@ Jobs (APScheduler 3.11, in memory, UTC):
   (at most a minute) so sources drift apart. `max_instances=1`; no misfire grace limit
   (`misfire_grace_time=None`: a poll that comes late still happens); `coalesce=True`, so
   after a pause or a suspend each source is polled once, not once per missed interval.
-- `match`, `deliver` (every `daemon.deliver_interval`; digests are the deliverer's),
+- `match`, `deliver` (every `daemon.deliver_interval`; digests are the deliverer's; it
+  wakes the delivery worker),
   `housekeeping` (retention, every `daemon.housekeeping_interval`), `admin` (operator
   alerts, every 5 minutes) and `heartbeat` (every 15 s, the one job that does its work in
   the scheduler's thread, so a busy worker never looks dead).
@@ -15,15 +16,23 @@ Jobs (APScheduler 3.11, in memory, UTC):
 Job ids come from the config, so a reload re-syncs them: new sources get a job, removed
 ones lose theirs, changed intervals are rescheduled.
 
-The jobs only queue work. The worker takes everything queued at that moment and, for
-sources, asks the database which are really due (Miniflux-style: `next_poll_at`, which
-the crawler's adaptive polling and backoff write, is the truth; a job that fires for a
+The jobs only queue work. The worker thread takes everything queued at that moment
+and, for sources, asks the database which are really due (Miniflux-style: `next_poll_at`,
+which the crawler's adaptive polling and backoff write, is the truth; a job that fires for a
 source backed off to later is skipped and moved to that time), adds any other source the
 database says is overdue, and crawls them together in one child process, so that
 Scrapy's per-domain concurrency and politeness work across sources. After each crawl the
 source jobs follow the database's `next_poll_at`. At most `daemon.max_concurrent_crawls`
-crawls run at once; a source already being crawled is not crawled twice. Matching and
-delivery run in the worker after each crawl and on their own schedule.
+crawls run at once; a source already being crawled is not crawled twice. Matching runs
+in the worker after each crawl and on its own schedule; housekeeping and the operator
+check (which only queues operator alerts in the outbox) run there too.
+
+Delivery has a thread of its own (`scheduler.deliverer`), woken by the `deliver` job and
+whenever matching or the operator check queued something, so a channel that hangs (100
+alerts to a webhook that never answers take about 13 minutes of Apprise timeouts) never
+delays crawl starts, matching or housekeeping. Each message is claimed before it is
+sent (`alerts.claims`), and the time of each attempt is taken when it answers. Both
+workers log an error and go on.
 
 Why crawl in child processes rather than in a long-lived Twisted reactor? Measured on
 this project's 2-core machine (Python 3.11, Scrapy 2.13, a local feed of two articles):
@@ -44,11 +53,12 @@ supervised by `scheduler.crawls.CrawlRunner`: killed at `crawler.crawl_time_limi
 past `daemon.crawl_memory_limit_mb` of resident memory, its failure recorded on its
 sources.
 
-Lifecycle: SIGTERM/SIGINT stop the scheduler and the worker after its current step,
-wait up to `daemon.shutdown_grace` for that step (a delivery round) and running crawls,
-kill the crawls that overrun, record a clean stop, and exit 0. Alerts not sent stay
-pending in the database for the next start. SIGHUP reloads config.toml
-(`scheduler.reload`). One daemon per database (`scheduler.lock`).
+Lifecycle: SIGTERM/SIGINT stop the scheduler, the worker after its current step and the
+delivery worker after the message it is sending, wait up to `daemon.shutdown_grace` for
+them and for running crawls, kill the crawls that overrun, record a clean stop, and exit
+0. Alerts not sent stay pending in the database for the next start (a claim left by a
+send cut short is freed by the next start on this host, or expires). SIGHUP reloads
+config.toml (`scheduler.reload`). One daemon per database (`scheduler.lock`).
 """
 
 from __future__ import annotations
@@ -70,11 +80,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select, update
 
+from alerts.channels import channel_from_settings
 from crawler.models import Source, utcnow
-from scheduler.admin import send_admin_alerts
+from scheduler.admin import queue_admin_alerts
 from scheduler.app import App
 from scheduler.config import ConfigError, SourceConfig
 from scheduler.crawls import CrawlRunner
+from scheduler.deliverer import DeliveryWorker
 from scheduler.housekeeping import housekeeping
 from scheduler.lock import HEARTBEAT, daemon_lock, held_by_message, this_host
 from scheduler.models import DaemonRun
@@ -92,8 +104,8 @@ CRAWL_THREADS = 16
 
 @dataclass(frozen=True)
 class Work:
-    """A unit of work for the worker: poll, crawled, match, deliver, housekeeping, admin,
-    reload or stop, and the sources it concerns."""
+    """A unit of work for the worker: poll, crawled, match, housekeeping, admin, reload or
+    stop, and the sources it concerns. (Delivery has a worker of its own.)"""
 
     kind: str
     sources: tuple[str, ...] = ()
@@ -116,6 +128,8 @@ class Daemon:
         self.in_flight: set[str] = set()  # being crawled now
         self.lock = daemon_lock(app.engine)
         self.run_id: int | None = None
+        self.delivery = DeliveryWorker(lambda stop: self.app.deliver(stop=stop), self.stopping,
+                                       lambda: self._enqueue("admin"))
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -140,6 +154,7 @@ class Daemon:
             )
             worker = threading.Thread(target=self._work_loop, name="worker", daemon=True)
             worker.start()
+            self.delivery.start()
             while not self.stopping.wait(0.5):
                 pass
             self._shutdown(worker)
@@ -171,18 +186,21 @@ class Daemon:
         deadline = time.monotonic() + grace
         self.scheduler.shutdown(wait=False)
         self.work.put(Work("stop"))
-        if worker.is_alive() or self.runner.running:
+        if worker.is_alive() or self.delivery.is_alive() or self.runner.running:
             logger.info("waiting up to %.0fs for the delivery and crawls in progress", grace)
         worker.join(max(0.0, deadline - time.monotonic()))
+        self.delivery.join(max(0.0, deadline - time.monotonic()))
         concurrent.futures.wait(self.crawl_futures, max(0.0, deadline - time.monotonic()))
         if self.runner.running:
             logger.warning("killing %d crawl(s) still running after the %.0fs grace period",
                            self.runner.running, grace)
             self.runner.kill_all("crawl stopped: the daemon was shutting down")
             concurrent.futures.wait(self.crawl_futures, 10)
+        if self.delivery.is_alive():
+            logger.warning("an alert was still being sent after the %.0fs grace period; it "
+                           "and the other unsent alerts stay pending for the next start", grace)
         if worker.is_alive():
-            logger.warning("a delivery round was still running after the %.0fs grace period; "
-                           "its unsent alerts stay pending for the next start", grace)
+            logger.warning("the worker was still busy after the %.0fs grace period", grace)
         self.crawl_threads.shutdown(wait=False, cancel_futures=True)
         self._record_stop()
         logger.info("newswatch daemon stopped")
@@ -268,7 +286,7 @@ class Daemon:
         deliver = config.daemon.deliver_interval
         housekeeping_every = config.daemon.housekeeping_interval
         self._ensure_job("match", deliver, now + deliver, lambda: self._enqueue("match"))
-        self._ensure_job("deliver", deliver, now + deliver, lambda: self._enqueue("deliver"))
+        self._ensure_job("deliver", deliver, now + deliver, self.delivery.wake)
         self._ensure_job("housekeeping", housekeeping_every,
                          now + min(housekeeping_every, timedelta(minutes=1)),
                          lambda: self._enqueue("housekeeping"))
@@ -342,12 +360,11 @@ class Daemon:
             self._step("starting crawls", self._start_crawls)
         if crawled or "match" in kinds:
             self._step("matching", self._match)
-        failed = 0
-        if crawled or "deliver" in kinds:
-            failed = self._step("delivery", self._deliver) or 0
+        if crawled:
+            self.delivery.wake()  # routing by tag or source, digests: the deliverer's
         if "housekeeping" in kinds:
             self._step("housekeeping", self._housekeeping)
-        if "admin" in kinds or failed:
+        if "admin" in kinds:
             self._step("admin alerts", self._admin_alerts)
 
     def _step(self, name: str, action: Callable[[], object]) -> object:
@@ -425,26 +442,24 @@ class Daemon:
         if report.articles:
             logger.info("matched %d new articles: %d matches, %d alerts queued",
                         report.articles, report.matches, report.notifications)
-
-    def _deliver(self) -> int:
-        report = self.app.deliver()
-        if report.sent or report.retrying or report.failed:
-            logger.info("delivery: %d sent, %d to retry, %d failed", report.sent,
-                        report.retrying, report.failed)
-        return report.failed
+        if report.notifications:
+            self.delivery.wake()
 
     def _housekeeping(self) -> None:
         housekeeping(self.app.sessions, self.app.config.retention)
 
     def _admin_alerts(self) -> None:
-        admin = self.app.config.admin
-        if admin.channel is None:
+        config = self.app.config
+        if config.admin.channel is None:
             return
-        channel = self.app.config.channels.get(admin.channel)
-        send_admin_alerts(
-            self.app.sessions, list(channel.urls) if channel else [],
-            [s.name for s in self.app.config.sources], admin.unhealthy_after,
+        channel = channel_from_settings(config.admin.channel,
+                                        config.channels[config.admin.channel])
+        queued = queue_admin_alerts(
+            self.app.sessions, channel.name, [s.name for s in config.sources],
+            config.admin.unhealthy_after, channel.retry_period,
         )
+        if queued:
+            self.delivery.wake()
 
     def _reload(self) -> None:
         assert self.run_id is not None

@@ -36,7 +36,8 @@ class DaemonRun(Base):
 
 
 class AdminEvent(Base):
-    """An operator alert already sent, by a key naming its event, so it is sent once."""
+    """An operator alert already queued in the outbox (`sent_at`: when), by a key naming
+    its event, so it is queued once."""
 
     __tablename__ = "admin_events"
 

@@ -23,7 +23,7 @@ from servers import SiteServer, WebhookReceiver
 from sqlalchemy import select
 from test_end_to_end import NEWSWATCH, SEED_ARTICLE, toml_string
 
-from alerts.models import Notification
+from alerts.models import AlertMessage, DeliveryAttempt, Notification
 from crawler.database import make_engine, make_sessionmaker
 from crawler.models import Source
 
@@ -393,3 +393,50 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
     assert code == 0
     assert {"time", "level", "logger", "message"} <= set(records[0])
     assert any(r["message"].startswith("newswatch daemon started") for r in records)
+
+
+def test_a_webhook_that_hangs_never_delays_crawling_or_matching(
+    tmp_path: Path, seed_site: SiteServer
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'nw.db'}"
+    feed = [("The Daily Example", f"{seed_site.base_url}/feed/")]
+    # 25 rules alert on the seed story: 25 messages, each hanging for Apprise's timeout
+    rules = [(f"Putin {n}", SEED_RULE[1]) for n in range(25)] + [("Railway", "railway bridge")]
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+
+    def alerts_for(rule: str) -> list[Notification]:
+        with sessions() as session:
+            return list(session.scalars(select(Notification).where(Notification.rule == rule)))
+
+    def attempts() -> int:
+        with sessions() as session:
+            return len(session.scalars(select(DeliveryAttempt.id)).all())
+
+    try:
+        with silent_server() as silent:
+            hanging = "json://" + silent.removeprefix("http://") + "/hook"
+            config = daemon_config(tmp_path, database_url, feed, [hanging], rules,
+                                   shutdown_grace="10s")
+            with DaemonProcess(config, tmp_path / "daemon.log") as daemon:
+                assert daemon.wait_log("newswatch daemon started", 30), daemon.log()
+                assert wait_until(lambda: len(alerts_for("Putin 24")) == 1, 40), daemon.log()
+                publish_article(seed_site, "railway-bridge-tumen",
+                                "Railway bridge opens on the Tumen", RAILWAY)
+                assert wait_until(lambda: len(alerts_for("Railway")) == 1, 45), daemon.log()
+                # crawled and matched while delivery was still stuck on the first alerts
+                assert attempts() < 25
+                code, took = daemon.terminate(timeout=20)
+                log = daemon.log()
+        assert code == 0, log
+        assert took < 10 + 3, log
+        assert "Traceback" not in log
+        # the delivery worker stopped after the message it was sending, within the grace
+        assert "still being sent after" not in log
+        with sessions() as session:
+            statuses = session.scalars(select(Notification.status)).all()
+            messages = session.scalars(select(AlertMessage)).all()
+        assert len(statuses) == 26 and set(statuses) == {"pending"}  # nothing lost
+        assert {m.status for m in messages} == {"pending"}
+    finally:
+        engine.dispose()

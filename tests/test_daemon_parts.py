@@ -18,18 +18,20 @@ from pathlib import Path
 import pytest
 from servers import SiteServer, WebhookReceiver
 from sqlalchemy import select
-from test_daemon_lifecycle import FAST_ENV, daemon_config, hook_url
+from test_daemon_lifecycle import FAST_ENV, daemon_config, hook_url, wait_until
 from test_end_to_end import NEWSWATCH
 
-from alerts.models import Notification, RuleMatch
+from alerts.delivery import DeliveryReport, deliver_pending
+from alerts.models import AlertMessage, Notification, RuleMatch
 from crawler.database import make_engine, make_sessionmaker
 from crawler.job import CrawlJob, CrawlSettings, SourceSpec
 from crawler.models import Article, Source, Story, StoryBand, utcnow
-from scheduler.admin import send_admin_alerts
+from scheduler.admin import queue_admin_alerts
 from scheduler.app import App
 from scheduler.config import ConfigError, RetentionConfig, load_config
 from scheduler.crawls import CrawlRunner, LogRelay
 from scheduler.daemon import Daemon
+from scheduler.deliverer import DeliveryWorker
 from scheduler.housekeeping import housekeeping
 from scheduler.lock import daemon_lock
 from scheduler.logs import JsonFormatter
@@ -229,7 +231,13 @@ def test_retention_empties_old_bodies_and_keeps_what_dedup_needs(db) -> None:
 # -- operator alerts -----------------------------------------------------------------
 
 
-def test_admin_alerts_are_sent_once_each(sqlite_db, webhook: WebhookReceiver) -> None:
+def admin_deliver(sessions, urls: list[str], now: datetime | None = None):
+    return deliver_pending(sessions, {"ops": urls}, now=now)
+
+
+def test_admin_alerts_are_queued_once_each_and_sent_through_the_outbox(
+    sqlite_db, webhook: WebhookReceiver
+) -> None:
     now = utcnow()
     ids = add_sources(sqlite_db, "sick", "fine")
     with sqlite_db.begin() as session:
@@ -247,26 +255,54 @@ def test_admin_alerts_are_sent_once_each(sqlite_db, webhook: WebhookReceiver) ->
                               heartbeat_at=now - timedelta(minutes=5),
                               stopped_at=now - timedelta(minutes=5), stopped_cleanly=False))
     urls = [hook_url(webhook, "/ops")]
-    assert send_admin_alerts(sqlite_db, urls, ["sick", "fine"], timedelta(days=1)) == 3
+    assert queue_admin_alerts(sqlite_db, "ops", ["sick", "fine"], timedelta(days=1),
+                              timedelta(days=1)) == 3
+    assert queue_admin_alerts(sqlite_db, "ops", ["sick", "fine"], timedelta(days=1),
+                              timedelta(days=1)) == 0
+    assert admin_deliver(sqlite_db, urls).sent == 3
     sent = sorted(r.json["title"] for r in webhook.requests)
     assert any("source 'sick' has been failing for 2.0 days" in t for t in sent)
     assert any("1 alert(s) failed for good" in t for t in sent)
     assert any("unclean stop" in t for t in sent)
     assert "pid 4242 on host box" in next(r.json["message"] for r in webhook.requests
                                           if "unclean" in r.json["title"])
-    assert send_admin_alerts(sqlite_db, urls, ["sick", "fine"], timedelta(days=1)) == 0
+    assert admin_deliver(sqlite_db, urls).sent == 0
     assert len(webhook.requests) == 3
     with sqlite_db() as session:  # no rule notification was created for them
         assert len(session.scalars(select(Notification)).all()) == 1
+        assert set(session.scalars(select(AlertMessage.kind))) == {"admin"}
 
 
-def test_an_admin_alert_that_could_not_be_sent_is_tried_again(sqlite_db) -> None:
+def test_an_admin_alert_is_retried_after_a_channel_failure(
+    sqlite_db, webhook: WebhookReceiver
+) -> None:
+    now = utcnow()
     with sqlite_db.begin() as session:
-        session.add(DaemonRun(pid=1, host="box", started_at=utcnow(), heartbeat_at=utcnow(),
-                              stopped_at=utcnow(), stopped_cleanly=False))
+        session.add(DaemonRun(pid=1, host="box", started_at=now, heartbeat_at=now,
+                              stopped_at=now, stopped_cleanly=False))
+    assert queue_admin_alerts(sqlite_db, "ops", [], timedelta(days=1), timedelta(hours=1)) == 1
+    with WebhookReceiver(statuses=[503, 500]) as flaky:
+        urls = [hook_url(webhook, "/ops"), hook_url(flaky, "/ops")]
+        rounds = [admin_deliver(sqlite_db, urls, now + timedelta(minutes=m)) for m in (0, 5, 15)]
+        assert [(r.sent, r.retrying) for r in rounds] == [(0, 1), (0, 1), (1, 0)]
+        assert [r.status for r in flaky.requests] == [503, 500, 200]
+    # the URL that had accepted it at once is not sent it again
+    assert [r.status for r in webhook.requests] == [200]
+    assert all("unclean stop" in r.json["title"] for r in webhook.requests)
+
+
+def test_an_admin_alert_nobody_can_receive_fails_for_good_without_a_loop(sqlite_db) -> None:
+    now = utcnow()
+    with sqlite_db.begin() as session:
+        session.add(DaemonRun(pid=1, host="box", started_at=now, heartbeat_at=now,
+                              stopped_at=now, stopped_cleanly=False))
     urls = ["json://127.0.0.1:9/unreachable"]
-    assert send_admin_alerts(sqlite_db, urls, [], timedelta(days=1)) == 0
-    assert send_admin_alerts(sqlite_db, urls, [], timedelta(days=1)) == 0  # still pending
+    assert queue_admin_alerts(sqlite_db, "ops", [], timedelta(days=1), timedelta(hours=1)) == 1
+    assert admin_deliver(sqlite_db, urls, now).retrying == 1
+    assert admin_deliver(sqlite_db, urls, now + timedelta(hours=2)).failed == 1
+    # an operator alert that failed is not itself announced as a failed alert
+    assert queue_admin_alerts(sqlite_db, "ops", [], timedelta(days=1), timedelta(hours=1),
+                              now + timedelta(hours=2)) == 0
 
 
 # -- status --------------------------------------------------------------------------
@@ -444,3 +480,35 @@ def test_a_failing_source_counts_from_its_last_success_not_from_unhealthy() -> N
     assert failing_since(source) == worked
     source.last_error = source.unhealthy_since = None
     assert failing_since(source) is None
+
+
+# -- the delivery worker -------------------------------------------------------------
+
+
+def test_the_delivery_worker_survives_a_failed_round_and_reports_failures(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stopping = threading.Event()
+    rounds: list[str] = []
+    failed_reported = threading.Event()
+    second_round = threading.Event()
+
+    def deliver(stop) -> DeliveryReport:
+        rounds.append("round")
+        if len(rounds) == 1:
+            raise RuntimeError("database went away")
+        second_round.set()
+        assert not stop()
+        return DeliveryReport(failed=1)
+
+    worker = DeliveryWorker(deliver, stopping, failed_reported.set)
+    worker.start()
+    with caplog.at_level(logging.ERROR, logger="scheduler.deliverer"):
+        worker.wake()
+        assert wait_until(lambda: len(rounds) == 1, 10)
+        worker.wake()
+        assert second_round.wait(10) and failed_reported.wait(10)
+    assert "delivery failed; the daemon goes on" in caplog.text
+    stopping.set()
+    worker.join(5)
+    assert not worker.is_alive()

@@ -1,0 +1,180 @@
+"""Claimed sending: no two senders send one message, a crashed sender's claim is taken
+over, and each attempt is timed when it answers. Real receivers, SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+from datetime import datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from servers import WebhookReceiver
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+from test_alerts_outbox import app_opener, hook_url, publish, write_alert_config
+from test_daemon_lifecycle import SlowReceiver
+
+from alerts.claims import CLAIM_LEASE
+from alerts.delivery import DeliveryReport, deliver_pending
+from alerts.models import AlertMessage, DeliveryAttempt
+from crawler.database import make_engine, make_sessionmaker
+from crawler.models import utcnow
+from scheduler.migrate import upgrade_database
+
+
+@pytest.fixture
+def db(database_url: str):
+    engine = make_engine(database_url)
+    upgrade_database(engine)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        engine.dispose()
+
+
+def queue_messages(sessions: sessionmaker, count: int, now: datetime | None = None,
+                   **columns: object) -> list[int]:
+    """`count` pending messages to channel "desk", titled "alert 0", "alert 1", ..."""
+    now = now or utcnow()
+    with sessions.begin() as session:
+        rows = [AlertMessage(channel="desk", title=f"alert {n}", body="b", status="pending",
+                             url_results={}, created_at=now, give_up_at=now + timedelta(days=1),
+                             **columns)
+                for n in range(count)]
+        session.add_all(rows)
+        session.flush()
+        return [row.id for row in rows]
+
+
+def messages(sessions: sessionmaker) -> list[AlertMessage]:
+    with sessions() as session:
+        return list(session.scalars(select(AlertMessage).order_by(AlertMessage.id)))
+
+
+def titles(receiver: WebhookReceiver) -> list[str]:
+    return sorted(request.json["title"] for request in receiver.requests)
+
+
+def test_two_senders_racing_over_the_outbox_send_each_message_exactly_once(db) -> None:
+    queue_messages(db, 12)
+    reports: list[DeliveryReport] = []
+    with SlowReceiver(delay=0.2) as receiver:
+        channels = {"desk": [hook_url(receiver)]}
+        start = threading.Barrier(2)
+
+        def sender() -> None:
+            start.wait()
+            reports.append(deliver_pending(db, channels))
+
+        threads = [threading.Thread(target=sender) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert titles(receiver) == sorted(f"alert {n}" for n in range(12))
+    assert sum(report.sent for report in reports) == 12
+    assert {(m.status, m.attempts, m.claimed_by) for m in messages(db)} == {("sent", 1, None)}
+
+
+def test_a_claim_left_by_a_sender_on_another_host_is_taken_once_it_expires(
+    db, webhook: WebhookReceiver
+) -> None:
+    now = utcnow()
+    queue_messages(db, 1, now, claimed_by="elsewhere:4242:crashed",
+                   claimed_until=now + CLAIM_LEASE)
+    channels = {"desk": [hook_url(webhook)]}
+    assert deliver_pending(db, channels, now=now).sent == 0
+    assert deliver_pending(db, channels, now=now + CLAIM_LEASE / 2).sent == 0
+    assert webhook.requests == []
+    [held] = messages(db)
+    assert (held.status, held.claimed_by) == ("pending", "elsewhere:4242:crashed")
+
+    assert deliver_pending(db, channels, now=now + CLAIM_LEASE + timedelta(seconds=1)).sent == 1
+    assert deliver_pending(db, channels, now=now + 2 * CLAIM_LEASE).sent == 0
+    assert titles(webhook) == ["alert 0"]
+    [sent] = messages(db)
+    assert (sent.status, sent.claimed_by, sent.claimed_until) == ("sent", None, None)
+
+
+def test_a_claim_left_by_a_killed_process_of_this_host_is_taken_at_once(
+    db, webhook: WebhookReceiver
+) -> None:
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    dead = f"{socket.gethostname()}:{ended.stdout.strip()}:crashed"
+    now = utcnow()
+    queue_messages(db, 1, now, claimed_by=dead, claimed_until=now + CLAIM_LEASE)
+    assert deliver_pending(db, {"desk": [hook_url(webhook)]}, now=now).sent == 1
+    assert titles(webhook) == ["alert 0"]
+
+
+def test_a_claim_of_a_live_sender_of_this_host_is_respected(
+    db, webhook: WebhookReceiver
+) -> None:
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as alive:
+        try:
+            now = utcnow()
+            queue_messages(db, 1, now, claimed_by=f"{socket.gethostname()}:{alive.pid}:x",
+                           claimed_until=now + CLAIM_LEASE)
+            assert deliver_pending(db, {"desk": [hook_url(webhook)]}, now=now).sent == 0
+            assert webhook.requests == []
+        finally:
+            alive.kill()
+
+
+def test_each_attempt_is_timed_when_it_answers_not_when_the_round_began(db) -> None:
+    start = utcnow() + timedelta(hours=1)
+    queue_messages(db, 3, utcnow())
+    with SlowReceiver(delay=1.0) as slow, WebhookReceiver(default_status=500) as down:
+        # Each message goes to a slow URL that accepts it and a URL that refuses it.
+        channels = {"desk": [hook_url(slow), hook_url(down)]}
+        report = deliver_pending(db, channels, now=start)
+    assert report.retrying == 3
+    with db() as session:
+        attempts = session.scalars(select(DeliveryAttempt).order_by(DeliveryAttempt.id)).all()
+    times = [attempt.attempted_at for attempt in attempts]
+    assert times == sorted(times)
+    accepted = [a.attempted_at for a in attempts if a.ok]
+    # each slow answer takes a second: the three are a second apart, not all at `start`
+    assert all(later - earlier >= timedelta(seconds=1)
+               for earlier, later in pairwise(accepted))
+    for message, refused in zip(messages(db), [a for a in attempts if not a.ok], strict=True):
+        assert message.next_attempt_at is not None
+        assert message.next_attempt_at >= refused.attempted_at + timedelta(seconds=24)
+    assert messages(db)[-1].next_attempt_at >= start + timedelta(seconds=2 + 24)
+
+
+def test_two_rounds_racing_from_notifications_send_each_alert_exactly_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    with SlowReceiver(delay=0.2) as receiver, app_opener() as open_app:
+        config = write_alert_config(tmp_path, database_url,
+                                    f'[channels.desk]\nurls = ["{hook_url(receiver)}"]')
+        app = open_app(config)
+        for n in range(8):
+            publish(app, f"Putin to visit Pyongyang, report {n}")
+        assert app.match().notifications == 8
+        start = threading.Barrier(2)
+        errors: list[Exception] = []
+
+        def round_() -> None:
+            start.wait()
+            try:
+                app.deliver()
+            except Exception as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=round_) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
+        assert len(receiver.requests) == 8
+        with app.sessions() as session:
+            assert len(session.scalars(select(AlertMessage.id)).all()) == 8
