@@ -21,6 +21,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 from alerts.matcher import Document, RuleSet
 from alerts.models import Notification, RuleMatch
 from alerts.rules import Rule
+from crawler.database import is_retryable, retry_transient
 from crawler.models import Article, utcnow
 from crawler.urls import site_of
 
@@ -101,7 +103,8 @@ def match_new_articles(
         for start in range(0, len(articles), WRITE_GROUP):
             group = articles[start : start + WRITE_GROUP]
             evaluations = evaluate(group, ruleset, by_name, now - max_age)
-            totals += record(sessions, evaluations, by_name, now)
+            totals += retry_transient(partial(record, sessions, evaluations, by_name, now),
+                                      "recording matches")
 
 
 def read_unmatched(sessions: sessionmaker, after_id: int = 0,
@@ -132,6 +135,10 @@ def _evaluate(article: Article, ruleset: RuleSet, rules: dict[str, Rule],
     source = article.source.name if article.source else ""
     found = Evaluation(article.id, article.version, source, article.url)
     if article.published_at is not None and article.published_at < oldest:
+        return found
+    if article.published_at is None and article.version > 1 and article.first_seen_at < oldest:
+        # An undated article edited long after it was first seen: as old as that, it does
+        # not alert (and its alert history may have been pruned meanwhile).
         return found
     try:
         document = article_document(article)
@@ -175,6 +182,8 @@ def _record_one(session: Session, evaluation: Evaluation, rules: dict[str, Rule]
                 matches, queued = _write_results(session, evaluation, claimed.story_id, rules)
             return MatchReport(1, matches, queued)
         except Exception as failure:  # the savepoint is rolled back: this article only
+            if is_retryable(failure):
+                raise  # a locked database or a lost race: the whole group is tried again
             error = f"{type(failure).__name__}: {_first_line(failure)}"
     logger.error("source %r: matching skipped article %s: %s",
                  evaluation.source, evaluation.url, error)

@@ -161,11 +161,11 @@ def record_outcome(session: Session, item: LedgerEntry, state: str, reason: str 
         row.next_try_at = now + policy.delay(row.attempts)
     elif state == BLOCKED:
         row.next_try_at = now + max(policy.delay(row.attempts), MIN_UPGRADE_DELAY)
-        if row.entry.get("revision") is not True:
-            # From now on a fetch of the page upgrades the stored stand-in.
-            row.entry = {**row.entry, "revision": True}
     else:
         row.next_try_at = None
+    if bool(row.entry.get("revision")) != item.revision:
+        # Once a stand-in is stored, fetching the page again upgrades it.
+        row.entry = {**row.entry, "revision": item.revision}
     return row
 
 

@@ -62,6 +62,11 @@ class SecretsFilter(logging.Filter):
                 parts = {part for part in _URL_PART_SEPARATORS.split(url) if len(part) >= 3}
                 self._urls.setdefault(url, frozenset(parts))
 
+    def forget(self) -> None:
+        """Mask nothing from now on (a process that loads another configuration)."""
+        with self._lock:
+            self._values, self._urls = [], {}
+
     def mask(self, text: str) -> str:
         with self._lock:
             values, urls = self._values, dict(self._urls)

@@ -16,6 +16,16 @@ from servers import (
     skip_postgres,
 )
 
+from scheduler.logs import SECRETS
+
+
+@pytest.fixture(autouse=True)
+def _forget_registered_secrets() -> Iterator[None]:
+    """Each test starts with no secret registered for masking by an earlier test's config
+    (loading a config registers its secrets for the whole process)."""
+    yield
+    SECRETS.forget()
+
 
 @pytest.fixture
 def seed_site() -> Iterator[SiteServer]:
