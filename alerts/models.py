@@ -59,9 +59,12 @@ class Notification(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
+    # Indexed for retention, which deletes old matches and articles with their alerts.
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"),
+                                          index=True)
     rule: Mapped[str] = mapped_column(String(200))
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"),
+                                            index=True)
     story_id: Mapped[int] = mapped_column(
         ForeignKey("stories.id", ondelete="CASCADE", name="fk_notifications_story_id")
     )

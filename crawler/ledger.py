@@ -27,7 +27,6 @@ by then the entry is too old to store anyway) and housekeeping deletes them
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crawler.entries import Entry
-from crawler.models import CrawlEntry, utcnow
+from crawler.models import CrawlEntry, url_digest, utcnow
 
 PENDING, RETRY, BLOCKED, SKIPPED, GONE, FAILED = (
     "pending", "retry", "blocked", "skipped", "gone", "failed")
@@ -71,12 +70,7 @@ class LedgerEntry:
     entry: Entry
     scope: str
     revision: bool = False
-    state: str = PENDING
     attempts: int = 0
-
-
-def url_key(url: str) -> str:
-    return hashlib.sha256(url.encode("utf-8")).hexdigest()
 
 
 def entry_to_json(entry: Entry, scope: str, revision: bool) -> dict[str, Any]:
@@ -104,7 +98,7 @@ def entry_from_row(row: CrawlEntry) -> LedgerEntry:
         can_stand_in=bool(data.get("can_stand_in")),
     )
     return LedgerEntry(row.source_id, entry, data.get("scope") or "", bool(data.get("revision")),
-                       row.state, row.attempts)
+                       row.attempts)
 
 
 def _date(value: str | None) -> datetime | None:
@@ -114,19 +108,21 @@ def _date(value: str | None) -> datetime | None:
 def record_pending(session: Session, entries: Sequence[LedgerEntry], policy: RetryPolicy,
                    now: datetime | None = None) -> None:
     """Write these entries down as pending; an entry the ledger holds already keeps its
-    row (another source may have listed it, or it is waiting for a retry)."""
+    row (another source may have listed it, or it is waiting for a retry), unless the row
+    has expired and waits for housekeeping: then it starts again."""
     if not entries:
         return
     now = now or utcnow()
     expires = now + max(policy.memory, MIN_MEMORY)
     rows = {
-        url_key(item.entry.url): {
-            "url_key": url_key(item.entry.url),
+        url_digest(item.entry.url): {
+            "url_key": url_digest(item.entry.url),
             "url": item.entry.url,
             "source_id": item.source_id,
             "state": PENDING,
             "attempts": 0,
             "next_try_at": now,
+            "last_error": None,
             "entry": entry_to_json(item.entry, item.scope, item.revision),
             "created_at": now,
             "updated_at": now,
@@ -136,8 +132,15 @@ def record_pending(session: Session, entries: Sequence[LedgerEntry], policy: Ret
     }
     dialect = session.get_bind().dialect.name
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    session.execute(insert(CrawlEntry).on_conflict_do_nothing(index_elements=["url_key"]),
-                    list(rows.values()))
+    statement = insert(CrawlEntry)
+    fresh = {column: statement.excluded[column]
+             for column in ("source_id", "state", "attempts", "next_try_at", "last_error", "entry",
+                            "created_at", "updated_at", "expires_at")}
+    session.execute(
+        statement.on_conflict_do_update(index_elements=["url_key"], set_=fresh,
+                                        where=CrawlEntry.expires_at <= now),
+        list(rows.values()),
+    )
 
 
 def record_outcome(session: Session, item: LedgerEntry, state: str, reason: str | None,
@@ -145,7 +148,7 @@ def record_outcome(session: Session, item: LedgerEntry, state: str, reason: str 
     """Record what fetching the entry's page gave: `state` as decided by the crawler
     (`RETRY` is turned into `FAILED` or `GONE` by the caller once retries run out)."""
     now = now or utcnow()
-    key = url_key(item.entry.url)
+    key = url_digest(item.entry.url)
     row = session.scalar(select(CrawlEntry).where(CrawlEntry.url_key == key))
     if row is None:
         row = CrawlEntry(url_key=key, url=item.entry.url, source_id=item.source_id,
@@ -169,15 +172,9 @@ def record_outcome(session: Session, item: LedgerEntry, state: str, reason: str 
     return row
 
 
-def attempts_made(session: Session, url: str) -> int:
-    return session.scalar(
-        select(CrawlEntry.attempts).where(CrawlEntry.url_key == url_key(url))
-    ) or 0
-
-
 def forget(session: Session, urls: Iterable[str]) -> None:
     """The entries' articles are stored: their rows go."""
-    keys = [url_key(url) for url in set(urls)]
+    keys = [url_digest(url) for url in set(urls)]
     if keys:
         session.execute(delete(CrawlEntry).where(CrawlEntry.url_key.in_(keys)))
 
@@ -186,7 +183,7 @@ def known_states(session: Session, urls: Iterable[str], now: datetime | None = N
                  chunk: int = 500) -> dict[str, str]:
     """The ledger's state for each of these URLs it holds (and has not expired)."""
     now = now or utcnow()
-    wanted = {url_key(url): url for url in set(urls)}
+    wanted = {url_digest(url): url for url in set(urls)}
     keys = list(wanted)
     found: dict[str, str] = {}
     for start in range(0, len(keys), chunk):

@@ -55,14 +55,18 @@ class StorePipeline:
         )
         self.writer = ThreadPool(minthreads=1, maxthreads=1, name="newswatch-store")
         self.writer.start()
+        # Also stopped when the crawl is forced down without closing the spider: a live
+        # pool thread would keep the crawl process from exiting.
+        from twisted.internet import reactor  # the one Scrapy installed
+
+        reactor.addSystemEventTrigger("before", "shutdown", self._stop_writer)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         return cls(crawler, crawler.settings["NEWSWATCH_JOB"])
 
     async def process_item(self, item: object) -> object:
-        from twisted.internet import reactor  # the one Scrapy installed; importing it early
-        # would install Twisted's default instead
+        from twisted.internet import reactor  # imported early, Twisted's default would win
 
         await maybe_deferred_to_future(
             # A write that finds the database locked is run again rather than lost.
@@ -119,8 +123,12 @@ class StorePipeline:
                 except Exception:  # one source's bad state must not unplan the others
                     logger.exception("could not plan the next poll of source %s", source.name)
         finally:
-            self.writer.stop()
+            self._stop_writer()
             self.store.close()
+
+    def _stop_writer(self) -> None:
+        if not self.writer.joined:
+            self.writer.stop()
 
 
 class PreviewPipeline:

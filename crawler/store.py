@@ -216,16 +216,20 @@ class ArticleStore:
 
     def finish_poll(self, source_id: int, outcome: PollOutcome, bounds: PollBounds) -> None:
         """Plan the source's next poll; sooner when a page of it is due for another try
-        (a story may be minutes late, not hours)."""
+        (a story may be minutes late, not hours), though never sooner than its shortest
+        interval, nor when the source itself failed or asked us to stay away."""
         with self.sessions.begin() as session:
             source = session.get(Source, source_id)
             if source is None:
                 return
             now = utcnow()
             apply_poll(source, outcome, bounds, now)
+            if not outcome.ok or outcome.retry_after is not None:
+                return
             retry_at = ledger.next_retry(session, source_id, now)
             if retry_at is not None and source.next_poll_at is not None:
-                source.next_poll_at = min(source.next_poll_at, max(retry_at, now))
+                soonest = max(retry_at, now + bounds.min_interval)
+                source.next_poll_at = min(source.next_poll_at, soonest)
 
 
 def _article_at(session: Session, url: str) -> Article | None:

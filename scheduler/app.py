@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +21,7 @@ from alerts.matching import MatchReport, match_new_articles
 from alerts.query import parse_query
 from alerts.routing import route_new_alerts
 from alerts.rules import Rule
-from crawler.database import make_engine, make_sessionmaker, write_with_retry
+from crawler.database import make_engine, make_sessionmaker, retry_transient, write_with_retry
 from crawler.job import CrawlJob, SourceSpec
 from crawler.models import Source, utcnow
 from crawler.polling import PollOutcome, PollState
@@ -125,7 +126,11 @@ class App:
         before = self._poll_states([s.id for s in job.sources])
         started = utcnow()
         outcome = (runner or run_crawl)(job, self.config.crawler.crawl_time_limit.total_seconds())
-        mask_source_errors(self.sessions, [s.id for s in job.sources])
+        try:
+            retry_transient(partial(mask_source_errors, self.sessions,
+                                    [s.id for s in job.sources]), "masking crawl errors")
+        except Exception:  # the crawl's results matter more than their wording
+            logger.exception("could not mask the secrets in the sources' errors")
         if outcome.interrupted:
             # Left as they were, the sources are due again when the daemon next starts.
             logger.info("crawl stopped by shutdown: %s", outcome.error)

@@ -248,10 +248,13 @@ def test_second_run_is_all_304_and_downloads_no_article(sites: Sites) -> None:
     validated = [(path, status) for path, status in requested if path != "/robots.txt"]
     routed = {"/feeds/rss20.xml", "/feeds/rss091.xml", "/feeds/rss10.rdf", "/feeds/atom10.xml",
               "/feeds/atom03.xml", "/feeds/feed.json", "/feeds/broken.xml"}
-    # set_route answers carry no validators; every file the server versions is a 304
-    assert {path for path, status in validated if status == 304} == {
-        "/home/feed.xml", "/sitemap_index.xml"}
-    assert {path for path, status in validated if status != 304} == routed
+    # set_route answers carry no validators; every file the server versions is a 304,
+    # but for a sitemap index, read again with its children: they may change while it
+    # does not, and a crawl cut short before they were read must read them again.
+    assert {path for path, status in validated if status == 304} == {"/home/feed.xml"}
+    refetched = {path for path, status in validated if status != 304} - routed
+    assert "/sitemap_index.xml" in refetched
+    assert all(path.startswith("/sitemap") for path in refetched), refetched
 
 
 def test_second_run_keeps_sources_healthy_and_scheduled(sites: Sites) -> None:

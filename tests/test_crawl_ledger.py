@@ -267,6 +267,36 @@ def test_sources_tells_which_pages_wait_for_a_retry_and_why(tmp_path: Path) -> N
         listed = newswatch(harness.config, "sources").stdout
         assert "pages:      2 pages to retry" in listed
         assert f"{site.base_url}/news/ferry/: HTTP 502" in listed
-        # The source is polled again when its first page is due, not at its interval.
+        # The source is polled again when its first page is due (here: at its shortest
+        # interval), not at the longer interval adaptive polling would choose.
         source = harness.source("ferries")
-        assert source.next_poll_at - source.last_polled_at < timedelta(minutes=3)
+        assert source.next_poll_at - source.last_polled_at < timedelta(minutes=11)
+
+
+def test_a_sitemap_index_that_does_not_change_still_has_its_children_read(
+    tmp_path: Path,
+) -> None:
+    def urlset(slugs: Iterable[str]) -> str:
+        urls = "".join(f"<url><loc>{site.base_url}/news/{slug}/</loc>"
+                       f"<lastmod>{PUBLISHED.isoformat()}</lastmod></url>" for slug in slugs)
+        return ('<?xml version="1.0" encoding="UTF-8"?><urlset '
+                f'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>')
+
+    with HostileSite("127.0.0.2") as site:
+        site.add_file("/sitemap_index.xml", (
+            '<?xml version="1.0" encoding="UTF-8"?><sitemapindex '
+            'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<sitemap><loc>{site.base_url}/sitemap-news.xml</loc></sitemap></sitemapindex>"))
+        site.add_file("/sitemap-news.xml", urlset(["ferry"]))
+        for slug in ("ferry", "harbour"):
+            site.add_file(f"/news/{slug}/", article_html(f"Ferry {slug}", PUBLISHED,
+                                                         FULL_TEXT + slug))
+        harness = CrawlHarness(tmp_path, source_toml("sitemap",
+                                                     site.base_url + "/sitemap_index.xml"))
+        harness.crawl()
+        assert set(harness.articles()) == {f"{site.base_url}/news/ferry/"}
+        # The child sitemap gains an article; the index stays exactly as it was.
+        site.add_file("/sitemap-news.xml", urlset(["ferry", "harbour"]))
+        harness.crawl()
+        assert set(harness.articles()) == {f"{site.base_url}/news/{slug}/"
+                                           for slug in ("ferry", "harbour")}

@@ -238,7 +238,10 @@ class NewsSpider(scrapy.Spider):
             return
         requests = yield from self.follow(source, dated, meta.SITE)
         if is_source:
-            yield self._ok_status(response, source, SITEMAP, None, dated, warning)
+            # An index's validators are not kept: its children may change while it does
+            # not, and a crawl cut short before they were read must read them again.
+            yield self._ok_status(response, source, SITEMAP, None, dated, warning,
+                                  validators=not parsed.sitemaps)
         yield from self.follow_sitemaps(source, parsed.sitemaps, depth)
         yield from requests
 
@@ -315,14 +318,15 @@ class NewsSpider(scrapy.Spider):
         if outside:
             logger.info("source %r: %d links to other sites not followed", source.name, outside)
         stored = self.store.stored_change_dates(wanted)
-        known = self.store.ledger_states(url for url in wanted if url not in stored)
+        known = self.store.ledger_states(wanted)
         to_fetch: list[LedgerEntry] = []
         for url, entry in wanted.items():
-            if url in stored:
-                if _moved_forward(entry.changed_at, stored[url]):
-                    to_fetch.append(LedgerEntry(source.id, entry, scope, revision=True))
-            elif url not in known:
+            if url in known:
+                continue  # fetched when the ledger says it is due
+            if url not in stored:
                 to_fetch.append(LedgerEntry(source.id, entry, scope))
+            elif _moved_forward(entry.changed_at, stored[url]):
+                to_fetch.append(LedgerEntry(source.id, entry, scope, revision=True))
         if to_fetch:
             yield PendingEntriesItem(to_fetch)
         return [self.article_request(source, item) for item in to_fetch]
@@ -453,14 +457,14 @@ class NewsSpider(scrapy.Spider):
 
     def _ok_status(self, response: Response, source: SourceSpec, kind: str,
                    resolved: str | None, entries: list[Entry], warning: str | None,
-                   count: int | None = None) -> SourceStatusItem:
+                   count: int | None = None, validators: bool = True) -> SourceStatusItem:
         return SourceStatusItem(
             source.id,
             ok=True,
             status="warning" if warning else "ok",
             error=f"warning: {warning}" if warning else None,
-            etag=_header(response, b"ETag"),
-            last_modified=_header(response, b"Last-Modified"),
+            etag=_header(response, b"ETag") if validators else None,
+            last_modified=_header(response, b"Last-Modified") if validators else None,
             entries=len(entries) if count is None else count,
             kind=kind,
             resolved_url=resolved,

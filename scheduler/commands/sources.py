@@ -81,7 +81,7 @@ def _pages_of(session: Session, rows: dict[str, Source], now: datetime,
         lines = [f"  pages:      {note}"]
         for url, reason in ledger.last_errors(session, row.id, (ledger.RETRY, ledger.FAILED,
                                                                 ledger.GONE), now):
-            lines.append(f"              {url}: {reason}")
+            lines.append(f"              {mask_secrets(url)}: {mask_secrets(reason)}")
         pages[name] = lines
     return pages
 

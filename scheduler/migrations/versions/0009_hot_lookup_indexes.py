@@ -23,9 +23,14 @@ def upgrade() -> None:
     # The pair serves every lookup by status alone too, so it replaces the status index.
     op.create_index("ix_notifications_status_sent_at", "notifications", ["status", "sent_at"])
     op.drop_index("ix_notifications_status", table_name="notifications")
+    # Retention deletes old matches and articles, and their alerts with them.
+    op.create_index("ix_notifications_match_id", "notifications", ["match_id"])
+    op.create_index("ix_notifications_article_id", "notifications", ["article_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_notifications_article_id", table_name="notifications")
+    op.drop_index("ix_notifications_match_id", table_name="notifications")
     op.create_index("ix_notifications_status", "notifications", ["status"])
     op.drop_index("ix_notifications_status_sent_at", table_name="notifications")
     op.drop_index("ix_articles_first_seen_at", table_name="articles")
