@@ -2,7 +2,7 @@
 until `claimed_until`), so no two senders send it and a crashed sender's claim expires.
 
 Revision ID: 0008
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import crawler.models
 
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0009"
+down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

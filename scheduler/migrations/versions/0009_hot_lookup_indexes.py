@@ -3,7 +3,7 @@ matches by article (matching), articles by first-seen time (status, crawl progre
 backtests, housekeeping) and alerts by status then sent time (the outbox, status).
 
 Revision ID: 0009
-Revises: 0010
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | Sequence[str] | None = "0010"
+down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
