@@ -268,13 +268,17 @@ def _send_claimed(
         with sessions.begin() as session:
             moment = clock()
             _record_attempt(session, message_id, url, result, moment)
-            if index == len(waiting) - 1:
-                return _finish(session, message_id, errors, moment)
+            # The outcome is ours to write only while the claim is (renewing it also
+            # holds the row until this commits).
             if not renew(session, message_id, owner, moment):
                 logger.warning("alert message %d: the claim expired while sending; another "
                                "sender has taken it", message_id)
                 return None
+            if index == len(waiting) - 1:
+                return _finish(session, message_id, errors, moment)
     with sessions.begin() as session:  # every URL had accepted it before a crash
+        if not renew(session, message_id, owner, clock()):
+            return None
         return _finish(session, message_id, errors, clock())
 
 

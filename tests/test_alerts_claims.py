@@ -178,3 +178,23 @@ def test_two_rounds_racing_from_notifications_send_each_alert_exactly_once(
         assert len(receiver.requests) == 8
         with app.sessions() as session:
             assert len(session.scalars(select(AlertMessage.id)).all()) == 8
+
+
+def test_a_sender_whose_claim_was_taken_over_leaves_the_outcome_to_the_new_holder(
+    db, webhook: WebhookReceiver,
+) -> None:
+    """A sender slow enough to lose its claim (the lease ran out and another sender took
+    the message) must not mark the message sent nor clear the new holder's claim."""
+    from alerts.channels import as_channels
+    from alerts.claims import claim
+    from alerts.delivery import _send_claimed
+
+    [message_id] = queue_messages(db, 1)
+    now = utcnow()
+    with db.begin() as session:
+        assert claim(session, message_id, "other-host:1:old", now - CLAIM_LEASE * 2)
+        assert claim(session, message_id, "other-host:2:new", now)  # the lease had expired
+    channels = as_channels({"desk": [hook_url(webhook)]})
+    assert _send_claimed(db, message_id, channels, utcnow, "other-host:1:old") is None
+    [message] = messages(db)
+    assert (message.status, message.claimed_by) == ("pending", "other-host:2:new")
