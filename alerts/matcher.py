@@ -36,7 +36,15 @@ from alerts.query import (
     Word,
     format_query,
 )
-from alerts.text import Token, fold_words, get_stemmer, normalise_language, stemmer_name, tokenize
+from alerts.text import (
+    Columns,
+    analyse_columns,
+    fold_words,
+    get_stemmer,
+    normalise_language,
+    stemmer_name,
+    tokenize,
+)
 
 FIELD_ORDER = ("title", "body", "author", "source", "url")
 TEXT_FIELDS = ("title", "body")
@@ -79,31 +87,47 @@ def field_text(doc: Document, field: str) -> str:
 
 
 class FieldIndex:
-    """The tokens of one field, with word positions and lookups by stem and surface."""
+    """The words of one field as columns, with word positions and lookups by stem and
+    surface (built only when asked for: most documents need few of them)."""
 
-    def __init__(self, name: str, tokens: list[Token], positions: list[int]) -> None:
+    def __init__(self, name: str, columns: Columns, positions: list[int]) -> None:
         self.name = name
         self.rank = FIELD_ORDER.index(name)
-        self.tokens = tokens
+        self.surfaces, self.stems, self.starts, self.ends = columns
         self.positions = positions
-        self.by_stem: dict[str, list[int]] = {}
-        for i, token in enumerate(tokens):
-            found = self.by_stem.get(token.stem)
-            if found is None:
-                self.by_stem[token.stem] = [i]
-            else:
-                found.append(i)
+        self.stem_set = set(self.stems)
+        self._scans = 0
+
+    @cached_property
+    def by_stem(self) -> dict[str, list[int]]:
+        return _positions_by(self.stems)
 
     @cached_property
     def by_surface(self) -> dict[str, list[int]]:
-        found: dict[str, list[int]] = {}
-        for i, token in enumerate(self.tokens):
-            found.setdefault(token.surface, []).append(i)
-        return found
+        return _positions_by(self.surfaces)
+
+    @cached_property
+    def surface_set(self) -> set[str]:
+        return set(self.surfaces)
 
     @cached_property
     def sorted_surfaces(self) -> list[str]:
-        return sorted(self.by_surface)
+        return sorted(self.surface_set)
+
+    def stem_indexes(self, stem: str) -> list[int]:
+        """Token indexes of `stem`, ascending."""
+        if stem not in self.stem_set:
+            return []
+        if "by_stem" in self.__dict__:
+            return self.by_stem[stem]
+        # A few lookups scan the list in C; past that, one pass builds the whole table.
+        self._scans += 1
+        if self._scans > _SCANS_BEFORE_TABLE:
+            return self.by_stem[stem]
+        return _indexes_of(self.stems, stem)
+
+    def surface_indexes(self, surface: str) -> list[int]:
+        return self.by_surface.get(surface, []) if surface in self.surface_set else []
 
     def surfaces_starting_with(self, prefix: str) -> Iterator[str]:
         surfaces = self.sorted_surfaces
@@ -113,13 +137,44 @@ class FieldIndex:
             i += 1
 
 
-class AnalysedDocument:
-    """A document tokenised once (lazily per field) for one language's stemmer."""
+_SCANS_BEFORE_TABLE = 6
 
-    def __init__(self, doc: Document) -> None:
+
+def _positions_by(values: list[str]) -> dict[str, list[int]]:
+    table: dict[str, list[int]] = {}
+    for i, value in enumerate(values):
+        found = table.get(value)
+        if found is None:
+            table[value] = [i]
+        else:
+            found.append(i)
+    return table
+
+
+def _indexes_of(values: list[str], value: str) -> list[int]:
+    found, i = [], 0
+    index = values.index
+    try:
+        while True:
+            i = index(value, i)
+            found.append(i)
+            i += 1
+    except ValueError:
+        return found
+
+
+class AnalysedDocument:
+    """A document analysed once (lazily per field) for its language's stemmer.
+
+    `reference=True` tokenises with the plain per-word `tokenize` instead of the columnar
+    `analyse_columns`: the brute-force answer shares no analysis code with the fast one.
+    """
+
+    def __init__(self, doc: Document, reference: bool = False) -> None:
         self.doc = doc
         self.language = normalise_language(doc.language)
         self.stemmer = get_stemmer(self.language)
+        self.reference = reference
         self._fields: dict[str, FieldIndex] = {}
         self.term_spans: dict[tuple[str, tuple[str, ...]], list[_Span]] = {}
         self.term_hits: dict[tuple[str, tuple[str, ...]], tuple[_RawHit, ...] | None] = {}
@@ -131,19 +186,30 @@ class AnalysedDocument:
             found = self._fields[name] = self._analyse(name)
         return found
 
+    def _columns(self, text: str) -> Columns:
+        if self.reference:
+            tokens = tokenize(text, self.language)
+            return Columns([t.surface for t in tokens], [t.stem for t in tokens],
+                           [t.start for t in tokens], [t.end for t in tokens])
+        return analyse_columns(text, self.language)
+
     def _analyse(self, name: str) -> FieldIndex:
         if name != "author":
-            tokens = tokenize(getattr(self.doc, name), self.language)
-            return FieldIndex(name, tokens, list(range(len(tokens))))
-        tokens, positions, offset, position = [], [], 0, 0
+            columns = self._columns(getattr(self.doc, name))
+            return FieldIndex(name, columns, list(range(len(columns.stems))))
+        joined = Columns([], [], [], [])
+        positions: list[int] = []
+        offset, position = 0, 0
         for author in self.doc.authors:
-            for token in tokenize(author, self.language):
-                tokens.append(token._replace(start=token.start + offset, end=token.end + offset))
-                positions.append(position)
-                position += 1
+            columns = self._columns(author)
+            for column, values in zip(joined[:2], columns[:2], strict=True):
+                column.extend(values)
+            joined.starts.extend(start + offset for start in columns.starts)
+            joined.ends.extend(end + offset for end in columns.ends)
+            positions.extend(range(position, position + len(columns.stems)))
+            position += len(columns.stems) + _AUTHOR_GAP
             offset += len(author) + len(AUTHOR_SEPARATOR)
-            position += _AUTHOR_GAP
-        return FieldIndex(name, tokens, positions)
+        return FieldIndex(name, joined, positions)
 
 
 # ---------------------------------------------------------------- evaluation
@@ -302,29 +368,27 @@ def _compile_term(node: Word | Phrase | Prefix, stem: Callable[[str], str],
 def _sequence_spans(index: FieldIndex, words: tuple[str, ...], exact: bool,
                     term: str) -> list[_Span]:
     """Spans where `words` occur as consecutive tokens."""
-    lookup = index.by_surface if exact else index.by_stem
-    starts = lookup.get(words[0])
+    starts = index.surface_indexes(words[0]) if exact else index.stem_indexes(words[0])
     if not starts:
         return []
-    tokens, positions, name, rank = index.tokens, index.positions, index.name, index.rank
+    positions, name, rank = index.positions, index.name, index.rank
+    begins, ends = index.starts, index.ends
     if len(words) == 1:
-        return [_Span(name, positions[i], positions[i],
-                      ((rank, tokens[i].start, tokens[i].end, term),)) for i in starts]
+        return [_Span(name, positions[i], positions[i], ((rank, begins[i], ends[i], term),))
+                for i in starts]
     found = []
+    values = index.surfaces if exact else index.stems
     for i in starts:
         end = i + len(words) - 1
-        if end < len(tokens) and _continues(index, i, words, exact):
-            hit = (rank, tokens[i].start, tokens[end].end, term)
+        if end < len(values) and _continues(values, positions, i, words):
+            hit = (rank, begins[i], ends[end], term)
             found.append(_Span(name, positions[i], positions[end], (hit,)))
     return found
 
 
-def _continues(index: FieldIndex, i: int, words: tuple[str, ...], exact: bool) -> bool:
+def _continues(values: list[str], positions: list[int], i: int, words: tuple[str, ...]) -> bool:
     for k in range(1, len(words)):
-        token = index.tokens[i + k]
-        if (token.surface if exact else token.stem) != words[k]:
-            return False
-        if index.positions[i + k] != index.positions[i] + k:
+        if values[i + k] != words[k] or positions[i + k] != positions[i] + k:
             return False
     return True
 
@@ -333,8 +397,7 @@ def _prefix_spans(index: FieldIndex, prefix: str, term: str) -> list[_Span]:
     found = []
     for surface in index.surfaces_starting_with(prefix):
         for i in index.by_surface[surface]:
-            token = index.tokens[i]
-            hit = (index.rank, token.start, token.end, term)
+            hit = (index.rank, index.starts[i], index.ends[i], term)
             found.append(_Span(index.name, index.positions[i], index.positions[i], (hit,)))
     found.sort(key=lambda s: s.first)
     return found
@@ -390,14 +453,14 @@ def matches_reference(query: Query, doc: Document, name: str | None = None) -> M
 
     The Match's rule is `name`, or the printed query when no name is given.
     """
-    adoc = AnalysedDocument(doc)
+    adoc = AnalysedDocument(doc, reference=True)
     evaluate = compile_query(query, adoc.stemmer)
     return _match(evaluate, adoc, format_query(query) if name is None else name)
 
 
 def match_every_rule(rules: Mapping[str, Query], doc: Document) -> list[Match]:
     """The brute-force answer RuleSet.match must give: every rule evaluated, no index."""
-    adoc = AnalysedDocument(doc)
+    adoc = AnalysedDocument(doc, reference=True)
     return [
         match for name, query in rules.items()
         if (match := _match(_compiled(query, adoc.stemmer), adoc, name))
@@ -498,14 +561,14 @@ class _Index:
         fields = TEXT_FIELDS if field_group == "text" else (field_group,)
         indexes = [adoc.field(name) for name in fields]
         if kind == "s":
-            return {s for index in indexes for s in index.by_stem.keys() & table.keys()}
+            return {s for index in indexes for s in index.stem_set.intersection(table)}
         if len(table) < 64:  # few prefixes: look each up among the sorted words
             return {p for p in table for index in indexes
                     if next(index.surfaces_starting_with(p), None) is not None}
         lengths = self.prefix_lengths[group]
         return {
             surface[:n]
-            for index in indexes for surface in index.by_surface
+            for index in indexes for surface in index.surface_set
             for n in lengths if n <= len(surface) and surface[:n] in table
         }
 
