@@ -17,10 +17,13 @@ Unscoped terms match in the title or the body. Author hit offsets index into
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import NamedTuple
+
+import ahocorasick
 
 from alerts.query import (
     TERMS,
@@ -514,44 +517,192 @@ def rule_clauses(node: Query, stem: Callable[[str], str], group: str = "text") -
     return []  # Not
 
 
+# A flat program: (required, groups, excluded) literal ids. A document matches when every
+# required literal, at least one literal of each group and no excluded literal matches;
+# the hits are those of the matching required and group literals. Most rules have this
+# shape (words, phrases, prefixes, OR of them, exclusions, lang:, field scopes), and it
+# runs as three loops over a per-document table instead of a tree of nested calls.
+Program = tuple[tuple[int, ...], tuple[tuple[int, ...], ...], tuple[int, ...]]
+Literal = tuple[Query, tuple[str, ...]]  # a term or lang: node, and the fields it looks in
+
+
+def flat_program(node: Query, literal_id: Callable[[Literal], int]) -> Program | None:
+    """The query as a flat program, or None if it has another shape (NEAR, nested OR)."""
+    required: list[int] = []
+    groups: list[tuple[int, ...]] = []
+    excluded: list[int] = []
+    items = node.operands if isinstance(node, And) else (node,)
+    for item in items:
+        fields = TEXT_FIELDS
+        while isinstance(item, Scope):
+            fields, item = (item.field,), item.operand
+        if isinstance(item, Not):
+            inner, inner_fields = item.operand, fields
+            while isinstance(inner, Scope):
+                inner_fields, inner = (inner.field,), inner.operand
+            alternatives = inner.operands if isinstance(inner, Or) else (inner,)
+            literals = _literals(alternatives, inner_fields, literal_id)
+            if literals is None:
+                return None
+            excluded.extend(literals)  # NOT (a OR b) is NOT a AND NOT b
+        elif isinstance(item, Or):
+            literals = _literals(item.operands, fields, literal_id)
+            if literals is None:
+                return None
+            groups.append(tuple(literals))
+        else:
+            literals = _literals((item,), fields, literal_id)
+            if literals is None:
+                return None
+            required.extend(literals)
+    return tuple(required), tuple(groups), tuple(excluded)
+
+
+def _literals(nodes: Iterable[Query], fields: tuple[str, ...],
+              literal_id: Callable[[Literal], int]) -> list[int] | None:
+    found = []
+    for node in nodes:
+        scope = fields
+        while isinstance(node, Scope):
+            scope, node = (node.field,), node.operand
+        if not isinstance(node, (*TERMS, Lang)):
+            return None
+        found.append(literal_id((node, () if isinstance(node, Lang) else scope)))
+    return found
+
+
+_UNSEEN: object = object()
+
+
+def _literal_evaluator(node: Query, stem: Callable[[str], str],
+                       fields: tuple[str, ...]) -> Evaluator:
+    """A word or an unsloppy phrase straight to its hits (no spans, no shared cache: the
+    caller keeps a table per document); other literals as compile_query has them."""
+    if not isinstance(node, Word | Phrase) or getattr(node, "slop", None) is not None:
+        return compile_query(node, stem, fields)
+    term = format_query(node)
+    surfaces = fold_words(node.text)
+    exact = node.exact
+    words = surfaces if exact else tuple(stem(w) for w in surfaces)
+    first, rest = words[0], words[1:]
+
+    def evaluate(adoc: AnalysedDocument) -> tuple[_RawHit, ...] | None:
+        hits: list[_RawHit] = []
+        for name in fields:
+            index = adoc.field(name)
+            found = index.surface_indexes(first) if exact else index.stem_indexes(first)
+            if not found:
+                continue
+            rank, starts, ends = index.rank, index.starts, index.ends
+            if not rest:
+                hits += [(rank, starts[i], ends[i], term) for i in found]
+                continue
+            values = index.surfaces if exact else index.stems
+            last = len(rest)
+            for i in found:
+                if i + last < len(values) and _continues(values, index.positions, i, words):
+                    hits.append((rank, starts[i], ends[i + last], term))
+        return tuple(hits) if hits else None
+
+    return evaluate
+
+
 class _Index:
     """The clauses of all rules for one stemmer, in an inverted index."""
 
     def __init__(self, queries: list[Query], stem: Callable[[str], str]) -> None:
-        self.evaluators = [compile_query(query, stem) for query in queries]
+        self.queries = queries
+        self.stem = stem
+        self.literal_ids: dict[Literal, int] = {}
+        self.literals: list[Evaluator] = []
+        self.programs = [flat_program(query, self._literal_id) for query in queries]
+        self._evaluators: dict[int, Evaluator] = {}  # rules of other shapes, compiled once
         self.postings: dict[str, dict[str, list[int]]] = {}  # group:kind -> value -> clauses
+        self.single: dict[str, dict[str, list[int]]] = {}  # ... -> rules with one clause
         self.clause_rule: list[int] = []
-        self.needed: list[int] = []  # clauses per rule
+        self.needed: set[tuple[int, int]] = set()  # (rule, clauses) of multi-clause rules
         self.always: list[int] = []  # rules without clauses: evaluated on every document
         for rule_id, query in enumerate(queries):
             clauses = list(dict.fromkeys(rule_clauses(query, stem)))
-            self.needed.append(len(clauses))
             if not clauses:
                 self.always.append(rule_id)
-            for clause in clauses:
-                clause_id = len(self.clause_rule)
-                self.clause_rule.append(rule_id)
-                for group, value in clause:
-                    self.postings.setdefault(group, {}).setdefault(value, []).append(clause_id)
-        self.prefix_lengths = {
-            group: sorted({len(v) for v in table})
-            for group, table in self.postings.items() if group.endswith(":p")
+            elif len(clauses) == 1:
+                for group, value in clauses[0]:
+                    self.single.setdefault(group, {}).setdefault(value, []).append(rule_id)
+            else:
+                self.needed.add((rule_id, len(clauses)))
+                for clause in clauses:
+                    clause_id = len(self.clause_rule)
+                    self.clause_rule.append(rule_id)
+                    for group, value in clause:
+                        table = self.postings.setdefault(group, {})
+                        table.setdefault(value, []).append(clause_id)
+        self.prefixes = {
+            group: _PrefixFinder(self.postings.get(group, {}), self.single.get(group, {}))
+            for group in {*self.postings, *self.single} if group.endswith(":p")
         }
+
+    def _literal_id(self, literal: Literal) -> int:
+        found = self.literal_ids.get(literal)
+        if found is None:
+            found = self.literal_ids[literal] = len(self.literals)
+            node, fields = literal
+            self.literals.append(_literal_evaluator(node, self.stem, fields or TEXT_FIELDS))
+        return found
+
+    def evaluate(self, rule_id: int, adoc: AnalysedDocument,
+                 results: dict[int, tuple[_RawHit, ...] | None]) -> list[_RawHit] | None:
+        program = self.programs[rule_id]
+        if program is None:
+            evaluate = self._evaluators.get(rule_id)
+            if evaluate is None:
+                evaluate = self._evaluators[rule_id] = compile_query(
+                    self.queries[rule_id], self.stem)
+            found = evaluate(adoc)
+            return None if found is None else list(found)
+        required, groups, excluded = program
+        literals = self.literals
+        hits: list[_RawHit] = []
+        for literal in required:
+            found = results.get(literal, _UNSEEN)
+            if found is _UNSEEN:
+                found = results[literal] = literals[literal](adoc)
+            if found is None:
+                return None
+            hits.extend(found)  # type: ignore[arg-type]
+        for group in groups:
+            matched = False
+            for literal in group:
+                found = results.get(literal, _UNSEEN)
+                if found is _UNSEEN:
+                    found = results[literal] = literals[literal](adoc)
+                if found is not None:
+                    matched = True
+                    hits.extend(found)  # type: ignore[arg-type]
+            if not matched:
+                return None
+        for literal in excluded:
+            found = results.get(literal, _UNSEEN)
+            if found is _UNSEEN:
+                found = results[literal] = literals[literal](adoc)
+            if found is not None:
+                return None
+        return hits
 
     def candidates(self, adoc: AnalysedDocument) -> list[int]:
         """The rules whose every clause has a key in the document, in rule order."""
+        found: set[int] = set(self.always)
+        for group, table in self.single.items():
+            for value in self._present(group, table, adoc):
+                found.update(table[value])
         satisfied: set[int] = set()
-        counts: dict[int, int] = {}
-        clause_rule, needed = self.clause_rule, self.needed
         for group, table in self.postings.items():
             for value in self._present(group, table, adoc):
-                for clause_id in table[value]:
-                    if clause_id not in satisfied:
-                        satisfied.add(clause_id)
-                        rule_id = clause_rule[clause_id]
-                        counts[rule_id] = counts.get(rule_id, 0) + 1
-        found = [rule for rule, count in counts.items() if count == needed[rule]]
-        return sorted(found + self.always)
+                satisfied.update(table[value])
+        if satisfied:
+            counts = Counter(map(self.clause_rule.__getitem__, satisfied))
+            found.update(rule for rule, _ in self.needed.intersection(counts.items()))
+        return sorted(found)
 
     def _present(self, group: str, table: dict[str, list[int]],
                  adoc: AnalysedDocument) -> Iterable[str]:
@@ -561,16 +712,33 @@ class _Index:
         fields = TEXT_FIELDS if field_group == "text" else (field_group,)
         indexes = [adoc.field(name) for name in fields]
         if kind == "s":
-            return {s for index in indexes for s in index.stem_set.intersection(table)}
-        if len(table) < 64:  # few prefixes: look each up among the sorted words
-            return {p for p in table for index in indexes
+            if len(indexes) == 1:
+                return table.keys() & indexes[0].stem_set
+            return {s for index in indexes for s in table.keys() & index.stem_set}
+        finder = self.prefixes[group]
+        return {p for index in indexes for p in finder.present(index) if p in table}
+
+
+class _PrefixFinder:
+    """Which of many word prefixes begin a word of a field: one Aho-Corasick pass over
+    the field's distinct words, each preceded by a space so that only word starts match."""
+
+    def __init__(self, *tables: dict[str, list[int]]) -> None:
+        self.automaton = ahocorasick.Automaton()
+        self.prefixes = sorted({p for table in tables for p in table})
+        for prefix in self.prefixes:
+            self.automaton.add_word(" " + prefix, prefix)
+        if self.prefixes:
+            self.automaton.make_automaton()
+
+    def present(self, index: FieldIndex) -> set[str]:
+        if not self.prefixes or not index.stem_set:
+            return set()
+        if len(self.prefixes) < 16:  # a few: look each up among the sorted words
+            return {p for p in self.prefixes
                     if next(index.surfaces_starting_with(p), None) is not None}
-        lengths = self.prefix_lengths[group]
-        return {
-            surface[:n]
-            for index in indexes for surface in index.surface_set
-            for n in lengths if n <= len(surface) and surface[:n] in table
-        }
+        text = " " + " ".join(index.surface_set)
+        return {prefix for _, prefix in self.automaton.iter(text)}
 
 
 class RuleSet:
@@ -589,10 +757,13 @@ class RuleSet:
         adoc = AnalysedDocument(doc)
         index = self._index_for(adoc.language)
         found = []
+        results: dict[int, tuple[_RawHit, ...] | None] = {}
+        known = adoc.hit_objects
+        names = self._names
         for rule_id in index.candidates(adoc):
-            match = _match(index.evaluators[rule_id], adoc, self._names[rule_id])
-            if match is not None:
-                found.append(match)
+            hits = index.evaluate(rule_id, adoc, results)
+            if hits is not None:
+                found.append(Match(names[rule_id], _to_hits(hits, known)))
         return found
 
     def _index_for(self, language: str) -> _Index:
