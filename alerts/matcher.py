@@ -179,9 +179,16 @@ class AnalysedDocument:
         self.stemmer = get_stemmer(self.language)
         self.reference = reference
         self._fields: dict[str, FieldIndex] = {}
+        self._field_lists: dict[tuple[str, ...], list[FieldIndex]] = {}
         self.term_spans: dict[tuple[str, tuple[str, ...]], list[_Span]] = {}
         self.term_hits: dict[tuple[str, tuple[str, ...]], tuple[_RawHit, ...] | None] = {}
         self.hit_objects: dict[_RawHit, Hit] = {}  # rules sharing a term share its Hits
+
+    def fields(self, names: tuple[str, ...]) -> list[FieldIndex]:
+        found = self._field_lists.get(names)
+        if found is None:
+            found = self._field_lists[names] = [self.field(name) for name in names]
+        return found
 
     def field(self, name: str) -> FieldIndex:
         found = self._fields.get(name)
@@ -441,14 +448,15 @@ def _near_spans(left: list[_Span], right: list[_Span], distance: int) -> list[_S
 
 def _to_hits(raw: Iterable[_RawHit], known: dict[_RawHit, Hit]) -> tuple[Hit, ...]:
     """Unique hits in field order, then by position."""
-    hits = []
-    for key in sorted(set(raw)):
-        hit = known.get(key)
-        if hit is None:
-            rank, start, end, term = key
-            hit = known[key] = Hit(term, FIELD_ORDER[rank], start, end)
-        hits.append(hit)
-    return tuple(hits)
+    keys = sorted(set(raw))
+    try:
+        return tuple(map(known.__getitem__, keys))
+    except KeyError:
+        for key in keys:
+            if key not in known:
+                rank, start, end, term = key
+                known[key] = Hit(term, FIELD_ORDER[rank], start, end)
+        return tuple(map(known.__getitem__, keys))
 
 
 def matches_reference(query: Query, doc: Document, name: str | None = None) -> Match | None:
@@ -588,8 +596,7 @@ def _literal_evaluator(node: Query, stem: Callable[[str], str],
 
     def evaluate(adoc: AnalysedDocument) -> tuple[_RawHit, ...] | None:
         hits: list[_RawHit] = []
-        for name in fields:
-            index = adoc.field(name)
+        for index in adoc.fields(fields):
             found = index.surface_indexes(first) if exact else index.stem_indexes(first)
             if not found:
                 continue
