@@ -23,7 +23,7 @@ import snowballstemmer
 from sqlalchemy import Select, select, text
 from sqlalchemy.orm import Session, joinedload
 
-from alerts.matcher import Hit, matches_reference
+from alerts.matcher import Hit, RuleSet
 from alerts.matching import article_document
 from alerts.query import And, Near, Or, Phrase, Prefix, Query, Scope, Word
 from crawler.models import Article
@@ -99,12 +99,13 @@ def find_matching(
 ) -> Iterator[Found]:
     """Stored articles that `query` matches, newest first."""
     found = 0
+    ruleset = RuleSet({"query": query})  # the daemon's matcher, its index built once
     for batch in _candidate_batches(session, query, since):
         for article in batch:
-            match = matches_reference(query, article_document(article))
-            if match is None:
+            matches = ruleset.match(article_document(article))
+            if not matches:
                 continue
-            yield Found(article, match.hits)
+            yield Found(article, matches[0].hits)
             found += 1
             if limit is not None and found >= limit:
                 return
