@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from itertools import chain
 from typing import NamedTuple
 
 import ahocorasick
@@ -623,6 +624,14 @@ class _Index:
         self.literal_ids: dict[Literal, int] = {}
         self.literals: list[Evaluator] = []
         self.programs = [flat_program(query, self._literal_id) for query in queries]
+        # Rules whose every literal gives its hits sorted and unique (no sloppy phrase).
+        sorted_literals = [not isinstance(node, Phrase) or node.slop is None
+                           for node, _ in self.literal_ids]
+        self.sorted_parts = [
+            program is not None
+            and all(sorted_literals[i] for i in (*program[0], *chain(*program[1])))
+            for program in self.programs
+        ]
         self._evaluators: dict[int, Evaluator] = {}  # rules of other shapes, compiled once
         self.postings: dict[str, dict[str, list[int]]] = {}  # group:kind -> value -> clauses
         self.single: dict[str, dict[str, list[int]]] = {}  # ... -> rules with one clause
@@ -658,7 +667,9 @@ class _Index:
         return found
 
     def evaluate(self, rule_id: int, adoc: AnalysedDocument,
-                 results: dict[int, tuple[_RawHit, ...] | None]) -> list[_RawHit] | None:
+                 results: dict[int, tuple[_RawHit, ...] | None],
+                 ) -> list[tuple[_RawHit, ...]] | None:
+        """The rule's hits as the hit tuples of its parts, or None if it does not match."""
         program = self.programs[rule_id]
         if program is None:
             evaluate = self._evaluators.get(rule_id)
@@ -666,17 +677,17 @@ class _Index:
                 evaluate = self._evaluators[rule_id] = compile_query(
                     self.queries[rule_id], self.stem)
             found = evaluate(adoc)
-            return None if found is None else list(found)
+            return None if found is None else [found]
         required, groups, excluded = program
         literals = self.literals
-        hits: list[_RawHit] = []
+        parts: list[tuple[_RawHit, ...]] = []
         for literal in required:
             found = results.get(literal, _UNSEEN)
             if found is _UNSEEN:
                 found = results[literal] = literals[literal](adoc)
             if found is None:
                 return None
-            hits.extend(found)  # type: ignore[arg-type]
+            parts.append(found)  # type: ignore[arg-type]
         for group in groups:
             matched = False
             for literal in group:
@@ -685,7 +696,7 @@ class _Index:
                     found = results[literal] = literals[literal](adoc)
                 if found is not None:
                     matched = True
-                    hits.extend(found)  # type: ignore[arg-type]
+                    parts.append(found)  # type: ignore[arg-type]
             if not matched:
                 return None
         for literal in excluded:
@@ -694,7 +705,7 @@ class _Index:
                 found = results[literal] = literals[literal](adoc)
             if found is not None:
                 return None
-        return hits
+        return parts
 
     def candidates(self, adoc: AnalysedDocument) -> list[int]:
         """The rules whose every clause has a key in the document, in rule order."""
@@ -767,10 +778,23 @@ class RuleSet:
         results: dict[int, tuple[_RawHit, ...] | None] = {}
         known = adoc.hit_objects
         names = self._names
+        # A literal's own hits as Hits, by the id of its raw hits (kept alive here).
+        single: dict[int, tuple[tuple[_RawHit, ...], tuple[Hit, ...]]] = {}
+        sorted_parts = index.sorted_parts
         for rule_id in index.candidates(adoc):
-            hits = index.evaluate(rule_id, adoc, results)
-            if hits is not None:
-                found.append(Match(names[rule_id], _to_hits(hits, known)))
+            parts = index.evaluate(rule_id, adoc, results)
+            if parts is None:
+                continue
+            if len(parts) == 1 and sorted_parts[rule_id]:
+                # One literal's hits (fields in order, positions ascending) are sorted
+                # and unique already: the same Hits for every rule sharing it.
+                entry = single.get(id(parts[0]))
+                if entry is None:
+                    entry = single[id(parts[0])] = (parts[0], _to_hits(parts[0], known))
+                hits = entry[1]
+            else:
+                hits = _to_hits([hit for part in parts for hit in part], known)
+            found.append(Match(names[rule_id], hits))
         return found
 
     def _index_for(self, language: str) -> _Index:
