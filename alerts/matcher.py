@@ -1,14 +1,26 @@
 """Matching rules against articles: a plain evaluator, and an indexed RuleSet.
 
 `matches_reference` evaluates one query on one document and `match_every_rule`
-evaluates every rule on one document (the brute-force answer). `RuleSet` gives exactly
-the same answers, but evaluates only the *candidate* rules of a document: each rule is
-reduced to clauses (sets of index keys, at least one of which any matching document
-must contain: a stem in a field group, a word prefix, a language), the clauses are kept
-in an inverted index, and a rule is a candidate when all of its clauses are satisfied
-by the document's keys. The work per document grows with the postings of the words it
-contains and with the rules that really match, not with the number of rules. All paths
-evaluate through `compile_query`, so they differ only in which rules they try.
+evaluates every rule on one document: the brute-force answer, which tokenises word by
+word (`tokenize`) and walks each query as a tree of closures (`compile_query`).
+
+`RuleSet` gives exactly the same answers, faster, in three steps per document:
+
+* analysis, once per document and field, in C as far as possible (`analyse_columns`:
+  one regex split, offsets by accumulation, words looked up in per-language tables;
+  positions by stem are built only when a document needs many of them);
+* a presearch: each rule is reduced to clauses (sets of index keys, at least one of
+  which any matching document must contain: a stem in a field group, a word prefix, a
+  language), kept in an inverted index; a rule is a candidate when all of its clauses
+  are satisfied by the document's keys, found by set intersections (stems) and one
+  Aho-Corasick pass (prefixes). Rules with a single clause, such as an OR of words,
+  are posted directly, so no rule is tried on every document;
+* evaluation of the candidates as flat programs (required, one-of and excluded
+  literals over a per-document table of literal results) for the common shapes, and
+  through `compile_query` for the others (NEAR, nested OR).
+
+The work per document grows with the postings of the words it contains and with the
+rules that really match, not with the number of rules.
 
 Unscoped terms match in the title or the body. Author hit offsets index into
 `AUTHOR_SEPARATOR.join(doc.authors)` (see `field_text`).
@@ -793,7 +805,7 @@ class RuleSet:
                     entry = single[id(parts[0])] = (parts[0], _to_hits(parts[0], known))
                 hits = entry[1]
             else:
-                hits = _to_hits([hit for part in parts for hit in part], known)
+                hits = _to_hits(chain.from_iterable(parts), known)
             found.append(Match(names[rule_id], hits))
         return found
 
