@@ -723,12 +723,12 @@ class _Index:
         """The rules whose every clause has a key in the document, in rule order."""
         found: set[int] = set(self.always)
         for group, table in self.single.items():
-            for value in self._present(group, table, adoc):
-                found.update(table[value])
+            found.update(chain.from_iterable(map(table.__getitem__,
+                                                 self._present(group, table, adoc))))
         satisfied: set[int] = set()
         for group, table in self.postings.items():
-            for value in self._present(group, table, adoc):
-                satisfied.update(table[value])
+            satisfied.update(chain.from_iterable(map(table.__getitem__,
+                                                     self._present(group, table, adoc))))
         if satisfied:
             counts = Counter(map(self.clause_rule.__getitem__, satisfied))
             found.update(rule for rule, _ in self.needed.intersection(counts.items()))
