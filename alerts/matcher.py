@@ -459,9 +459,10 @@ def _near_spans(left: list[_Span], right: list[_Span], distance: int) -> list[_S
             for (f, first, last), hits in found.items()]
 
 
-def _to_hits(raw: Iterable[_RawHit], known: dict[_RawHit, Hit]) -> tuple[Hit, ...]:
-    """Unique hits in field order, then by position."""
-    keys = sorted(set(raw))
+def _to_hits(raw: Iterable[_RawHit], known: dict[_RawHit, Hit],
+             unique: bool = False) -> tuple[Hit, ...]:
+    """Unique hits in field order, then by position (`unique`: no hit is repeated)."""
+    keys = sorted(raw if unique else set(raw))
     try:
         return tuple(map(known.__getitem__, keys))
     except KeyError:
@@ -595,6 +596,10 @@ def _literals(nodes: Iterable[Query], fields: tuple[str, ...],
 _UNSEEN: object = object()
 
 
+def _distinct(values: list[str]) -> bool:
+    return len(set(values)) == len(values)
+
+
 def _literal_evaluator(node: Query, stem: Callable[[str], str],
                        fields: tuple[str, ...]) -> Evaluator:
     """A word or an unsloppy phrase straight to its hits (no spans, no shared cache: the
@@ -643,6 +648,12 @@ class _Index:
             program is not None
             and all(sorted_literals[i] for i in (*program[0], *chain(*program[1])))
             for program in self.programs
+        ]
+        # ... and whose literals print differently, so no two parts share a hit.
+        terms = [format_query(node) for node, _ in self.literal_ids]
+        self.disjoint_parts = [
+            is_sorted and _distinct([terms[i] for i in (*program[0], *chain(*program[1]))])
+            for is_sorted, program in zip(self.sorted_parts, self.programs, strict=True)
         ]
         self._evaluators: dict[int, Evaluator] = {}  # rules of other shapes, compiled once
         self.postings: dict[str, dict[str, list[int]]] = {}  # group:kind -> value -> clauses
@@ -792,7 +803,7 @@ class RuleSet:
         names = self._names
         # A literal's own hits as Hits, by the id of its raw hits (kept alive here).
         single: dict[int, tuple[tuple[_RawHit, ...], tuple[Hit, ...]]] = {}
-        sorted_parts = index.sorted_parts
+        sorted_parts, disjoint = index.sorted_parts, index.disjoint_parts
         for rule_id in index.candidates(adoc):
             parts = index.evaluate(rule_id, adoc, results)
             if parts is None:
@@ -805,7 +816,8 @@ class RuleSet:
                     entry = single[id(parts[0])] = (parts[0], _to_hits(parts[0], known))
                 hits = entry[1]
             else:
-                hits = _to_hits(chain.from_iterable(parts), known)
+                # Sorted, disjoint runs: timsort merges them, no set needed.
+                hits = _to_hits(chain.from_iterable(parts), known, disjoint[rule_id])
             found.append(Match(names[rule_id], hits))
         return found
 
