@@ -1,12 +1,12 @@
 """Running a query over stored articles: `rules test` and `search`.
 
 The database's full-text index (SQLite FTS5, PostgreSQL tsvector; see migration 0003)
-narrows the articles to those containing a word that starts like one of the query's
-positive words; the rule matcher then decides exactly, so the answer is the one the
-daemon would have given. The index is not stemmed; each query word is looked up by a
-prefix of its Snowball stem (the matcher's stemmer), one letter shorter, so that every
-inflection the matcher folds together ("visit", "visits", "visiting"; "happy",
-"happiness") is among the candidates.
+narrows the articles to those with words starting like the query's positive words, in
+the query's own AND/OR structure (`a b` needs both); the rule matcher then decides
+exactly, so the answer is the one the daemon would have given. The index is not
+stemmed; each query word is looked up by a prefix of its Snowball stem (the matcher's
+stemmer), one letter shorter, so that every inflection the matcher folds together
+("visit", "visits", "visiting"; "happy", "happiness") is among the candidates.
 """
 
 from __future__ import annotations
@@ -37,43 +37,66 @@ class Found:
     hits: tuple[Hit, ...]
 
 
+# What an article must contain, as a tree of word prefixes: ("prefix", p), ("and", parts)
+# or ("or", parts). None: nothing (the node narrows nothing, e.g. NOT or lang:).
+Condition = tuple
+
+
+def search_condition(query: Query) -> Condition | None:
+    """A full-text condition every article the query matches satisfies: the ANDs of the
+    query stay ANDs, so `a b c` needs all three prefixes, not any one of them."""
+    if isinstance(query, Word | Phrase):
+        return _all([_prefix_condition(_stem_prefix(word)) for word in _words(query.text)])
+    if isinstance(query, Prefix):
+        return _prefix_condition(_words(query.text)[0]) if _words(query.text) else None
+    if isinstance(query, And):
+        return _all([search_condition(operand) for operand in query.operands])
+    if isinstance(query, Near):
+        return _all([search_condition(query.left), search_condition(query.right)])
+    if isinstance(query, Or):
+        parts = [search_condition(operand) for operand in query.operands]
+        if any(part is None for part in parts):
+            return None  # `lang:de OR Putin`: one branch needs no word
+        return ("or", tuple(parts))
+    if isinstance(query, Scope) and query.field in ("title", "body"):
+        return search_condition(query.operand)
+    return None  # Not, Lang, and fields the full-text index does not hold
+
+
+def _prefix_condition(prefix: str) -> Condition | None:
+    return ("prefix", prefix) if prefix else None
+
+
+def _all(parts: list[Condition | None]) -> Condition | None:
+    known = tuple(dict.fromkeys(part for part in parts if part is not None))
+    if not known:
+        return None
+    return known[0] if len(known) == 1 else ("and", known)
+
+
 def search_prefixes(query: Query) -> list[str]:
-    """Prefixes such that every article the query matches contains a word starting with
-    one of them; empty when the query gives none (then nothing is narrowed)."""
-    prefixes: list[str] = []
+    """The prefixes of the query's full-text condition (empty: nothing is narrowed)."""
+    found: list[str] = []
 
-    def visit(node: Query) -> bool:
-        """Collect the node's prefixes; whether a match of it needs one of them."""
-        if isinstance(node, Word | Phrase):
-            found = [_stem_prefix(word) for word in _words(node.text)]
-            prefixes.extend(found)
-            return bool(found)
-        if isinstance(node, Prefix):
-            prefixes.extend(_words(node.text)[:1])
-            return True
-        if isinstance(node, And):
-            return any([visit(operand) for operand in node.operands])
-        if isinstance(node, Or):
-            if not all([visit(operand) for operand in node.operands]):
-                raise _NotIndexable  # `lang:de OR Putin`: one branch needs no word
-            return True
-        if isinstance(node, Near):
-            return visit(node.left) | visit(node.right)
-        if isinstance(node, Scope):
-            if node.field not in ("title", "body"):
-                raise _NotIndexable  # other fields are not in the full-text index
-            return visit(node.operand)
-        return False  # Not and Lang: nothing an article must contain
+    def visit(condition: Condition) -> None:
+        if condition[0] == "prefix":
+            found.append(condition[1])
+        else:
+            for part in condition[1]:
+                visit(part)
 
-    try:
-        visit(query)
-    except _NotIndexable:
-        return []
-    return sorted(set(filter(None, prefixes)))
+    condition = search_condition(query)
+    if condition is not None:
+        visit(condition)
+    return sorted(set(found))
 
 
-class _NotIndexable(Exception):
-    pass
+def _render(condition: Condition, prefix: str, and_: str, or_: str) -> str:
+    kind, value = condition
+    if kind == "prefix":
+        return prefix.format(value)
+    joiner = and_ if kind == "and" else or_
+    return "(" + joiner.join(_render(part, prefix, and_, or_) for part in value) + ")"
 
 
 def _words(text_: str) -> list[str]:
@@ -131,12 +154,12 @@ def _candidate_batches(
 
 
 def _restrict_by_full_text(session: Session, statement: Select, query: Query) -> Select:
-    prefixes = search_prefixes(query)
-    if not prefixes:
+    condition = search_condition(query)
+    if condition is None:
         return statement
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
-        fts_query = " OR ".join(f'"{prefix}"*' for prefix in prefixes)
+        fts_query = _render(condition, '"{}"*', " AND ", " OR ")
         return statement.where(
             Article.id.in_(
                 text("SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q").bindparams(
@@ -149,6 +172,6 @@ def _restrict_by_full_text(session: Session, statement: Select, query: Query) ->
             text(
                 "to_tsvector('simple', coalesce(articles.title, '') || ' ' || "
                 "coalesce(articles.body, '')) @@ to_tsquery('simple', :q)"
-            ).bindparams(q=" | ".join(f"{prefix}:*" for prefix in prefixes))
+            ).bindparams(q=_render(condition, "{}:*", " & ", " | "))
         )
     return statement

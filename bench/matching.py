@@ -2,11 +2,14 @@
 
 Run from the project root:
     .venv/bin/python bench/matching.py [--data DIR] [--seed N] [--articles N]
-                                       [--max-rules N] [--memory-rules N]
+                                       [--max-rules N] [--memory-rules N] [--stored N]
 
 Besides articles per second it prints each rule set's build time (parsed rules to a
 ready index) and the memory a rule set of --memory-rules rules holds (resident set
-growth, measured in a child process so that nothing else is counted).
+growth, measured in a child process so that nothing else is counted). With --stored N
+it also stores N articles (recombined real bodies, first seen over the last 120 days)
+in a temporary SQLite database and times `rules test QUERY --since 90d`'s search
+(`alerts.backtest.find_matching`, full-text prefilter then the matcher) for a few rules.
 
 Article bodies are the ground-truth paragraphs of the shared fundus evaluation set
 (80 articles), shuffled and recombined into 1,000 articles. Rules are drawn from the
@@ -26,8 +29,10 @@ import json
 import multiprocessing
 import random
 import sys
+import tempfile
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -202,6 +207,51 @@ def check_against_brute_force(rules: dict[str, Query], articles: list[Document])
     return rate
 
 
+def measure_backtest(count: int, paragraphs: list[list[str]], rnd: random.Random,
+                     queries: list[str]) -> None:
+    """Seconds `find_matching` takes over `count` stored articles, for each query."""
+    from sqlalchemy import insert
+
+    from alerts.backtest import find_matching
+    from crawler.database import make_engine, make_sessionmaker
+    from crawler.models import Article, Source, url_digest, utcnow
+    from scheduler.migrate import upgrade_database
+
+    now = utcnow()
+    with tempfile.TemporaryDirectory() as folder:
+        engine = make_engine(f"sqlite:///{folder}/stored.db")
+        upgrade_database(engine)
+        sessions = make_sessionmaker(engine)
+        with sessions.begin() as session:
+            session.add(Source(name="bench", url="http://bench.test/feed"))
+        started = time.perf_counter()
+        for offset in range(0, count, 5_000):
+            rows = []
+            for i in range(offset, min(count, offset + 5_000)):
+                own = list(paragraphs[i % len(paragraphs)])
+                rnd.shuffle(own)
+                body = "\n\n".join(own[: rnd.randint(3, 8)])
+                url = f"http://bench.test/{i}"
+                rows.append({
+                    "source_id": 1, "url": url, "url_hash": url_digest(url),
+                    "title": " ".join(body.split()[:12]), "body": body, "authors": [],
+                    "language": "en", "content_hash": url_digest(body + url),
+                    "first_seen_at": now - timedelta(days=120 * i / count),
+                    "matched_at": now,
+                })
+            with sessions.begin() as session:
+                session.execute(insert(Article), rows)
+        print(f"stored {count:,} articles in {time.perf_counter() - started:.0f} s")
+        for text in queries:
+            query = parse_query(text)
+            with sessions() as session:
+                started = time.perf_counter()
+                found = sum(1 for _ in find_matching(session, query, now - timedelta(days=90)))
+                seconds = time.perf_counter() - started
+            print(f"rules test {text!r} --since 90d: {found:,} articles in {seconds:.2f} s")
+        engine.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -211,6 +261,8 @@ def main() -> int:
                         help="the largest rule set measured (with 100 and 10,000)")
     parser.add_argument("--memory-rules", type=int, default=100_000,
                         help="rules whose memory is measured (0: skip; 1000000 for the goal)")
+    parser.add_argument("--stored", type=int, default=0,
+                        help="articles stored for timing `rules test --since 90d` (0: skip)")
     args = parser.parse_args()
     rnd = random.Random(args.seed)
 
@@ -237,6 +289,9 @@ def main() -> int:
     brute_rate = check_against_brute_force(big, articles[:20])
     print(f"brute force, 10000 rules: {brute_rate:7.1f} articles/s wall-clock "
           f"(the index is {big_wall / brute_rate:.0f}x faster; same answers on 20 articles)")
+    if args.stored:
+        backtests = [make_rule(rnd, words, sentences) for _ in range(4)]
+        measure_backtest(args.stored, paragraphs, rnd, backtests)
     if args.memory_rules:
         memory, seconds = measure_memory(args.memory_rules, args.seed, args.data)
         print(f"memory of {args.memory_rules:,} rules: {memory / 2**20:.0f} MiB resident "
