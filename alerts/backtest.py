@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, joinedload
 from alerts.matcher import Hit, RuleSet
 from alerts.matching import article_document
 from alerts.query import And, Near, Or, Phrase, Prefix, Query, Scope, Word
+from alerts.text import get_stemmer
 from crawler.models import Article
 
 BATCH_SIZE = 500
@@ -42,24 +43,31 @@ class Found:
 Condition = tuple
 
 
-def search_condition(query: Query) -> Condition | None:
+def search_condition(query: Query,
+                     languages: frozenset[str | None] | None = None) -> Condition | None:
     """A full-text condition every article the query matches satisfies: the ANDs of the
-    query stay ANDs, so `a b c` needs all three prefixes, not any one of them."""
+    query stay ANDs, so `a b c` needs all three prefixes, not any one of them.
+
+    `languages`: those of the articles searched (their stemmers give the prefixes);
+    None for every language Snowball has.
+    """
     if isinstance(query, Word | Phrase):
-        return _all([_prefix_condition(_stem_prefix(word)) for word in _words(query.text)])
+        return _all([_prefix_condition(_stem_prefix(word, languages))
+                     for word in _words(query.text)])
     if isinstance(query, Prefix):
         return _prefix_condition(_words(query.text)[0]) if _words(query.text) else None
     if isinstance(query, And):
-        return _all([search_condition(operand) for operand in query.operands])
+        return _all([search_condition(operand, languages) for operand in query.operands])
     if isinstance(query, Near):
-        return _all([search_condition(query.left), search_condition(query.right)])
+        return _all([search_condition(query.left, languages),
+                     search_condition(query.right, languages)])
     if isinstance(query, Or):
-        parts = [search_condition(operand) for operand in query.operands]
+        parts = [search_condition(operand, languages) for operand in query.operands]
         if any(part is None for part in parts):
             return None  # `lang:de OR Putin`: one branch needs no word
         return ("or", tuple(parts))
     if isinstance(query, Scope) and query.field in ("title", "body"):
-        return search_condition(query.operand)
+        return search_condition(query.operand, languages)
     return None  # Not, Lang, and fields the full-text index does not hold
 
 
@@ -104,10 +112,13 @@ def _words(text_: str) -> list[str]:
     return re.findall(r"\w+", "".join(c for c in folded if not unicodedata.combining(c)))
 
 
-def _stem_prefix(word: str) -> str:
+def _stem_prefix(word: str, languages: frozenset[str | None] | None = None) -> str:
     """The common prefix of the word's stems in every language the matcher may stem it
     in, one letter shorter: any inflection the matcher folds together starts with it."""
-    stems = [stemmer.stemWord(word) for stemmer in _stemmers()]
+    if languages is None:
+        stems = [stemmer.stemWord(word) for stemmer in _stemmers()]
+    else:
+        stems = [get_stemmer(language)(word) for language in languages] or [word]
     common = os.path.commonprefix(stems)  # noqa: RUF071 (characters are what we want)
     return common[: max(3, len(common) - 1)]
 
@@ -140,7 +151,7 @@ def _candidate_batches(
     base = select(Article).options(joinedload(Article.source))
     if since is not None:
         base = base.where(Article.first_seen_at >= since)
-    base = _restrict_by_full_text(session, base, query)
+    base = _restrict_by_full_text(session, base, query, since)
     last_id: int | None = None
     while True:
         page = base.order_by(Article.id.desc()).limit(BATCH_SIZE)
@@ -153,8 +164,17 @@ def _candidate_batches(
         last_id = batch[-1].id
 
 
-def _restrict_by_full_text(session: Session, statement: Select, query: Query) -> Select:
-    condition = search_condition(query)
+def _languages(session: Session, since: datetime | None) -> frozenset[str | None]:
+    """The languages of the articles searched: only their stemmers shape the prefixes."""
+    statement = select(Article.language).distinct()
+    if since is not None:
+        statement = statement.where(Article.first_seen_at >= since)
+    return frozenset(session.scalars(statement))
+
+
+def _restrict_by_full_text(session: Session, statement: Select, query: Query,
+                           since: datetime | None) -> Select:
+    condition = search_condition(query, _languages(session, since))
     if condition is None:
         return statement
     dialect = session.get_bind().dialect.name

@@ -67,3 +67,12 @@ def test_the_full_text_condition_keeps_the_query_s_ands() -> None:
         "and", (("or", (("prefix", "put"), ("prefix", "ki"))), ("prefix", "visit")))
     assert search_condition(parse_query("lang:de OR Putin")) is None
     assert search_condition(parse_query("author:smith Putin")) == ("prefix", "put")
+
+
+def test_prefixes_come_from_the_stemmers_of_the_stored_languages() -> None:
+    """Only English stored: "price" is looked up as "pric*", not as the "pri*" that the
+    stems of every Snowball language share (which would read "print", "prime", ...)."""
+    assert search_condition(parse_query("price"), frozenset({"en"})) == ("prefix", "pric")
+    assert search_condition(parse_query("price"), frozenset({"en", None})) == ("prefix", "pric")
+    assert search_condition(parse_query("price")) == ("prefix", "pri")
+    assert search_condition(parse_query("Häuser"), frozenset({"de", "en"})) == ("prefix", "hau")
