@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from itertools import chain
@@ -106,7 +106,7 @@ class FieldIndex:
     """The words of one field as columns, with word positions and lookups by stem and
     surface (built only when asked for: most documents need few of them)."""
 
-    def __init__(self, name: str, columns: Columns, positions: list[int]) -> None:
+    def __init__(self, name: str, columns: Columns, positions: Sequence[int]) -> None:
         self.name = name
         self.rank = FIELD_ORDER.index(name)
         self.surfaces, self.stems, self.starts, self.ends = columns
@@ -219,7 +219,7 @@ class AnalysedDocument:
     def _analyse(self, name: str) -> FieldIndex:
         if name != "author":
             columns = self._columns(getattr(self.doc, name))
-            return FieldIndex(name, columns, list(range(len(columns.stems))))
+            return FieldIndex(name, columns, range(len(columns.stems)))
         joined = Columns([], [], [], [])
         positions: list[int] = []
         offset, position = 0, 0
@@ -409,7 +409,7 @@ def _sequence_spans(index: FieldIndex, words: tuple[str, ...], exact: bool,
     return found
 
 
-def _continues(values: list[str], positions: list[int], i: int, words: tuple[str, ...]) -> bool:
+def _continues(values: list[str], positions: Sequence[int], i: int, words: tuple[str, ...]) -> bool:
     for k in range(1, len(words)):
         if values[i + k] != words[k] or positions[i + k] != positions[i] + k:
             return False
