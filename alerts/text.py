@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from itertools import accumulate
 from typing import NamedTuple
@@ -212,17 +213,19 @@ def analyse_columns(text: str, language: str | None = None) -> Columns:
     if "s" in words or "S" in words:
         _drop_possessives(parts, words, starts, ends)
     surface_of, stem_of = _analysis_tables(language)
+    surface_map: Mapping[str, str] = surface_of
+    stem_map: Mapping[str, str] = stem_of
     missing = set(words).difference(surface_of)
     if missing:
-        if len(surface_of) > _TABLE_LIMIT:
-            surface_of.clear()
-            stem_of.clear()
-            missing = set(words)
         analyse = get_word_analyser(language)
+        if len(surface_of) >= _TABLE_LIMIT:
+            # Full (a stream of ever new tokens): this text's new words in tables of
+            # their own. Entries are never removed, so a concurrent lookup cannot fail.
+            surface_map, stem_map = ChainMap({}, surface_of), ChainMap({}, stem_of)
         for word in missing:
-            surface_of[word], stem_of[word] = analyse(word)
-    surfaces = list(map(surface_of.__getitem__, words))
-    stems = list(map(stem_of.__getitem__, words))
+            surface_map[word], stem_map[word] = analyse(word)  # type: ignore[index]
+    surfaces = list(map(surface_map.__getitem__, words))
+    stems = list(map(stem_map.__getitem__, words))
     if "" in surfaces:  # rare: a word of combining accents only
         keep = [i for i, surface in enumerate(surfaces) if surface]
         surfaces, stems = [surfaces[i] for i in keep], [stems[i] for i in keep]
