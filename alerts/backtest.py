@@ -1,12 +1,12 @@
 """Running a query over stored articles: `rules test` and `search`.
 
 The database's full-text index (SQLite FTS5, PostgreSQL tsvector; see migration 0003)
-narrows the articles to those containing a word that starts like one of the query's
-positive words; the rule matcher then decides exactly, so the answer is the one the
-daemon would have given. The index is not stemmed; each query word is looked up by a
-prefix of its Snowball stem (the matcher's stemmer), one letter shorter, so that every
-inflection the matcher folds together ("visit", "visits", "visiting"; "happy",
-"happiness") is among the candidates.
+narrows the articles to those with words starting like the query's positive words, in
+the query's own AND/OR structure (`a b` needs both); the rule matcher then decides
+exactly, so the answer is the one the daemon would have given. The index is not
+stemmed; each query word is looked up by a prefix of its Snowball stem (the matcher's
+stemmer), one letter shorter, so that every inflection the matcher folds together
+("visit", "visits", "visiting"; "happy", "happiness") is among the candidates.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ import snowballstemmer
 from sqlalchemy import Select, select, text
 from sqlalchemy.orm import Session, joinedload
 
-from alerts.matcher import Hit, matches_reference
+from alerts.matcher import Hit, RuleSet
 from alerts.matching import article_document
 from alerts.query import And, Near, Or, Phrase, Prefix, Query, Scope, Word
+from alerts.text import get_stemmer
 from crawler.models import Article
 
 BATCH_SIZE = 500
@@ -37,43 +38,73 @@ class Found:
     hits: tuple[Hit, ...]
 
 
+# What an article must contain, as a tree of word prefixes: ("prefix", p), ("and", parts)
+# or ("or", parts). None: nothing (the node narrows nothing, e.g. NOT or lang:).
+Condition = tuple
+
+
+def search_condition(query: Query,
+                     languages: frozenset[str | None] | None = None) -> Condition | None:
+    """A full-text condition every article the query matches satisfies: the ANDs of the
+    query stay ANDs, so `a b c` needs all three prefixes, not any one of them.
+
+    `languages`: those of the articles searched (their stemmers give the prefixes);
+    None for every language Snowball has.
+    """
+    if isinstance(query, Word | Phrase):
+        return _all([_prefix_condition(_stem_prefix(word, languages))
+                     for word in _words(query.text)])
+    if isinstance(query, Prefix):
+        return _prefix_condition(_words(query.text)[0]) if _words(query.text) else None
+    if isinstance(query, And):
+        return _all([search_condition(operand, languages) for operand in query.operands])
+    if isinstance(query, Near):
+        return _all([search_condition(query.left, languages),
+                     search_condition(query.right, languages)])
+    if isinstance(query, Or):
+        parts = [search_condition(operand, languages) for operand in query.operands]
+        if any(part is None for part in parts):
+            return None  # `lang:de OR Putin`: one branch needs no word
+        return ("or", tuple(parts))
+    if isinstance(query, Scope) and query.field in ("title", "body"):
+        return search_condition(query.operand, languages)
+    return None  # Not, Lang, and fields the full-text index does not hold
+
+
+def _prefix_condition(prefix: str) -> Condition | None:
+    return ("prefix", prefix) if prefix else None
+
+
+def _all(parts: list[Condition | None]) -> Condition | None:
+    known = tuple(dict.fromkeys(part for part in parts if part is not None))
+    if not known:
+        return None
+    return known[0] if len(known) == 1 else ("and", known)
+
+
 def search_prefixes(query: Query) -> list[str]:
-    """Prefixes such that every article the query matches contains a word starting with
-    one of them; empty when the query gives none (then nothing is narrowed)."""
-    prefixes: list[str] = []
+    """The prefixes of the query's full-text condition (empty: nothing is narrowed)."""
+    found: list[str] = []
 
-    def visit(node: Query) -> bool:
-        """Collect the node's prefixes; whether a match of it needs one of them."""
-        if isinstance(node, Word | Phrase):
-            found = [_stem_prefix(word) for word in _words(node.text)]
-            prefixes.extend(found)
-            return bool(found)
-        if isinstance(node, Prefix):
-            prefixes.extend(_words(node.text)[:1])
-            return True
-        if isinstance(node, And):
-            return any([visit(operand) for operand in node.operands])
-        if isinstance(node, Or):
-            if not all([visit(operand) for operand in node.operands]):
-                raise _NotIndexable  # `lang:de OR Putin`: one branch needs no word
-            return True
-        if isinstance(node, Near):
-            return visit(node.left) | visit(node.right)
-        if isinstance(node, Scope):
-            if node.field not in ("title", "body"):
-                raise _NotIndexable  # other fields are not in the full-text index
-            return visit(node.operand)
-        return False  # Not and Lang: nothing an article must contain
+    def visit(condition: Condition) -> None:
+        if condition[0] == "prefix":
+            found.append(condition[1])
+        else:
+            for part in condition[1]:
+                visit(part)
 
-    try:
-        visit(query)
-    except _NotIndexable:
-        return []
-    return sorted(set(filter(None, prefixes)))
+    condition = search_condition(query)
+    if condition is not None:
+        visit(condition)
+    return sorted(set(found))
 
 
-class _NotIndexable(Exception):
-    pass
+def _render(condition: Condition, prefix: str, and_: str, or_: str) -> str:
+    kind, value = condition
+    if kind == "prefix":
+        return prefix.format(value)
+    joiner = and_ if kind == "and" else or_
+    return "(" + joiner.join(_render(part, prefix, and_, or_) for part in value) + ")"
 
 
 def _words(text_: str) -> list[str]:
@@ -81,10 +112,13 @@ def _words(text_: str) -> list[str]:
     return re.findall(r"\w+", "".join(c for c in folded if not unicodedata.combining(c)))
 
 
-def _stem_prefix(word: str) -> str:
+def _stem_prefix(word: str, languages: frozenset[str | None] | None = None) -> str:
     """The common prefix of the word's stems in every language the matcher may stem it
     in, one letter shorter: any inflection the matcher folds together starts with it."""
-    stems = [stemmer.stemWord(word) for stemmer in _stemmers()]
+    if languages is None:
+        stems = [stemmer.stemWord(word) for stemmer in _stemmers()]
+    else:
+        stems = [get_stemmer(language)(word) for language in languages] or [word]
     common = os.path.commonprefix(stems)  # noqa: RUF071 (characters are what we want)
     return common[: max(3, len(common) - 1)]
 
@@ -99,12 +133,13 @@ def find_matching(
 ) -> Iterator[Found]:
     """Stored articles that `query` matches, newest first."""
     found = 0
+    ruleset = RuleSet({"query": query})  # the daemon's matcher, its index built once
     for batch in _candidate_batches(session, query, since):
         for article in batch:
-            match = matches_reference(query, article_document(article))
-            if match is None:
+            matches = ruleset.match(article_document(article))
+            if not matches:
                 continue
-            yield Found(article, match.hits)
+            yield Found(article, matches[0].hits)
             found += 1
             if limit is not None and found >= limit:
                 return
@@ -116,7 +151,7 @@ def _candidate_batches(
     base = select(Article).options(joinedload(Article.source))
     if since is not None:
         base = base.where(Article.first_seen_at >= since)
-    base = _restrict_by_full_text(session, base, query)
+    base = _restrict_by_full_text(session, base, query, since)
     last_id: int | None = None
     while True:
         page = base.order_by(Article.id.desc()).limit(BATCH_SIZE)
@@ -129,13 +164,22 @@ def _candidate_batches(
         last_id = batch[-1].id
 
 
-def _restrict_by_full_text(session: Session, statement: Select, query: Query) -> Select:
-    prefixes = search_prefixes(query)
-    if not prefixes:
+def _languages(session: Session, since: datetime | None) -> frozenset[str | None]:
+    """The languages of the articles searched: only their stemmers shape the prefixes."""
+    statement = select(Article.language).distinct()
+    if since is not None:
+        statement = statement.where(Article.first_seen_at >= since)
+    return frozenset(session.scalars(statement))
+
+
+def _restrict_by_full_text(session: Session, statement: Select, query: Query,
+                           since: datetime | None) -> Select:
+    condition = search_condition(query, _languages(session, since))
+    if condition is None:
         return statement
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
-        fts_query = " OR ".join(f'"{prefix}"*' for prefix in prefixes)
+        fts_query = _render(condition, '"{}"*', " AND ", " OR ")
         return statement.where(
             Article.id.in_(
                 text("SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q").bindparams(
@@ -148,6 +192,6 @@ def _restrict_by_full_text(session: Session, statement: Select, query: Query) ->
             text(
                 "to_tsvector('simple', coalesce(articles.title, '') || ' ' || "
                 "coalesce(articles.body, '')) @@ to_tsquery('simple', :q)"
-            ).bindparams(q=" | ".join(f"{prefix}:*" for prefix in prefixes))
+            ).bindparams(q=_render(condition, "{}:*", " & ", " | "))
         )
     return statement

@@ -1,14 +1,26 @@
 """Matching rules against articles: a plain evaluator, and an indexed RuleSet.
 
 `matches_reference` evaluates one query on one document and `match_every_rule`
-evaluates every rule on one document (the brute-force answer). `RuleSet` gives exactly
-the same answers, but evaluates only the *candidate* rules of a document: each rule is
-reduced to clauses (sets of index keys, at least one of which any matching document
-must contain: a stem in a field group, a word prefix, a language), the clauses are kept
-in an inverted index, and a rule is a candidate when all of its clauses are satisfied
-by the document's keys. The work per document grows with the postings of the words it
-contains and with the rules that really match, not with the number of rules. All paths
-evaluate through `compile_query`, so they differ only in which rules they try.
+evaluates every rule on one document: the brute-force answer, which tokenises word by
+word (`tokenize`) and walks each query as a tree of closures (`compile_query`).
+
+`RuleSet` gives exactly the same answers, faster, in three steps per document:
+
+* analysis, once per document and field, in C as far as possible (`analyse_columns`:
+  one regex split, offsets by accumulation, words looked up in per-language tables;
+  positions by stem are built only when a document needs many of them);
+* a presearch: each rule is reduced to clauses (sets of index keys, at least one of
+  which any matching document must contain: a stem in a field group, a word prefix, a
+  language), kept in an inverted index; a rule is a candidate when all of its clauses
+  are satisfied by the document's keys, found by set intersections (stems) and one
+  Aho-Corasick pass (prefixes). Rules with a single clause, such as an OR of words,
+  are posted directly, so no rule is tried on every document;
+* evaluation of the candidates as flat programs (required, one-of and excluded
+  literals over a per-document table of literal results) for the common shapes, and
+  through `compile_query` for the others (NEAR, nested OR).
+
+The work per document grows with the postings of the words it contains and with the
+rules that really match, not with the number of rules.
 
 Unscoped terms match in the title or the body. Author hit offsets index into
 `AUTHOR_SEPARATOR.join(doc.authors)` (see `field_text`).
@@ -17,10 +29,14 @@ Unscoped terms match in the title or the body. Author hit offsets index into
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from itertools import chain
 from typing import NamedTuple
+
+import ahocorasick
 
 from alerts.query import (
     TERMS,
@@ -36,7 +52,15 @@ from alerts.query import (
     Word,
     format_query,
 )
-from alerts.text import Token, fold_words, get_stemmer, normalise_language, stemmer_name, tokenize
+from alerts.text import (
+    Columns,
+    analyse_columns,
+    fold_words,
+    get_stemmer,
+    normalise_language,
+    stemmer_name,
+    tokenize,
+)
 
 FIELD_ORDER = ("title", "body", "author", "source", "url")
 TEXT_FIELDS = ("title", "body")
@@ -79,31 +103,47 @@ def field_text(doc: Document, field: str) -> str:
 
 
 class FieldIndex:
-    """The tokens of one field, with word positions and lookups by stem and surface."""
+    """The words of one field as columns, with word positions and lookups by stem and
+    surface (built only when asked for: most documents need few of them)."""
 
-    def __init__(self, name: str, tokens: list[Token], positions: list[int]) -> None:
+    def __init__(self, name: str, columns: Columns, positions: Sequence[int]) -> None:
         self.name = name
         self.rank = FIELD_ORDER.index(name)
-        self.tokens = tokens
+        self.surfaces, self.stems, self.starts, self.ends = columns
         self.positions = positions
-        self.by_stem: dict[str, list[int]] = {}
-        for i, token in enumerate(tokens):
-            found = self.by_stem.get(token.stem)
-            if found is None:
-                self.by_stem[token.stem] = [i]
-            else:
-                found.append(i)
+        self.stem_set = set(self.stems)
+        self._scans = 0
+
+    @cached_property
+    def by_stem(self) -> dict[str, list[int]]:
+        return _positions_by(self.stems)
 
     @cached_property
     def by_surface(self) -> dict[str, list[int]]:
-        found: dict[str, list[int]] = {}
-        for i, token in enumerate(self.tokens):
-            found.setdefault(token.surface, []).append(i)
-        return found
+        return _positions_by(self.surfaces)
+
+    @cached_property
+    def surface_set(self) -> set[str]:
+        return set(self.surfaces)
 
     @cached_property
     def sorted_surfaces(self) -> list[str]:
-        return sorted(self.by_surface)
+        return sorted(self.surface_set)
+
+    def stem_indexes(self, stem: str) -> list[int]:
+        """Token indexes of `stem`, ascending."""
+        if stem not in self.stem_set:
+            return []
+        if "by_stem" in self.__dict__:
+            return self.by_stem[stem]
+        # A few lookups scan the list in C; past that, one pass builds the whole table.
+        self._scans += 1
+        if self._scans > _SCANS_BEFORE_TABLE:
+            return self.by_stem[stem]
+        return _indexes_of(self.stems, stem)
+
+    def surface_indexes(self, surface: str) -> list[int]:
+        return self.by_surface.get(surface, []) if surface in self.surface_set else []
 
     def surfaces_starting_with(self, prefix: str) -> Iterator[str]:
         surfaces = self.sorted_surfaces
@@ -113,17 +153,55 @@ class FieldIndex:
             i += 1
 
 
-class AnalysedDocument:
-    """A document tokenised once (lazily per field) for one language's stemmer."""
+_SCANS_BEFORE_TABLE = 6
 
-    def __init__(self, doc: Document) -> None:
+
+def _positions_by(values: list[str]) -> dict[str, list[int]]:
+    table: dict[str, list[int]] = {}
+    for i, value in enumerate(values):
+        found = table.get(value)
+        if found is None:
+            table[value] = [i]
+        else:
+            found.append(i)
+    return table
+
+
+def _indexes_of(values: list[str], value: str) -> list[int]:
+    found, i = [], 0
+    index = values.index
+    try:
+        while True:
+            i = index(value, i)
+            found.append(i)
+            i += 1
+    except ValueError:
+        return found
+
+
+class AnalysedDocument:
+    """A document analysed once (lazily per field) for its language's stemmer.
+
+    `reference=True` tokenises with the plain per-word `tokenize` instead of the columnar
+    `analyse_columns`: the brute-force answer shares no analysis code with the fast one.
+    """
+
+    def __init__(self, doc: Document, reference: bool = False) -> None:
         self.doc = doc
         self.language = normalise_language(doc.language)
         self.stemmer = get_stemmer(self.language)
+        self.reference = reference
         self._fields: dict[str, FieldIndex] = {}
+        self._field_lists: dict[tuple[str, ...], list[FieldIndex]] = {}
         self.term_spans: dict[tuple[str, tuple[str, ...]], list[_Span]] = {}
         self.term_hits: dict[tuple[str, tuple[str, ...]], tuple[_RawHit, ...] | None] = {}
         self.hit_objects: dict[_RawHit, Hit] = {}  # rules sharing a term share its Hits
+
+    def fields(self, names: tuple[str, ...]) -> list[FieldIndex]:
+        found = self._field_lists.get(names)
+        if found is None:
+            found = self._field_lists[names] = [self.field(name) for name in names]
+        return found
 
     def field(self, name: str) -> FieldIndex:
         found = self._fields.get(name)
@@ -131,19 +209,30 @@ class AnalysedDocument:
             found = self._fields[name] = self._analyse(name)
         return found
 
+    def _columns(self, text: str) -> Columns:
+        if self.reference:
+            tokens = tokenize(text, self.language)
+            return Columns([t.surface for t in tokens], [t.stem for t in tokens],
+                           [t.start for t in tokens], [t.end for t in tokens])
+        return analyse_columns(text, self.language)
+
     def _analyse(self, name: str) -> FieldIndex:
         if name != "author":
-            tokens = tokenize(getattr(self.doc, name), self.language)
-            return FieldIndex(name, tokens, list(range(len(tokens))))
-        tokens, positions, offset, position = [], [], 0, 0
+            columns = self._columns(getattr(self.doc, name))
+            return FieldIndex(name, columns, range(len(columns.stems)))
+        joined = Columns([], [], [], [])
+        positions: list[int] = []
+        offset, position = 0, 0
         for author in self.doc.authors:
-            for token in tokenize(author, self.language):
-                tokens.append(token._replace(start=token.start + offset, end=token.end + offset))
-                positions.append(position)
-                position += 1
+            columns = self._columns(author)
+            for column, values in zip(joined[:2], columns[:2], strict=True):
+                column.extend(values)
+            joined.starts.extend(start + offset for start in columns.starts)
+            joined.ends.extend(end + offset for end in columns.ends)
+            positions.extend(range(position, position + len(columns.stems)))
+            position += len(columns.stems) + _AUTHOR_GAP
             offset += len(author) + len(AUTHOR_SEPARATOR)
-            position += _AUTHOR_GAP
-        return FieldIndex(name, tokens, positions)
+        return FieldIndex(name, joined, positions)
 
 
 # ---------------------------------------------------------------- evaluation
@@ -302,29 +391,27 @@ def _compile_term(node: Word | Phrase | Prefix, stem: Callable[[str], str],
 def _sequence_spans(index: FieldIndex, words: tuple[str, ...], exact: bool,
                     term: str) -> list[_Span]:
     """Spans where `words` occur as consecutive tokens."""
-    lookup = index.by_surface if exact else index.by_stem
-    starts = lookup.get(words[0])
+    starts = index.surface_indexes(words[0]) if exact else index.stem_indexes(words[0])
     if not starts:
         return []
-    tokens, positions, name, rank = index.tokens, index.positions, index.name, index.rank
+    positions, name, rank = index.positions, index.name, index.rank
+    begins, ends = index.starts, index.ends
     if len(words) == 1:
-        return [_Span(name, positions[i], positions[i],
-                      ((rank, tokens[i].start, tokens[i].end, term),)) for i in starts]
+        return [_Span(name, positions[i], positions[i], ((rank, begins[i], ends[i], term),))
+                for i in starts]
     found = []
+    values = index.surfaces if exact else index.stems
     for i in starts:
         end = i + len(words) - 1
-        if end < len(tokens) and _continues(index, i, words, exact):
-            hit = (rank, tokens[i].start, tokens[end].end, term)
+        if end < len(values) and _continues(values, positions, i, words):
+            hit = (rank, begins[i], ends[end], term)
             found.append(_Span(name, positions[i], positions[end], (hit,)))
     return found
 
 
-def _continues(index: FieldIndex, i: int, words: tuple[str, ...], exact: bool) -> bool:
+def _continues(values: list[str], positions: Sequence[int], i: int, words: tuple[str, ...]) -> bool:
     for k in range(1, len(words)):
-        token = index.tokens[i + k]
-        if (token.surface if exact else token.stem) != words[k]:
-            return False
-        if index.positions[i + k] != index.positions[i] + k:
+        if values[i + k] != words[k] or positions[i + k] != positions[i] + k:
             return False
     return True
 
@@ -333,8 +420,7 @@ def _prefix_spans(index: FieldIndex, prefix: str, term: str) -> list[_Span]:
     found = []
     for surface in index.surfaces_starting_with(prefix):
         for i in index.by_surface[surface]:
-            token = index.tokens[i]
-            hit = (index.rank, token.start, token.end, term)
+            hit = (index.rank, index.starts[i], index.ends[i], term)
             found.append(_Span(index.name, index.positions[i], index.positions[i], (hit,)))
     found.sort(key=lambda s: s.first)
     return found
@@ -373,16 +459,18 @@ def _near_spans(left: list[_Span], right: list[_Span], distance: int) -> list[_S
             for (f, first, last), hits in found.items()]
 
 
-def _to_hits(raw: Iterable[_RawHit], known: dict[_RawHit, Hit]) -> tuple[Hit, ...]:
-    """Unique hits in field order, then by position."""
-    hits = []
-    for key in sorted(set(raw)):
-        hit = known.get(key)
-        if hit is None:
-            rank, start, end, term = key
-            hit = known[key] = Hit(term, FIELD_ORDER[rank], start, end)
-        hits.append(hit)
-    return tuple(hits)
+def _to_hits(raw: Iterable[_RawHit], known: dict[_RawHit, Hit],
+             unique: bool = False) -> tuple[Hit, ...]:
+    """Unique hits in field order, then by position (`unique`: no hit is repeated)."""
+    keys = sorted(raw if unique else set(raw))
+    try:
+        return tuple(map(known.__getitem__, keys))
+    except KeyError:
+        for key in keys:
+            if key not in known:
+                rank, start, end, term = key
+                known[key] = Hit(term, FIELD_ORDER[rank], start, end)
+        return tuple(map(known.__getitem__, keys))
 
 
 def matches_reference(query: Query, doc: Document, name: str | None = None) -> Match | None:
@@ -390,14 +478,14 @@ def matches_reference(query: Query, doc: Document, name: str | None = None) -> M
 
     The Match's rule is `name`, or the printed query when no name is given.
     """
-    adoc = AnalysedDocument(doc)
+    adoc = AnalysedDocument(doc, reference=True)
     evaluate = compile_query(query, adoc.stemmer)
     return _match(evaluate, adoc, format_query(query) if name is None else name)
 
 
 def match_every_rule(rules: Mapping[str, Query], doc: Document) -> list[Match]:
     """The brute-force answer RuleSet.match must give: every rule evaluated, no index."""
-    adoc = AnalysedDocument(doc)
+    adoc = AnalysedDocument(doc, reference=True)
     return [
         match for name, query in rules.items()
         if (match := _match(_compiled(query, adoc.stemmer), adoc, name))
@@ -451,44 +539,211 @@ def rule_clauses(node: Query, stem: Callable[[str], str], group: str = "text") -
     return []  # Not
 
 
+# A flat program: (required, groups, excluded) literal ids. A document matches when every
+# required literal, at least one literal of each group and no excluded literal matches;
+# the hits are those of the matching required and group literals. Most rules have this
+# shape (words, phrases, prefixes, OR of them, exclusions, lang:, field scopes), and it
+# runs as three loops over a per-document table instead of a tree of nested calls.
+Program = tuple[tuple[int, ...], tuple[tuple[int, ...], ...], tuple[int, ...]]
+Literal = tuple[Query, tuple[str, ...]]  # a term or lang: node, and the fields it looks in
+
+
+def flat_program(node: Query, literal_id: Callable[[Literal], int]) -> Program | None:
+    """The query as a flat program, or None if it has another shape (NEAR, nested OR)."""
+    required: list[int] = []
+    groups: list[tuple[int, ...]] = []
+    excluded: list[int] = []
+    items = node.operands if isinstance(node, And) else (node,)
+    for item in items:
+        fields = TEXT_FIELDS
+        while isinstance(item, Scope):
+            fields, item = (item.field,), item.operand
+        if isinstance(item, Not):
+            inner, inner_fields = item.operand, fields
+            while isinstance(inner, Scope):
+                inner_fields, inner = (inner.field,), inner.operand
+            alternatives = inner.operands if isinstance(inner, Or) else (inner,)
+            literals = _literals(alternatives, inner_fields, literal_id)
+            if literals is None:
+                return None
+            excluded.extend(literals)  # NOT (a OR b) is NOT a AND NOT b
+        elif isinstance(item, Or):
+            literals = _literals(item.operands, fields, literal_id)
+            if literals is None:
+                return None
+            groups.append(tuple(literals))
+        else:
+            literals = _literals((item,), fields, literal_id)
+            if literals is None:
+                return None
+            required.extend(literals)
+    return tuple(required), tuple(groups), tuple(excluded)
+
+
+def _literals(nodes: Iterable[Query], fields: tuple[str, ...],
+              literal_id: Callable[[Literal], int]) -> list[int] | None:
+    found = []
+    for node in nodes:
+        scope = fields
+        while isinstance(node, Scope):
+            scope, node = (node.field,), node.operand
+        if not isinstance(node, (*TERMS, Lang)):
+            return None
+        found.append(literal_id((node, () if isinstance(node, Lang) else scope)))
+    return found
+
+
+_UNSEEN: object = object()
+
+
+def _distinct(values: list[str]) -> bool:
+    return len(set(values)) == len(values)
+
+
+def _literal_evaluator(node: Query, stem: Callable[[str], str],
+                       fields: tuple[str, ...]) -> Evaluator:
+    """A word or an unsloppy phrase straight to its hits (no spans, no shared cache: the
+    caller keeps a table per document); other literals as compile_query has them."""
+    if not isinstance(node, Word | Phrase) or getattr(node, "slop", None) is not None:
+        return compile_query(node, stem, fields)
+    term = format_query(node)
+    surfaces = fold_words(node.text)
+    exact = node.exact
+    words = surfaces if exact else tuple(stem(w) for w in surfaces)
+    first, rest = words[0], words[1:]
+
+    def evaluate(adoc: AnalysedDocument) -> tuple[_RawHit, ...] | None:
+        hits: list[_RawHit] = []
+        for index in adoc.fields(fields):
+            found = index.surface_indexes(first) if exact else index.stem_indexes(first)
+            if not found:
+                continue
+            rank, starts, ends = index.rank, index.starts, index.ends
+            if not rest:
+                hits += [(rank, starts[i], ends[i], term) for i in found]
+                continue
+            values = index.surfaces if exact else index.stems
+            last = len(rest)
+            for i in found:
+                if i + last < len(values) and _continues(values, index.positions, i, words):
+                    hits.append((rank, starts[i], ends[i + last], term))
+        return tuple(hits) if hits else None
+
+    return evaluate
+
+
 class _Index:
     """The clauses of all rules for one stemmer, in an inverted index."""
 
     def __init__(self, queries: list[Query], stem: Callable[[str], str]) -> None:
-        self.evaluators = [compile_query(query, stem) for query in queries]
+        self.queries = queries
+        self.stem = stem
+        self.literal_ids: dict[Literal, int] = {}
+        self.literals: list[Evaluator] = []
+        self.programs = [flat_program(query, self._literal_id) for query in queries]
+        # Rules whose every literal gives its hits sorted and unique (no sloppy phrase).
+        sorted_literals = [not isinstance(node, Phrase) or node.slop is None
+                           for node, _ in self.literal_ids]
+        self.sorted_parts = [
+            program is not None
+            and all(sorted_literals[i] for i in (*program[0], *chain(*program[1])))
+            for program in self.programs
+        ]
+        # ... and whose literals print differently, so no two parts share a hit.
+        terms = [format_query(node) for node, _ in self.literal_ids]
+        self.disjoint_parts = [
+            is_sorted and _distinct([terms[i] for i in (*program[0], *chain(*program[1]))])
+            for is_sorted, program in zip(self.sorted_parts, self.programs, strict=True)
+        ]
+        self._evaluators: dict[int, Evaluator] = {}  # rules of other shapes, compiled once
         self.postings: dict[str, dict[str, list[int]]] = {}  # group:kind -> value -> clauses
+        self.single: dict[str, dict[str, list[int]]] = {}  # ... -> rules with one clause
         self.clause_rule: list[int] = []
-        self.needed: list[int] = []  # clauses per rule
+        self.needed: set[tuple[int, int]] = set()  # (rule, clauses) of multi-clause rules
         self.always: list[int] = []  # rules without clauses: evaluated on every document
         for rule_id, query in enumerate(queries):
             clauses = list(dict.fromkeys(rule_clauses(query, stem)))
-            self.needed.append(len(clauses))
             if not clauses:
                 self.always.append(rule_id)
-            for clause in clauses:
-                clause_id = len(self.clause_rule)
-                self.clause_rule.append(rule_id)
-                for group, value in clause:
-                    self.postings.setdefault(group, {}).setdefault(value, []).append(clause_id)
-        self.prefix_lengths = {
-            group: sorted({len(v) for v in table})
-            for group, table in self.postings.items() if group.endswith(":p")
+            elif len(clauses) == 1:
+                for group, value in clauses[0]:
+                    self.single.setdefault(group, {}).setdefault(value, []).append(rule_id)
+            else:
+                self.needed.add((rule_id, len(clauses)))
+                for clause in clauses:
+                    clause_id = len(self.clause_rule)
+                    self.clause_rule.append(rule_id)
+                    for group, value in clause:
+                        table = self.postings.setdefault(group, {})
+                        table.setdefault(value, []).append(clause_id)
+        self.prefixes = {
+            group: _PrefixFinder(self.postings.get(group, {}), self.single.get(group, {}))
+            for group in {*self.postings, *self.single} if group.endswith(":p")
         }
+
+    def _literal_id(self, literal: Literal) -> int:
+        found = self.literal_ids.get(literal)
+        if found is None:
+            found = self.literal_ids[literal] = len(self.literals)
+            node, fields = literal
+            self.literals.append(_literal_evaluator(node, self.stem, fields or TEXT_FIELDS))
+        return found
+
+    def evaluate(self, rule_id: int, adoc: AnalysedDocument,
+                 results: dict[int, tuple[_RawHit, ...] | None],
+                 ) -> list[tuple[_RawHit, ...]] | None:
+        """The rule's hits as the hit tuples of its parts, or None if it does not match."""
+        program = self.programs[rule_id]
+        if program is None:
+            evaluate = self._evaluators.get(rule_id)
+            if evaluate is None:
+                evaluate = self._evaluators[rule_id] = compile_query(
+                    self.queries[rule_id], self.stem)
+            found = evaluate(adoc)
+            return None if found is None else [found]
+        required, groups, excluded = program
+        literals = self.literals
+        parts: list[tuple[_RawHit, ...]] = []
+        for literal in required:
+            found = results.get(literal, _UNSEEN)
+            if found is _UNSEEN:
+                found = results[literal] = literals[literal](adoc)
+            if found is None:
+                return None
+            parts.append(found)  # type: ignore[arg-type]
+        for group in groups:
+            matched = False
+            for literal in group:
+                found = results.get(literal, _UNSEEN)
+                if found is _UNSEEN:
+                    found = results[literal] = literals[literal](adoc)
+                if found is not None:
+                    matched = True
+                    parts.append(found)  # type: ignore[arg-type]
+            if not matched:
+                return None
+        for literal in excluded:
+            found = results.get(literal, _UNSEEN)
+            if found is _UNSEEN:
+                found = results[literal] = literals[literal](adoc)
+            if found is not None:
+                return None
+        return parts
 
     def candidates(self, adoc: AnalysedDocument) -> list[int]:
         """The rules whose every clause has a key in the document, in rule order."""
+        found: set[int] = set(self.always)
+        for group, table in self.single.items():
+            found.update(chain.from_iterable(map(table.__getitem__,
+                                                 self._present(group, table, adoc))))
         satisfied: set[int] = set()
-        counts: dict[int, int] = {}
-        clause_rule, needed = self.clause_rule, self.needed
         for group, table in self.postings.items():
-            for value in self._present(group, table, adoc):
-                for clause_id in table[value]:
-                    if clause_id not in satisfied:
-                        satisfied.add(clause_id)
-                        rule_id = clause_rule[clause_id]
-                        counts[rule_id] = counts.get(rule_id, 0) + 1
-        found = [rule for rule, count in counts.items() if count == needed[rule]]
-        return sorted(found + self.always)
+            satisfied.update(chain.from_iterable(map(table.__getitem__,
+                                                     self._present(group, table, adoc))))
+        if satisfied:
+            counts = Counter(map(self.clause_rule.__getitem__, satisfied))
+            found.update(rule for rule, _ in self.needed.intersection(counts.items()))
+        return sorted(found)
 
     def _present(self, group: str, table: dict[str, list[int]],
                  adoc: AnalysedDocument) -> Iterable[str]:
@@ -498,16 +753,33 @@ class _Index:
         fields = TEXT_FIELDS if field_group == "text" else (field_group,)
         indexes = [adoc.field(name) for name in fields]
         if kind == "s":
-            return {s for index in indexes for s in index.by_stem.keys() & table.keys()}
-        if len(table) < 64:  # few prefixes: look each up among the sorted words
-            return {p for p in table for index in indexes
+            if len(indexes) == 1:
+                return table.keys() & indexes[0].stem_set
+            return {s for index in indexes for s in table.keys() & index.stem_set}
+        finder = self.prefixes[group]
+        return {p for index in indexes for p in finder.present(index) if p in table}
+
+
+class _PrefixFinder:
+    """Which of many word prefixes begin a word of a field: one Aho-Corasick pass over
+    the field's distinct words, each preceded by a space so that only word starts match."""
+
+    def __init__(self, *tables: dict[str, list[int]]) -> None:
+        self.automaton = ahocorasick.Automaton()
+        self.prefixes = sorted({p for table in tables for p in table})
+        for prefix in self.prefixes:
+            self.automaton.add_word(" " + prefix, prefix)
+        if self.prefixes:
+            self.automaton.make_automaton()
+
+    def present(self, index: FieldIndex) -> set[str]:
+        if not self.prefixes or not index.stem_set:
+            return set()
+        if len(self.prefixes) < 16:  # a few: look each up among the sorted words
+            return {p for p in self.prefixes
                     if next(index.surfaces_starting_with(p), None) is not None}
-        lengths = self.prefix_lengths[group]
-        return {
-            surface[:n]
-            for index in indexes for surface in index.by_surface
-            for n in lengths if n <= len(surface) and surface[:n] in table
-        }
+        text = " " + " ".join(index.surface_set)
+        return {prefix for _, prefix in self.automaton.iter(text)}
 
 
 class RuleSet:
@@ -526,10 +798,27 @@ class RuleSet:
         adoc = AnalysedDocument(doc)
         index = self._index_for(adoc.language)
         found = []
+        results: dict[int, tuple[_RawHit, ...] | None] = {}
+        known = adoc.hit_objects
+        names = self._names
+        # A literal's own hits as Hits, by the id of its raw hits (kept alive here).
+        single: dict[int, tuple[tuple[_RawHit, ...], tuple[Hit, ...]]] = {}
+        sorted_parts, disjoint = index.sorted_parts, index.disjoint_parts
         for rule_id in index.candidates(adoc):
-            match = _match(index.evaluators[rule_id], adoc, self._names[rule_id])
-            if match is not None:
-                found.append(match)
+            parts = index.evaluate(rule_id, adoc, results)
+            if parts is None:
+                continue
+            if len(parts) == 1 and sorted_parts[rule_id]:
+                # One literal's hits (fields in order, positions ascending) are sorted
+                # and unique already: the same Hits for every rule sharing it.
+                entry = single.get(id(parts[0]))
+                if entry is None:
+                    entry = single[id(parts[0])] = (parts[0], _to_hits(parts[0], known))
+                hits = entry[1]
+            else:
+                # Sorted, disjoint runs: timsort merges them, no set needed.
+                hits = _to_hits(chain.from_iterable(parts), known, disjoint[rule_id])
+            found.append(Match(names[rule_id], hits))
         return found
 
     def _index_for(self, language: str) -> _Index:

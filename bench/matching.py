@@ -1,6 +1,15 @@
-"""Matching throughput with 100 and with 10,000 rules over 1,000 real article bodies.
+"""Matching throughput with 100, 10,000 and 100,000 rules over 1,000 real article bodies.
 
-Run from the project root:  .venv/bin/python bench/matching.py [--data DIR] [--seed N]
+Run from the project root:
+    .venv/bin/python bench/matching.py [--data DIR] [--seed N] [--articles N]
+                                       [--max-rules N] [--memory-rules N] [--stored N]
+
+Besides articles per second it prints each rule set's build time (parsed rules to a
+ready index) and the memory a rule set of --memory-rules rules holds (resident set
+growth, measured in a child process so that nothing else is counted). With --stored N
+it also stores N articles (recombined real bodies, first seen over the last 120 days)
+in a temporary SQLite database and times `rules test QUERY --since 90d`'s search
+(`alerts.backtest.find_matching`, full-text prefilter then the matcher) for a few rules.
 
 Article bodies are the ground-truth paragraphs of the shared fundus evaluation set
 (80 articles), shuffled and recombined into 1,000 articles. Rules are drawn from the
@@ -15,11 +24,15 @@ exits non-zero if either fails.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import multiprocessing
 import random
 import sys
+import tempfile
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -122,8 +135,40 @@ def build(rules: dict[str, Query], sample: Document) -> RuleSet:
     started = time.perf_counter()
     ruleset = RuleSet(rules)
     ruleset.match(sample)  # builds the index for the sample's language
-    print(f"index of {len(rules):5} rules built in {time.perf_counter() - started:.2f} s")
+    print(f"index of {len(rules):7,} rules built in {time.perf_counter() - started:.2f} s")
     return ruleset
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * 4096
+
+
+def _memory_child(count: int, seed: int, data: Path, queue: multiprocessing.Queue) -> None:
+    rnd = random.Random(seed)
+    paragraphs = load_paragraphs(data)
+    sample = make_articles(paragraphs, 1, rnd)[0]
+    words, sentences = vocabulary(paragraphs)
+    texts = [make_rule(rnd, words, sentences) for _ in range(count)]
+    gc.collect()
+    before = _resident_bytes()
+    started = time.perf_counter()
+    ruleset = RuleSet({f"rule-{i}": parse_query(text) for i, text in enumerate(texts)})
+    ruleset.match(sample)
+    seconds = time.perf_counter() - started
+    gc.collect()
+    queue.put((_resident_bytes() - before, seconds))
+
+
+def measure_memory(count: int, seed: int, data: Path) -> tuple[int, float]:
+    """Resident memory a rule set of `count` rules adds (parsed queries, index and
+    compiled programs for one language), and its build time from the rules' text."""
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    child = multiprocessing.Process(target=_memory_child, args=(count, seed, data, queue))
+    child.start()
+    found = queue.get()
+    child.join()
+    return found
 
 
 def measure(rulesets: list[RuleSet], articles: list[Document],
@@ -162,35 +207,96 @@ def check_against_brute_force(rules: dict[str, Query], articles: list[Document])
     return rate
 
 
+def measure_backtest(count: int, paragraphs: list[list[str]], rnd: random.Random,
+                     queries: list[str]) -> None:
+    """Seconds `find_matching` takes over `count` stored articles, for each query."""
+    from sqlalchemy import insert
+
+    from alerts.backtest import find_matching
+    from crawler.database import make_engine, make_sessionmaker
+    from crawler.models import Article, Source, url_digest, utcnow
+    from scheduler.migrate import upgrade_database
+
+    now = utcnow()
+    with tempfile.TemporaryDirectory() as folder:
+        engine = make_engine(f"sqlite:///{folder}/stored.db")
+        upgrade_database(engine)
+        sessions = make_sessionmaker(engine)
+        with sessions.begin() as session:
+            session.add(Source(name="bench", url="http://bench.test/feed"))
+        started = time.perf_counter()
+        for offset in range(0, count, 5_000):
+            rows = []
+            for i in range(offset, min(count, offset + 5_000)):
+                own = list(paragraphs[i % len(paragraphs)])
+                rnd.shuffle(own)
+                body = "\n\n".join(own[: rnd.randint(3, 8)])
+                url = f"http://bench.test/{i}"
+                rows.append({
+                    "source_id": 1, "url": url, "url_hash": url_digest(url),
+                    "title": " ".join(body.split()[:12]), "body": body, "authors": [],
+                    "language": "en", "content_hash": url_digest(body + url),
+                    "first_seen_at": now - timedelta(days=120 * i / count),
+                    "matched_at": now,
+                })
+            with sessions.begin() as session:
+                session.execute(insert(Article), rows)
+        print(f"stored {count:,} articles in {time.perf_counter() - started:.0f} s")
+        for text in queries:
+            query = parse_query(text)
+            with sessions() as session:
+                started = time.perf_counter()
+                found = sum(1 for _ in find_matching(session, query, now - timedelta(days=90)))
+                seconds = time.perf_counter() - started
+            print(f"rules test {text!r} --since 90d: {found:,} articles in {seconds:.2f} s")
+        engine.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--articles", type=int, default=ARTICLES)
+    parser.add_argument("--max-rules", type=int, default=100_000,
+                        help="the largest rule set measured (with 100 and 10,000)")
+    parser.add_argument("--memory-rules", type=int, default=100_000,
+                        help="rules whose memory is measured (0: skip; 1000000 for the goal)")
+    parser.add_argument("--stored", type=int, default=0,
+                        help="articles stored for timing `rules test --since 90d` (0: skip)")
     args = parser.parse_args()
     rnd = random.Random(args.seed)
 
     paragraphs = load_paragraphs(args.data)
-    articles = make_articles(paragraphs, ARTICLES, rnd)
+    articles = make_articles(paragraphs, args.articles, rnd)
     words, sentences = vocabulary(paragraphs)
-    big = make_rules(10_000, rnd, words, sentences)
-    small = dict(list(big.items())[:100])
+    largest = make_rules(max(10_000, args.max_rules), rnd, words, sentences)
+    counts = sorted({100, 10_000, args.max_rules})
     print(f"{len(articles)} articles from {len(paragraphs)} real bodies; "
           f"vocabulary of {len(words)} words")
 
-    rulesets = [build(small, articles[0]), build(big, articles[0])]
+    rulesets = [build(dict(list(largest.items())[:count]), articles[0]) for count in counts]
     results = measure(rulesets, articles)
-    for count, (wall_rate, cpu_rate, matches) in zip((100, 10_000), results, strict=True):
-        print(f"{count:5} rules: {wall_rate:7.1f} articles/s wall-clock, "
+    for count, (wall_rate, cpu_rate, matches) in zip(counts, results, strict=True):
+        print(f"{count:7,} rules: {wall_rate:7.1f} articles/s wall-clock, "
               f"{cpu_rate:7.1f} articles per CPU second "
               f"({matches / len(articles):.1f} matches per article)")
-    (small_wall, small_rate, _), (big_wall, big_rate, _) = results
+    (small_wall, small_rate, _), (big_wall, big_rate, _) = results[:2]
     ratio = big_rate / small_rate
     print(f"ratio 10000/100: {ratio:.2f} in CPU time, {big_wall / small_wall:.2f} wall-clock "
           f"(required >= {REQUIRED_RATIO})")
 
+    big = dict(list(largest.items())[:10_000])
     brute_rate = check_against_brute_force(big, articles[:20])
     print(f"brute force, 10000 rules: {brute_rate:7.1f} articles/s wall-clock "
           f"(the index is {big_wall / brute_rate:.0f}x faster; same answers on 20 articles)")
+    if args.stored:
+        queries = random.Random(args.seed + 1)  # the same rules whatever else is asked
+        backtests = [make_rule(queries, words, sentences) for _ in range(6)]
+        measure_backtest(args.stored, paragraphs, queries, backtests)
+    if args.memory_rules:
+        memory, seconds = measure_memory(args.memory_rules, args.seed, args.data)
+        print(f"memory of {args.memory_rules:,} rules: {memory / 2**20:.0f} MiB resident "
+              f"(parsed, indexed, compiled; built from text in {seconds:.1f} s)")
     return 0 if ratio >= REQUIRED_RATIO else 1
 
 

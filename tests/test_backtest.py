@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from alerts.backtest import find_matching
+from alerts.backtest import find_matching, search_condition
 from alerts.query import parse_query
 from crawler.database import make_engine, make_sessionmaker
 from crawler.models import Article, Source, Story
@@ -44,6 +44,11 @@ def sessions(database_url: str) -> Iterator[sessionmaker]:
         ("visit", ["http://wire.test/2"]),
         ("happy", ["http://wire.test/3"]),
         ("source:s Pyongyang", ["http://wire.test/2"]),
+        ("Putin Tuesday", ["http://wire.test/2"]),
+        ("Putin happiness", []),
+        ("(Putin OR Haus) -Tuesday", ["http://zeitung.test/1"]),
+        ("title:markets OR visit* index", ["http://wire.test/3"]),
+        ('"visited Pyongyang" NEAR/3 Tuesday', ["http://wire.test/2"]),
     ],
 )
 def test_search_agrees_with_the_matcher(sessions: sessionmaker, query: str,
@@ -51,3 +56,23 @@ def test_search_agrees_with_the_matcher(sessions: sessionmaker, query: str,
     with sessions() as session:
         found = [f.article.url for f in find_matching(session, parse_query(query))]
     assert sorted(found) == sorted(expected)
+
+
+def test_the_full_text_condition_keeps_the_query_s_ands() -> None:
+    """`a b` narrows to articles with both words' prefixes, not either: a backtest of a
+    rule of common words reads only the articles that have them all."""
+    assert search_condition(parse_query("Putin Tuesday -Minsk")) == (
+        "and", (("prefix", "put"), ("prefix", "tu")))
+    assert search_condition(parse_query("(Putin OR Kim) visit*")) == (
+        "and", (("or", (("prefix", "put"), ("prefix", "ki"))), ("prefix", "visit")))
+    assert search_condition(parse_query("lang:de OR Putin")) is None
+    assert search_condition(parse_query("author:smith Putin")) == ("prefix", "put")
+
+
+def test_prefixes_come_from_the_stemmers_of_the_stored_languages() -> None:
+    """Only English stored: "price" is looked up as "pric*", not as the "pri*" that the
+    stems of every Snowball language share (which would read "print", "prime", ...)."""
+    assert search_condition(parse_query("price"), frozenset({"en"})) == ("prefix", "pric")
+    assert search_condition(parse_query("price"), frozenset({"en", None})) == ("prefix", "pric")
+    assert search_condition(parse_query("price")) == ("prefix", "pri")
+    assert search_condition(parse_query("Häuser"), frozenset({"de", "en"})) == ("prefix", "hau")

@@ -340,3 +340,20 @@ def test_arbitrary_unicode_documents_match_without_errors() -> None:
     ruleset = RuleSet({"r": parse_query("путин istanbul")})
     assert [m.rule for m in ruleset.match(doc(text, language="ru"))] == ["r"]
     assert [m.rule for m in ruleset.match(doc(text, language="xx-YY"))] == ["r"]
+
+
+def test_a_full_word_table_still_analyses_new_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the size limit of the per-language word tables, new words are analysed for
+    the text at hand and not kept: the same tokens, the tables unchanged."""
+    import alerts.text as text_module
+    from alerts.text import _analysis_tables, analyse_columns, tokenize
+
+    monkeypatch.setattr(text_module, "_TABLE_LIMIT", 0)
+    body = "Neverseenbefore Putin's visits to Qwertyuiopstadt"
+    before = len(_analysis_tables("fr")[0])
+    columns = analyse_columns(body, "fr")
+    assert columns.stems == [t.stem for t in tokenize(body, "fr")]
+    assert columns.starts == [t.start for t in tokenize(body, "fr")]
+    assert len(_analysis_tables("fr")[0]) == before
+    assert [m.rule for m in RuleSet({"r": parse_query("qwertyuiopstadt")}).match(
+        doc(body, language="fr"))] == ["r"]

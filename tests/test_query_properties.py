@@ -26,6 +26,7 @@ from alerts.query import (
     format_query,
     parse_query,
 )
+from alerts.text import analyse_columns, tokenize
 
 VOCABULARY = [
     "Putin", "visit", "visits", "visiting", "Pyongyang", "Kim", "Jong", "Un", "sanction",
@@ -237,3 +238,72 @@ def _random_query(rnd: random.Random) -> str:
     if rnd.random() < 0.3:
         parts.append(f"-({atom()})")
     return " ".join(parts)
+
+
+# ---------------------------------------------------------------- the fast path
+
+@fast
+@given(st.one_of(st.text(max_size=300), vocabulary_text(max_words=40)),
+       st.sampled_from([*LANGUAGES, "ru", "xx"]))
+def test_columnar_analysis_gives_the_tokens_of_tokenize(text: str, language: str | None) -> None:
+    tokens = tokenize(text, language)
+    assert analyse_columns(text, language) == (
+        [t.surface for t in tokens], [t.stem for t in tokens],
+        [t.start for t in tokens], [t.end for t in tokens],
+    )
+
+
+@fast
+@given(st.text(alphabet="as'’ʼ_S \u0301é", max_size=30))
+def test_columnar_analysis_drops_possessives_and_underscores_like_tokenize(text: str) -> None:
+    tokens = tokenize(text)
+    assert analyse_columns(text).starts == [t.start for t in tokens]
+    assert analyse_columns(text).surfaces == [t.surface for t in tokens]
+
+
+prefix_rule = st.builds(
+    lambda prefix, field, other: (
+        Scope(field, Prefix(prefix)) if field else And((Prefix(prefix), other))
+        if other is not None else Prefix(prefix)
+    ),
+    st.from_regex(r"[a-z]{1,4}", fullmatch=True) | st.sampled_from(["put", "sanc", "vis", "py"]),
+    st.sampled_from([None, None, "title", "body", "author", "source", "url"]),
+    st.none() | positional,
+)
+
+
+@slow
+@given(st.lists(prefix_rule, min_size=16, max_size=40), st.lists(positive, max_size=10),
+       st.lists(documents, min_size=1, max_size=4))
+def test_many_prefix_rules_agree_with_reference(prefixes: list[Query], others: list[Query],
+                                                docs: list[Document]) -> None:
+    """Enough prefixes for the Aho-Corasick presearch, in every field and combined."""
+    rules = {f"rule{i}": q for i, q in enumerate([*prefixes, *others])}
+    ruleset = RuleSet(rules)
+    for doc in docs:
+        assert ruleset.match(doc) == match_every_rule(rules, doc)
+
+
+common_word = st.builds(Word, st.sampled_from(VOCABULARY[:12]))
+flat_rule = st.builds(
+    lambda required, alternatives, excluded: And(tuple(
+        [*required, *([Or(tuple(alternatives))] if len(alternatives) > 1 else alternatives),
+         *[Not(e) for e in excluded]]
+    )),
+    st.lists(common_word | term | st.builds(Scope, field, term)
+             | st.builds(Lang, st.sampled_from(["en", "de"])), min_size=1, max_size=3),
+    st.lists(common_word | term | st.builds(Scope, field, term), max_size=3),
+    st.lists(term | st.builds(Scope, field, term)
+             | st.lists(common_word, min_size=2, max_size=3).map(lambda ops: Or(tuple(ops))),
+             max_size=2),
+)
+
+
+@fast
+@given(st.lists(flat_rule, min_size=1, max_size=30), st.lists(documents, min_size=1, max_size=5))
+def test_flat_programs_agree_with_reference(queries: list[Query], docs: list[Document]) -> None:
+    """Words, phrases, prefixes, OR groups, exclusions, scopes and lang: as flat programs."""
+    rules = {f"rule{i}": q for i, q in enumerate(queries)}
+    ruleset = RuleSet(rules)
+    for doc in docs:
+        assert ruleset.match(doc) == match_every_rule(rules, doc)
