@@ -7,6 +7,7 @@ no article the result says why in `error`.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,6 +30,7 @@ from crawler.extract_metadata import (
     extract_site_name,
     extract_title,
     meta_tags,
+    publisher_names,
 )
 from crawler.extract_structured import jsonld_nodes, structured_article, website_name
 
@@ -39,6 +41,13 @@ NO_ARTICLE = "no article text found"
 # story has at least one sentence-long line (lists of links and labels do not).
 MIN_ARTICLE_WORDS = 15
 MIN_SENTENCE_WORDS = 8
+# Scripts written without spaces (Chinese, Japanese, Thai, ...) are measured in
+# characters: about this many stand for one word of a spaced language.
+CHARS_PER_WORD = 2
+_UNSPACED = re.compile(
+    r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
+    r"\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+)
 
 
 @dataclass
@@ -87,7 +96,9 @@ def _extract(html: str | bytes, url: str) -> ExtractedArticle:
     dates = extract_dates(tree, tags, data, url)
     title = extract_title(tree, tags, data, site_name)
     description = extract_description(tags, data)
-    authors = extract_authors(tree, tags, data)
+    declared = declared_language(tree, data.language)
+    publishers = publisher_names(url, site_name, data.publisher, website_name(nodes))
+    authors = extract_authors(tree, tags, data, publishers, declared)
     body = extract_body(tree, url, title, authors, description, data.body)
     article = ExtractedArticle(
         url=url,
@@ -96,7 +107,7 @@ def _extract(html: str | bytes, url: str) -> ExtractedArticle:
         authors=authors,
         published=dates.published,
         modified=dates.modified,
-        language=identify_language(body, declared_language(tree, data.language)),
+        language=identify_language(body, declared),
         canonical_url=extract_canonical(tree, tags, url),
         site_name=site_name,
         image=extract_image(tree, tags, data, url),
@@ -107,10 +118,15 @@ def _extract(html: str | bytes, url: str) -> ExtractedArticle:
     return article
 
 
+def text_length(line: str) -> int:
+    """Length of a line in words, counting unspaced-script characters by CHARS_PER_WORD."""
+    unspaced = len(_UNSPACED.findall(line))
+    if not unspaced:
+        return len(line.split())
+    return len(_UNSPACED.sub(" ", line).split()) + unspaced // CHARS_PER_WORD
+
+
 def looks_like_article(body: str) -> bool:
-    lines = body.splitlines()
-    return (
-        sum(len(line.split()) for line in lines) >= MIN_ARTICLE_WORDS
-        and any(len(line.split()) >= MIN_SENTENCE_WORDS for line in lines)
-    )
+    lengths = [text_length(line) for line in body.splitlines()]
+    return sum(lengths) >= MIN_ARTICLE_WORDS and any(n >= MIN_SENTENCE_WORDS for n in lengths)
 

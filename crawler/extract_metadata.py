@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import html as htmllib
+import logging
 import re
-from urllib.parse import urljoin
+import unicodedata
+from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
+from trafilatura.metadata import extract_author as trafilatura_byline
 
 from crawler.extract_structured import StructuredArticle, microdata_values
 
@@ -26,6 +29,13 @@ _JOB_TITLE = re.compile(
     r"photographer|analyst|presenter|commentator|updates)s?\b", re.I
 )
 _PARENTHESES = re.compile(r"\([^)]*\)")
+# "and" in the languages whose bylines join names with it; a page in another (or an
+# unknown) language is split on all of them.
+CONJUNCTIONS = {"en": "and", "de": "und", "nl": "en", "da": "og", "no": "og", "nb": "og",
+                "nn": "og", "sv": "och", "fr": "et", "es": "y", "ca": "i", "pt": "e", "it": "e"}
+_NAME_LISTS = re.compile(r"\s*[、，]\s*|\s*/\s+")
+_DOMAIN_LIKE = re.compile(r"[a-z0-9]\.(?:[a-z]{2,3}|info|online|news)$", re.I)
+_LENIENT = re.compile(r"\w+")
 _MIN_IMAGE_WIDTH = 200
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—•·:-]\s+|\s+\|\s*|\s*\|\s+")
 
@@ -97,12 +107,21 @@ def extract_title(
     return h1s[0] if h1s else None
 
 
-def normalise_author(raw: str) -> list[str]:
+def _conjunction_split(text: str, language: str | None) -> list[str]:
+    words = [CONJUNCTIONS[language]] if language in CONJUNCTIONS else sorted(
+        set(CONJUNCTIONS.values()))
+    pattern = r"\s+(?:" + "|".join(map(re.escape, words)) + r")\s+"
+    return re.split(pattern, text)
+
+
+def normalise_author(raw: str, language: str | None = None) -> list[str]:
     """Split a byline into names, dropping "By", roles, URLs and placeholders."""
     text = _PARENTHESES.sub(" ", _clean(raw) or "")
     text = _BY_PREFIX.sub("", text)
+    pieces = [bit for part in _AUTHOR_SPLIT.split(text) for chunk in _NAME_LISTS.split(part)
+              for bit in _conjunction_split(chunk, language)]
     parts = [_AUTHOR_TAIL.sub("", _BY_PREFIX.sub("", part)).strip(" .,:;-")
-             for part in _AUTHOR_SPLIT.split(text)]
+             for part in pieces]
     parts = [part for part in parts if _looks_like_name(part)]
     # "Jane Doe, Chief Political Correspondent" names Jane Doe; "Staff Reporter" alone
     # is still the byline the page gives.
@@ -111,7 +130,23 @@ def normalise_author(raw: str) -> list[str]:
 
 
 def _looks_like_name(text: str) -> bool:
-    return 1 < len(text) <= 60 and len(text.split()) <= 6 and not _NOT_A_NAME.search(text)
+    return (1 < len(text) <= 60 and len(text.split()) <= 6 and not _NOT_A_NAME.search(text)
+            and not _DOMAIN_LIKE.search(text))
+
+
+def lenient(text: str) -> str:
+    """Text reduced to its case-folded words, for comparing names and titles."""
+    return " ".join(_LENIENT.findall(unicodedata.normalize("NFKC", text).casefold()))
+
+
+def publisher_names(url: str, *names: str | None) -> set[str]:
+    """Names the site goes by (site name, publisher, its domain), in lenient form."""
+    found = {lenient(name) for name in names if name}
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    if host:
+        found.add(lenient(host))
+        found.add(lenient(host.split(".")[0]))
+    return {name for name in found if name}
 
 
 def _unshout(name: str) -> str:
@@ -127,19 +162,50 @@ def _byline_texts(tree: HtmlElement) -> list[str]:
     return texts
 
 
-def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle) -> list[str]:
-    """Author names from the most authoritative source that names any."""
+def article_scope(tree: HtmlElement) -> HtmlElement:
+    """The part of the page that holds the story's own header: the <article> (or <main>)
+    around the first <h1>, else the page. Teaser cards elsewhere carry other bylines."""
+    for h1 in tree.iter("h1"):
+        for ancestor in h1.iterancestors():
+            if ancestor.tag in ("article", "main"):
+                return ancestor
+        break
+    return tree
+
+
+def _visible_byline(tree: HtmlElement) -> list[str]:
+    try:
+        found = trafilatura_byline(article_scope(tree))
+    except Exception:  # a fallback only: odd markup must not stop extraction
+        return []
+    return found.split(";") if found else []
+
+
+logging.getLogger("trafilatura.metadata").setLevel(logging.CRITICAL)
+
+
+def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
+                    publishers: set[str] | None = None,
+                    language: str | None = None) -> list[str]:
+    """Author names from the most authoritative source that names a person: structured
+    data, meta tags, then the byline shown in the article's own header. Names the site
+    goes by (`publishers`, in lenient form) are not authors."""
     sources = [
-        data.authors,
-        tags.get("author", []) + tags.get("article:author", []) + tags.get("parsely-author", [])
-        + tags.get("sailthru.author", []) + tags.get("dc.creator", []),
-        _byline_texts(tree),
+        lambda: data.authors,
+        lambda: tags.get("author", []) + tags.get("article:author", [])
+        + tags.get("parsely-author", []) + tags.get("sailthru.author", [])
+        + tags.get("dc.creator", []),
+        lambda: _byline_texts(article_scope(tree)),
+        lambda: _visible_byline(tree),
     ]
-    for raws in sources:
+    for source in sources:
         names: list[str] = []
-        for raw in raws:
-            for name in normalise_author(raw):
-                if name.lower() not in {n.lower() for n in names}:
+        for raw in source():
+            for name in normalise_author(raw, language):
+                key = lenient(name)
+                if key in (publishers or ()) or key.replace(" ", "") in (publishers or ()):
+                    continue
+                if key and key not in {lenient(n) for n in names}:
                     names.append(name)
         if names:
             return names

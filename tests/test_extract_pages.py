@@ -1,0 +1,105 @@
+"""Extraction on page shapes unlike the ones it was first built on: other scripts, other
+templates, metadata in other conventions. Each page here is small and written for the test."""
+
+from __future__ import annotations
+
+from crawler.extract import extract_article
+
+ZH_PARAGRAPHS = [
+    "市政府周一宣布，将在明年春天开始扩建城市北部的有轨电车线路，预计工程将持续三年时间。",
+    "支持者表示，新线路将使数千名居民的通勤时间缩短一半，这些居民目前依赖拥挤的公交车。",
+    "反对者则警告说，自从第一份规划出台以来，预算已经增加了两倍，并要求进行独立的成本审查。",
+]
+JA_PARAGRAPHS = [
+    "市議会は月曜日、路面電車を北部の郊外まで延伸する計画を承認した。十年以上議論されてきた事業だ。",
+    "賛成派は、新しい路線により混雑したバスに頼る数千人の住民の通勤時間が半分になると述べた。",
+    "反対派は、最初の計画以来予算が二倍に膨らんだと警告し、費用の独立した検証を求めた。",
+]
+EN_PARAGRAPHS = [
+    "The city council voted on Monday to expand the tram network to the northern "
+    "suburbs, a project that has been debated for more than a decade.",
+    "Supporters said the new line would cut commuting times by half for thousands of "
+    "residents who currently rely on crowded buses along the ring road.",
+    "Opponents warned that the budget had already grown twice since the first plans "
+    "were drawn up and asked for an independent review of the costs.",
+]
+
+
+def page(paragraphs: list[str], *, lang: str = "en", head: str = "", title: str = "Tram plan",
+         byline: str = "", before: str = "", after: str = "", h1: str | None = None) -> str:
+    body = "\n".join(f"<p>{p}</p>" for p in paragraphs)
+    return f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
+<title>{title}</title>{head}</head><body>{before}
+<article><h1>{h1 if h1 is not None else title}</h1>{byline}
+<div class="article-body">{body}</div></article>{after}
+<footer><p>© City Paper.</p></footer></body></html>"""
+
+
+def test_chinese_article_keeps_its_body() -> None:
+    result = extract_article(page(ZH_PARAGRAPHS, lang="zh", title="有轨电车扩建"),
+                             "https://shibao.example/news/1.html")
+
+    assert result.error is None
+    for paragraph in ZH_PARAGRAPHS:
+        assert paragraph in result.body
+
+
+def test_japanese_article_keeps_its_body() -> None:
+    result = extract_article(page(JA_PARAGRAPHS, lang="ja", title="路面電車を延伸"),
+                             "https://shimbun.example/articles/1")
+
+    assert result.error is None
+    assert JA_PARAGRAPHS[0] in result.body
+
+
+def test_a_few_cjk_characters_are_still_no_article() -> None:
+    result = extract_article(page(["市政府周一宣布。"], lang="zh", title="短讯"),
+                             "https://shibao.example/news/2.html")
+
+    assert result.error is not None
+
+
+def test_publisher_given_as_author_is_not_an_author() -> None:
+    head = ('<meta property="og:site_name" content="Stadtblatt">'
+            '<meta name="author" content="STADTBLATT.de">')
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://www.stadtblatt.de/a/1")
+
+    assert result.authors == []
+
+
+def test_publisher_from_structured_data_is_not_an_author() -> None:
+    head = ('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Tram plan",'
+            ' "author": [{"name": "Deutsche Rundschau"}, {"name": "Anna Schmidt"}],'
+            ' "publisher": {"name": "Deutsche Rundschau"}}</script>')
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://rundschau.example/a/1")
+
+    assert result.authors == ["Anna Schmidt"]
+
+
+def test_names_joined_by_the_pages_conjunction_are_split() -> None:
+    cases = [("de", "Anna Schmidt und Peter Meier"), ("fr", "Anna Schmidt et Peter Meier"),
+             ("es", "Anna Schmidt y Peter Meier"), ("no", "Anna Schmidt og Peter Meier"),
+             ("pt", "Anna Schmidt e Peter Meier"), ("en", "Anna Schmidt and Peter Meier")]
+    for lang, byline in cases:
+        head = f'<meta name="author" content="{byline}">'
+        result = extract_article(page(EN_PARAGRAPHS, lang=lang, head=head),
+                                 "https://paper.example/a/1")
+        assert result.authors == ["Anna Schmidt", "Peter Meier"], lang
+
+
+def test_byline_in_the_article_header_is_found_without_metadata() -> None:
+    byline = '<div class="byline">By <span class="author-name">Maria Lopez</span></div>'
+    result = extract_article(page(EN_PARAGRAPHS, byline=byline), "https://paper.example/a/1")
+
+    assert result.authors == ["Maria Lopez"]
+
+
+def test_bylines_of_teaser_cards_elsewhere_are_not_authors() -> None:
+    teasers = "".join(
+        f'<div class="teaser"><a href="/b/{i}">Other story {i}</a>'
+        f'<span class="author-name">Teaser Writer{i}</span></div>' for i in range(3))
+    byline = '<div class="byline"><span class="author-name">Maria Lopez</span></div>'
+    result = extract_article(page(EN_PARAGRAPHS, byline=byline, before=teasers, after=teasers),
+                             "https://paper.example/a/1")
+
+    assert result.authors == ["Maria Lopez"]
