@@ -94,10 +94,10 @@ def _extract(html: str | bytes, url: str) -> ExtractedArticle:
     tags = meta_tags(tree)
     site_name = extract_site_name(tags, data, website_name(nodes))
     dates = extract_dates(tree, tags, data, url)
-    title = extract_title(tree, tags, data, site_name)
-    description = extract_description(tags, data)
     declared = declared_language(tree, data.language)
     publishers = publisher_names(url, site_name, data.publisher, website_name(nodes))
+    title = extract_title(tree, tags, data, site_name, publishers)
+    description = extract_description(tags, data)
     authors = extract_authors(tree, tags, data, publishers, declared)
     body = extract_body(tree, url, title, authors, description, data.body)
     article = ExtractedArticle(

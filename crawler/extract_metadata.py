@@ -37,7 +37,6 @@ _NAME_LISTS = re.compile(r"\s*[、，]\s*|\s*/\s+")
 _DOMAIN_LIKE = re.compile(r"[a-z0-9]\.(?:[a-z]{2,3}|info|online|news)$", re.I)
 _LENIENT = re.compile(r"\w+")
 _MIN_IMAGE_WIDTH = 200
-_TITLE_SEPARATORS = re.compile(r"\s+[|–—•·:-]\s+|\s+\|\s*|\s*\|\s+")
 
 
 def meta_tags(tree: HtmlElement) -> MetaTags:
@@ -65,45 +64,111 @@ def _clean(text: str | None) -> str | None:
     return text or None
 
 
-def _strip_site_suffix(title: str, site_name: str | None, guess: bool = True) -> str:
-    """Drop a " | Site Name" style suffix or prefix from a <title>."""
-    parts = _TITLE_SEPARATORS.split(title)
-    if len(parts) < 2:
-        return title
-    if site_name and site_name.lower() in (parts[-1].lower(), parts[0].lower()):
-        keep = parts[:-1] if site_name.lower() == parts[-1].lower() else parts[1:]
-        return " - ".join(keep)
-    # Without a known site name, keep the longest segment: headlines outlast brand names.
-    return max(parts, key=len) if guess else title
+_DATE_SEGMENT = re.compile(
+    r"^(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}\.?\s+\w+\.?\s+\d{4}|\w+\.?\s+\d{1,2},?\s+\d{4}"
+    r"|\d{4}年\d{1,2}月\d{1,2}日)$"
+)
+# Separators used without spaces (CJK titles, "Site: Headline"), and brackets around a
+# trailing name; only segments that name the site or a date are cut at them.
+_CJK_SEPARATORS = re.compile(r"\s*[：｜|:]\s*|\s*::\s*|(?=（[^（）]+）$)")
+_WIDE_SEPARATORS = re.compile(r"\s+(?:[|–—•·:»«/-]|--|::)\s+|\s+\|\s*|\s*\|\s+")
+# Two signals agree when one holds the other and the shorter is this share of the longer
+# ("Headline | Site" holds "Headline"; an og:title cut short is held by the h1).
+_AGREEMENT_SHARE = 0.5
+_MAX_H1S = 5
 
 
-def _without_site_name(title: str, site_name: str | None) -> str:
-    """og:title sometimes carries the brand too ("Headline | Site"); only an exact
-    site-name segment is dropped, so headlines with colons or dashes stay whole."""
-    if site_name and _TITLE_SEPARATORS.search(title):
-        return _strip_site_suffix(title, site_name, guess=False)
+def _is_site_segment(segment: str, publishers: set[str]) -> bool:
+    key = lenient(segment.strip("（）() "))
+    if not key:
+        return True
+    return key in publishers or key.replace(" ", "") in publishers or bool(
+        _DATE_SEGMENT.match(segment.strip()) or _BY_PREFIX.match(segment))
+
+
+def strip_site_name(title: str, publishers: set[str], guess: bool = False) -> str:
+    """Drop leading and trailing segments that name the site or date the page ("… – DW –
+    30.01.2024", "Headline：Site", "By … | Site"), in any separator form. With `guess`
+    (for <title>), an unknown trailing brand is dropped by keeping the longest segment."""
+    for separators in (_WIDE_SEPARATORS, _CJK_SEPARATORS):
+        parts = [part for part in separators.split(title) if part is not None]
+        if len(parts) < 2:
+            continue
+        while len(parts) > 1 and _is_site_segment(parts[-1], publishers):
+            parts.pop()
+        while len(parts) > 1 and _is_site_segment(parts[0], publishers):
+            parts.pop(0)
+        if len(parts) > 1 and guess and separators is _WIDE_SEPARATORS:
+            return max(parts, key=len)
+        kept = _rejoin(title, parts)
+        if kept != title:
+            return kept
     return title
 
 
+def _rejoin(title: str, parts: list[str]) -> str:
+    """The span of `title` from the first kept part to the end of the last one."""
+    start = title.find(parts[0])
+    end = title.rfind(parts[-1]) + len(parts[-1])
+    return title[start:end] if 0 <= start < end else title
+
+
+def _agree(a: str, b: str) -> bool:
+    la, lb = lenient(a), lenient(b)
+    if not la or not lb:
+        return False
+    if la == lb:
+        return True
+    short, long_ = sorted((la, lb), key=len)
+    return short in long_ and len(short) >= _AGREEMENT_SHARE * len(long_)
+
+
+def _headings(tree: HtmlElement) -> list[str]:
+    """The page's <h1> texts, those in the article's own header first."""
+    found: list[str] = []
+    for h1 in tree.iter("h1"):
+        text = _clean(h1.text_content())
+        if text and text not in found:
+            found.append(text)
+        if len(found) >= _MAX_H1S:
+            break
+    return found
+
+
 def extract_title(
-    tree: HtmlElement, tags: MetaTags, data: StructuredArticle, site_name: str | None
+    tree: HtmlElement, tags: MetaTags, data: StructuredArticle, site_name: str | None,
+    publishers: set[str] | None = None,
 ) -> str | None:
-    """The headline: og:title, structured data, other meta titles, then <h1> or <title>."""
-    for candidate in (
-        first_meta(tags, "og:title"),
-        data.headline,
+    """The displayed headline, chosen by agreement between independent signals.
+
+    An <h1> that another signal (JSON-LD headline, og:title, twitter:title, <title>)
+    agrees with is the headline as shown; else the first of those signals, cleaned of
+    the site's name and the date, then a lone <h1>, then <title>.
+    """
+    names = set(publishers or ())
+    if site_name:
+        names.add(lenient(site_name))
+    signals = [_clean(value) for value in (
+        data.headline, first_meta(tags, "og:title"),
         first_meta(tags, "twitter:title", "headline", "title", "dc.title"),
-    ):
-        cleaned = _clean(candidate)
-        if cleaned:
-            return _without_site_name(cleaned, site_name)
-    h1s = [_clean(h.text_content()) for h in tree.iter("h1")]
-    h1s = [h for h in h1s if h]
+    )]
+    page_title = _clean(tree.findtext(".//title"))
+    cleaned = [strip_site_name(s, names) for s in signals if s]
+    others = [*cleaned, *([strip_site_name(page_title, names)] if page_title else [])]
+    h1s = _headings(tree)
+    for h1 in h1s:
+        if any(_agree(h1, other) for other in others):
+            return strip_site_name(h1, names)
+    # Two metadata signals agreeing with each other outvote a lone one.
+    for index, value in enumerate(cleaned):
+        if any(_agree(value, other) for other in cleaned[index + 1:]):
+            return value
+    if cleaned:
+        return cleaned[0]
     if len(h1s) == 1:
         return h1s[0]
-    page_title = _clean(tree.findtext(".//title"))
     if page_title:
-        return _strip_site_suffix(page_title, site_name)
+        return strip_site_name(page_title, names, guess=True)
     return h1s[0] if h1s else None
 
 

@@ -103,3 +103,56 @@ def test_bylines_of_teaser_cards_elsewhere_are_not_authors() -> None:
                              "https://paper.example/a/1")
 
     assert result.authors == ["Maria Lopez"]
+
+
+def _ld(**fields: str) -> str:
+    import json
+    return ('<script type="application/ld+json">'
+            + json.dumps({"@type": "NewsArticle", **fields}) + "</script>")
+
+
+def test_h1_and_headline_agreeing_outvote_a_social_og_title() -> None:
+    head = ('<meta property="og:title" content="You won\'t believe what the council did">'
+            + _ld(headline="Council approves tram extension"))
+    result = extract_article(page(EN_PARAGRAPHS, head=head, title="Tram | City Paper",
+                                  h1="Council approves tram extension"),
+                             "https://paper.example/a/1")
+
+    assert result.title == "Council approves tram extension"
+
+
+def test_og_title_cut_short_gives_way_to_the_full_h1() -> None:
+    h1 = "Council approves tram extension to the northern suburbs after a decade of debate"
+    head = '<meta property="og:title" content="Council approves tram extension to the northern">'
+    result = extract_article(page(EN_PARAGRAPHS, head=head, title="x", h1=h1),
+                             "https://paper.example/a/1")
+
+    assert result.title == h1
+
+
+def test_site_name_and_date_glued_on_the_title_are_cut() -> None:
+    cases = [
+        ("https://www.dw.com/en/a-1", '<meta property="og:site_name" content="Deutsche Welle">',
+         "Tram plan approved – DW – 30.01.2024", "Tram plan approved"),
+        ("https://www.welt.de/a/1", "", "Tram plan approved - WELT", "Tram plan approved"),
+        ("https://digital.asahi.example/a/1",
+         '<meta property="og:site_name" content="朝日新聞デジタル">',
+         "路面電車の延伸を承認：朝日新聞デジタル", "路面電車の延伸を承認"),
+        ("https://blog.example/a/1", '<meta property="og:site_name" content="Blog Example">',
+         "Tram plan approved | by Maria Lopez | Blog Example", "Tram plan approved"),
+        ("https://paper.example/a/1", '<meta property="og:site_name" content="The City Paper">',
+         "The City Paper: Tram plan approved", "Tram plan approved"),
+    ]
+    for url, head, og_title, expected in cases:
+        head += f'<meta property="og:title" content="{og_title}">'
+        result = extract_article(page(EN_PARAGRAPHS, head=head, title=og_title, h1=""), url)
+        assert result.title == expected, og_title
+
+
+def test_a_title_with_a_colon_or_dash_of_its_own_stays_whole() -> None:
+    title = "Trams: the debate - and the cost"
+    head = f'<meta property="og:title" content="{title}">'
+    result = extract_article(page(EN_PARAGRAPHS, head=head, title=title, h1=""),
+                             "https://paper.example/a/1")
+
+    assert result.title == title
