@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from crawler.extract_body import extract_body
-from crawler.extract_dates import extract_dates
+from crawler.extract_dates import extract_dates, precision
 from crawler.extract_html import (
     MAX_ELEMENTS,
     MAX_HTML_CHARS,
@@ -59,6 +59,9 @@ class ExtractedArticle:
     body: str = ""
     authors: list[str] = field(default_factory=list)
     published: datetime | None = None
+    # "day" when the page states only a date (`published` then holds midnight UTC, as
+    # the store keeps datetimes), "time" when it states a time of day.
+    published_precision: str | None = None
     modified: datetime | None = None
     language: str | None = None
     canonical_url: str | None = None
@@ -106,6 +109,7 @@ def _extract(html: str | bytes, url: str) -> ExtractedArticle:
         body=body,
         authors=authors,
         published=dates.published,
+        published_precision=precision(dates.published),
         modified=dates.modified,
         language=identify_language(body, declared),
         canonical_url=extract_canonical(tree, tags, url),

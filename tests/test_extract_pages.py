@@ -3,6 +3,8 @@ templates, metadata in other conventions. Each page here is small and written fo
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 from crawler.extract import extract_article
 
 ZH_PARAGRAPHS = [
@@ -156,3 +158,47 @@ def test_a_title_with_a_colon_or_dash_of_its_own_stays_whole() -> None:
                              "https://paper.example/a/1")
 
     assert result.title == title
+
+
+def test_published_meta_spelling_variants_are_read() -> None:
+    for key in ("article:published:time", "publish_date", "article.published_time"):
+        head = f'<meta property="{key}" content="2024-01-30T09:15:00+01:00">'
+        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+        assert result.published == datetime(2024, 1, 30, 8, 15, tzinfo=UTC), key
+        assert result.published_precision == "time"
+
+
+def test_a_date_only_value_is_kept_as_a_date() -> None:
+    head = '<meta property="article:published_time" content="2024-01-30">'
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+
+    assert result.published is not None
+    assert result.published.date() == date(2024, 1, 30)
+    assert result.published_precision == "day"
+
+
+def test_a_stated_time_keeps_its_offset_and_precision() -> None:
+    head = _ld(headline="Tram plan", datePublished="2024-01-30T23:30:00+09:00")
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+
+    assert result.published is not None
+    assert result.published.utcoffset() == timedelta(hours=9)
+    assert result.published.date() == date(2024, 1, 30)
+    assert result.published_precision == "time"
+
+
+def test_a_date_in_the_url_is_a_day_not_a_midnight() -> None:
+    result = extract_article(page(EN_PARAGRAPHS), "https://paper.example/2024/01/30/tram/")
+
+    assert result.published is not None and result.published.date() == date(2024, 1, 30)
+    assert result.published_precision == "day"
+
+
+def test_a_date_only_value_takes_the_time_of_an_agreeing_stated_one() -> None:
+    head = '<meta property="article:published_time" content="2024-01-30">'
+    byline = '<time class="published" datetime="2024-01-30T10:00:00+01:00">30 Jan</time>'
+    result = extract_article(page(EN_PARAGRAPHS, head=head, byline=byline),
+                             "https://paper.example/a/1")
+
+    assert result.published == datetime(2024, 1, 30, 9, 0, tzinfo=UTC)
+    assert result.published_precision == "time"
