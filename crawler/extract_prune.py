@@ -39,6 +39,9 @@ _NON_WORD = re.compile(r"[^a-z0-9]+")
 _ARTICLE_SHARE = 0.5
 _PROSE_PARAGRAPHS = 3
 _PROSE_CHARS = 150
+# A <form> holding this share of the page's text wraps the whole page (ASP.NET sites):
+# it is a container to look into, not a form to drop.
+_WRAPPER_SHARE = 0.5
 
 
 def class_words(element: HtmlElement) -> list[str]:
@@ -94,11 +97,28 @@ def _remove(element: HtmlElement) -> None:
     parent.remove(element)
 
 
+def _text_length(element: HtmlElement) -> int:
+    return sum(len(text.strip()) for text in element.itertext(with_tail=False))
+
+
+def unwrap_page_forms(body: HtmlElement) -> None:
+    """Turn a <form> that wraps most of the page into a plain <div>, so that neither the
+    pruner nor trafilatura (which drops every form) throws the article away with it."""
+    forms = list(body.iter("form"))
+    if not forms:
+        return
+    total = _text_length(body) or 1
+    for form in forms:
+        if _text_length(form) >= total * _WRAPPER_SHARE:
+            form.tag = "div"
+
+
 def prune_furniture(tree: HtmlElement) -> HtmlElement:
     """Remove furniture from the page in place; the article container always survives."""
     body = tree.find("body")
     if body is None:
         return tree
+    unwrap_page_forms(body)
     total = sum(_paragraph_lengths(body)) or 1
     # Depth-first with an explicit stack (pages can nest deeper than Python recursion),
     # never descending into what was removed.

@@ -202,3 +202,34 @@ def test_a_date_only_value_takes_the_time_of_an_agreeing_stated_one() -> None:
 
     assert result.published == datetime(2024, 1, 30, 9, 0, tzinfo=UTC)
     assert result.published_precision == "time"
+
+
+def _form_page(paragraphs: list[str], *, as_divs: bool) -> str:
+    tag = "div" if as_divs else "p"
+    body = "\n".join(f"<{tag}>{p}</{tag}>" for p in paragraphs)
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Tram plan</title></head><body>
+<form method="post" action="./story.aspx?id=7" id="aspnetForm">
+<input type="hidden" name="__VIEWSTATE" value="dDwtMTA4NzM0">
+<div id="header"><a href="/">Home</a> <a href="/city/">City</a></div>
+<div id="ctl00_content"><h1>Tram plan</h1><div class="storytext">{body}</div></div>
+<div id="footer">© City Paper</div></form></body></html>"""
+
+
+def test_a_page_wrapped_in_one_big_form_keeps_its_body() -> None:
+    for as_divs in (False, True):
+        result = extract_article(_form_page(EN_PARAGRAPHS, as_divs=as_divs),
+                                 "https://paper.example/story.aspx?id=7")
+        assert result.error is None, as_divs
+        for paragraph in EN_PARAGRAPHS:
+            assert paragraph in result.body, as_divs
+
+
+def test_a_small_form_beside_the_article_is_still_dropped() -> None:
+    form = ('<form class="newsletter-box"><p>Get our morning briefing with the day\'s '
+            'most important stories delivered to your inbox every day.</p>'
+            '<input name="email"><button>Sign up</button></form>')
+    result = extract_article(page(EN_PARAGRAPHS, after=form), "https://paper.example/a/1")
+
+    assert EN_PARAGRAPHS[0] in result.body
+    assert "morning briefing" not in result.body
