@@ -102,7 +102,7 @@ def _extract(html: str | bytes, url: str) -> ExtractedArticle:
     title = extract_title(tree, tags, data, site_name, publishers)
     description = extract_description(tags, data)
     authors = extract_authors(tree, tags, data, publishers, declared)
-    body = extract_body(tree, url, title, authors, description, data.body)
+    body = extract_body(tree, url, title, authors, description, data.body, data.headline)
     article = ExtractedArticle(
         url=url,
         title=title,

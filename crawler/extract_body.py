@@ -1,7 +1,8 @@
 """Main article text: trafilatura on a page cleared of furniture, then cleaned up.
 
-Pipeline: prune furniture (extract_prune) -> trafilatura's blocks (extract_blocks) ->
-cleanup (extract_cleanup) -> standfirst and key points (extract_lead). A complete
+Pipeline: prune furniture (extract_prune) -> drop other full stories (extract_main) ->
+trafilatura's blocks (extract_blocks) -> cleanup (extract_cleanup) -> standfirst and key
+points (extract_lead). A complete
 JSON-LD articleBody stands in when the page itself shows far less of the story.
 """
 
@@ -15,6 +16,7 @@ from lxml.html import HtmlElement
 from crawler.extract_blocks import trafilatura_blocks
 from crawler.extract_cleanup import clean_blocks
 from crawler.extract_lead import lead_paragraphs
+from crawler.extract_main import isolate_main_article
 from crawler.extract_prune import pruned_copy
 
 _WORD = re.compile(r"\w+")
@@ -60,9 +62,11 @@ def extract_body(
     authors: list[str],
     description: str | None,
     structured_body: str | None = None,
+    headline: str | None = None,
 ) -> str:
     """Body text: paragraphs joined by newlines, with the standfirst when the page shows one."""
     pruned = pruned_copy(tree)
+    isolate_main_article(pruned, url, title, headline)
     blocks = clean_blocks(trafilatura_blocks(pruned, url), title, authors)
     body = "\n".join(block.text for block in blocks)
     if prefer_structured(body, structured_body):

@@ -233,3 +233,41 @@ def test_a_small_form_beside_the_article_is_still_dropped() -> None:
 
     assert EN_PARAGRAPHS[0] in result.body
     assert "morning briefing" not in result.body
+
+
+NEXT_STORY = [
+    "Harbour City lifted the regional cup on Saturday after a tense final that went to "
+    "penalties in front of a record crowd at the waterfront stadium.",
+    "The home side fell behind early when the visitors scored from a corner, but levelled "
+    "before the break through a long-range strike from their captain.",
+    "Neither team could find a winner in extra time, and the goalkeeper saved two penalties "
+    "in the shoot-out to send the trophy back to the harbour for the first time.",
+    "The coach said the victory belonged to the supporters who had followed the team through "
+    "three difficult seasons in the lower division before this year's promotion.",
+    "Celebrations went on late into the night along the quay, where thousands gathered to "
+    "greet the players as their open-top bus made its way through the old town.",
+    "The club will now enter the national cup in the autumn, its first appearance in the "
+    "competition in more than twenty years, officials confirmed on Sunday.",
+]
+
+
+def _two_story_page(first: str) -> str:
+    main = ("<article><h1>Council approves tram extension</h1>"
+            + "".join(f"<p>{p}</p>" for p in EN_PARAGRAPHS) + "</article>")
+    other = ('<article class="next-article"><h2>Harbour City lift regional cup</h2>'
+             + "".join(f"<p>{p}</p>" for p in NEXT_STORY) + "</article>")
+    stories = other + main if first == "next" else main + other
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Council approves tram extension | City Paper</title>
+<meta property="og:title" content="Council approves tram extension"></head>
+<body><main>{stories}</main></body></html>"""
+
+
+def test_a_second_full_article_on_the_page_does_not_replace_the_main_one() -> None:
+    for first in ("main", "next"):
+        result = extract_article(_two_story_page(first),
+                                 "https://paper.example/news/council-approves-tram-extension")
+        assert result.title == "Council approves tram extension"
+        for paragraph in EN_PARAGRAPHS:
+            assert paragraph in result.body, first
+        assert "penalties" not in result.body, first
