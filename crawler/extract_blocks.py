@@ -62,6 +62,10 @@ def blocks_of(body: _Element) -> list[Block]:
             items = [_block(item, "item") for item in child.iter("item")]
             blocks.extend(item for item in items if item)
             continue
+        if child.tag == "table":
+            cells = [_block(cell, "cell") for cell in child.iter("cell")]
+            blocks.extend(cell for cell in cells if cell)
+            continue
         kind = {"head": "head", "quote": "quote"}.get(str(child.tag), "p")
         block = _block(child, kind)
         if block:
@@ -73,7 +77,7 @@ def trafilatura_blocks(tree: HtmlElement, url: str, **modes: bool) -> list[Block
     """Blocks of the main content trafilatura finds (it works on a copy of the tree)."""
     try:
         document = trafilatura.bare_extraction(
-            tree, url=url, include_comments=False, include_tables=False,
+            tree, url=url, include_comments=False, include_tables=True,
             include_links=True, with_metadata=False, **modes,
         )
     except Exception:  # trafilatura has many internal failure modes on hostile markup

@@ -271,3 +271,14 @@ def test_a_second_full_article_on_the_page_does_not_replace_the_main_one() -> No
         for paragraph in EN_PARAGRAPHS:
             assert paragraph in result.body, first
         assert "penalties" not in result.body, first
+
+
+def test_a_table_in_the_article_is_kept_one_cell_per_line() -> None:
+    table = ("<table><tr><th>Line</th><th>Opening</th></tr>"
+             "<tr><td>Northern extension</td><td>2029</td></tr>"
+             "<tr><td>Harbour loop</td><td>2031</td></tr></table>")
+    result = extract_article(page([*EN_PARAGRAPHS, table]), "https://paper.example/a/1")
+
+    lines = result.body.splitlines()
+    assert "Northern extension" in lines and "Harbour loop" in lines
+    assert EN_PARAGRAPHS[0] in lines
