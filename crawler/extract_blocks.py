@@ -46,7 +46,9 @@ def _element_text(element: _Element) -> str:
 
 
 def _links(element: _Element) -> list[str]:
-    return [_SPACES.sub(" ", "".join(ref.itertext())).strip() for ref in element.iter("ref")]
+    """Text of the block's links; anchors without an address (<a id=...>) are not links."""
+    return [_SPACES.sub(" ", "".join(ref.itertext())).strip() for ref in element.iter("ref")
+            if ref.get("target")]
 
 
 def _block(element: _Element, kind: str) -> Block | None:

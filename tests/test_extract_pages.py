@@ -282,3 +282,11 @@ def test_a_table_in_the_article_is_kept_one_cell_per_line() -> None:
     lines = result.body.splitlines()
     assert "Northern extension" in lines and "Harbour loop" in lines
     assert EN_PARAGRAPHS[0] in lines
+
+
+def test_a_paragraph_wrapped_in_a_named_anchor_is_text_not_a_link() -> None:
+    anchored = [f'<a id="p{i}">{p}</a>' for i, p in enumerate(EN_PARAGRAPHS)]
+    result = extract_article(page(anchored), "https://paper.example/a/1")
+
+    for paragraph in EN_PARAGRAPHS:
+        assert paragraph in result.body
