@@ -11,7 +11,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml.html import HtmlElement
 from trafilatura.metadata import extract_author as trafilatura_byline
 
-from crawler.extract_structured import StructuredArticle, microdata_values
+from crawler.extract_structured import StructuredArticle
 
 MetaTags = dict[str, list[str]]
 
@@ -20,9 +20,30 @@ _AUTHOR_SPLIT = re.compile(r"\s*(?:;|\||,\s*and\s+|\s+and\s+|\s*&\s*|,)\s*", re.
 # Trailing job titles and credits that bylines glue onto names.
 _AUTHOR_TAIL = re.compile(
     r"\s*(?:\b(?:is|was)\s+an?\b.*|\s[-–—|]\s*.*|\bfor\s+.*|\bin\s+[A-Z][a-z]+.*"
-    r"|\b(?:updated|published|posted)\b.*)$"
+    r"|(?i:\b(?:updated|published|posted|edited|link\s+copied)\b.*)"
+    # a date after the name ("Jane Doe Dec 19"), a role ("Jane Doe Staff Writer", "CEO")
+    r"|(?<=\w)\s+(?i:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\s+\d.*)?)"
+    r"|(?<=[a-z])\s+(?i:(?:staff|senior|chief|contributing|special)\s+)?"
+    r"(?i:writer|reporter|correspondent|editor|columnist|ceo|founder)s?"
+    # the publisher in capitals after a name ("Jane Doe NEW YORK DAILY NEWS")
+    r"|(?<=[a-z])(?:\s+[A-Z][A-Z.&]+){2,}"
+    # CJK credits after a name: 著 (author), 訳/監訳 (translator), ／Publisher
+    r"|\s*(?:著|監訳|訳|撰)$|\s*／.*)$"
 )
-_NOT_A_NAME = re.compile(r"https?://|www\.|@|\d{3,}|^(?:staff|admin|editor|unknown|none)$", re.I)
+# Bylines open with "By" in many languages, and CJK pages with 作者：/ 文● / 著者.
+_BYLINE_PREFIX = re.compile(
+    r"^\s*(?:(?:written\s+)?(?:by|por|par|von|door|av|af|przez)[:\s]+"
+    r"|(?:作者|记者|記者|文|著者|撰文|撰稿|筆者)\s*[:：●/／]?\s*)", re.IGNORECASE)
+_NOT_A_NAME = re.compile(
+    r"https?://|www\.|@|\d{3,}|^(?:staff|admin|editor|unknown|none|username|organization"
+    r"|anonymous|guest|(?:see|view)\s+(?:full\s+)?(?:bio|profile)|follow(?:\s+\w+)?"
+    r"|(?:january|february|march|april|may|june|july|august|september|october|november"
+    r"|december))$", re.I)
+# A Chinese byline in running text: "作者：张三", "（记者 李四、王五）" (editors are not
+# authors); the names must end where the byline does.
+_HANZI_NAMES = r"([\u4e00-\u9fff]{2,4}(?:[、，\s]+[\u4e00-\u9fff]{2,4})*)(?=$|[）)\s，。、])"
+_TEXT_BYLINE = re.compile(
+    r"(?:(?<!责任)(?<!編集)(?:作者|撰文|撰稿)\s*[:：]\s*|(?:记者|記者)[\s:：]+)" + _HANZI_NAMES)
 # Job titles that bylines list beside names ("Jane Doe, Senior Political Correspondent").
 _JOB_TITLE = re.compile(
     r"\b(?:correspondent|editor|reporter|writer|columnist|contributor|critic|producer|"
@@ -182,10 +203,10 @@ def _conjunction_split(text: str, language: str | None) -> list[str]:
 def normalise_author(raw: str, language: str | None = None) -> list[str]:
     """Split a byline into names, dropping "By", roles, URLs and placeholders."""
     text = _PARENTHESES.sub(" ", _clean(raw) or "")
-    text = _BY_PREFIX.sub("", text)
+    text = _BYLINE_PREFIX.sub("", text)
     pieces = [bit for part in _AUTHOR_SPLIT.split(text) for chunk in _NAME_LISTS.split(part)
               for bit in _conjunction_split(chunk, language)]
-    parts = [_AUTHOR_TAIL.sub("", _BY_PREFIX.sub("", part)).strip(" .,:;-")
+    parts = [_AUTHOR_TAIL.sub("", _BYLINE_PREFIX.sub("", part)).strip(" .,:;-")
              for part in pieces]
     parts = [part for part in parts if _looks_like_name(part)]
     # "Jane Doe, Chief Political Correspondent" names Jane Doe; "Staff Reporter" alone
@@ -219,12 +240,34 @@ def _unshout(name: str) -> str:
     return name.title() if name.isupper() and " " in name else name
 
 
+def _in_furniture(element: HtmlElement) -> bool:
+    """Inside a comment section, teaser card, related-stories box and the like."""
+    from crawler.extract_prune import is_furniture  # the pruner imports this module
+
+    return any(is_furniture(ancestor) for ancestor in element.iterancestors())
+
+
 def _byline_texts(tree: HtmlElement) -> list[str]:
-    """Author names from visible markup: rel=author links and itemprop=author."""
-    texts = microdata_values(tree, "author")
-    for link in tree.xpath('//a[@rel="author"]'):
-        texts.append(link.text_content())
+    """Author names from visible markup: rel=author links and itemprop=author, outside
+    comments and teaser cards."""
+    elements = tree.xpath('.//*[@itemprop="author"] | .//a[@rel="author"]')
+    texts = []
+    for element in elements:
+        if _in_furniture(element):
+            continue
+        value = element.get("content") or element.text_content()
+        if value and value.strip():
+            texts.append(" ".join(value.split()))
     return texts
+
+
+def _text_byline(tree: HtmlElement) -> list[str]:
+    """A byline written into the text ("作者：张三"), as CJK pages often give it."""
+    for text in tree.itertext():
+        match = _TEXT_BYLINE.search(text)
+        if match:
+            return re.split(r"[、，\s]+", match.group(1))
+    return []
 
 
 def article_scope(tree: HtmlElement) -> HtmlElement:
@@ -262,6 +305,7 @@ def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
         + tags.get("dc.creator", []),
         lambda: _byline_texts(article_scope(tree)),
         lambda: _visible_byline(tree),
+        lambda: _text_byline(article_scope(tree)),
     ]
     for source in sources:
         names: list[str] = []

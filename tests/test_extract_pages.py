@@ -290,3 +290,42 @@ def test_a_paragraph_wrapped_in_a_named_anchor_is_text_not_a_link() -> None:
 
     for paragraph in EN_PARAGRAPHS:
         assert paragraph in result.body
+
+
+def test_byline_junk_around_the_name_is_dropped() -> None:
+    cases = [("por Ana García", ["Ana García"]), ("Maria Lopez Updated", ["Maria Lopez"]),
+             ("Maria Lopez Dec 19", ["Maria Lopez"]), ("Maria Lopez Staff Writer", ["Maria Lopez"]),
+             ("Maria Lopez CITY PAPER NEWS", ["Maria Lopez"]),
+             ("Maria Lopez Edited by Tom Baker", ["Maria Lopez"]),
+             ("文● 山田太郎／編集部", ["山田太郎"]), ("See full bio", [])]
+    for byline, expected in cases:
+        head = f'<meta name="author" content="{byline}">'
+        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+        assert result.authors == expected, byline
+
+
+def test_a_chinese_byline_in_the_text_is_found() -> None:
+    paragraphs = [*ZH_PARAGRAPHS, "（记者 李明、王芳）"]
+    result = extract_article(page(paragraphs, lang="zh", title="有轨电车扩建"),
+                             "https://shibao.example/news/1.html")
+
+    assert result.authors == ["李明", "王芳"]
+
+
+def test_an_editor_in_a_chinese_byline_is_not_an_author() -> None:
+    paragraphs = [*ZH_PARAGRAPHS, "责任编辑：张伟"]
+    result = extract_article(page(paragraphs, lang="zh", title="有轨电车扩建"),
+                             "https://shibao.example/news/1.html")
+
+    assert result.authors == []
+
+
+def test_commenters_marked_as_authors_are_not_the_article_authors() -> None:
+    comments = ('<section class="comments">' + "".join(
+        f'<div class="comment"><span itemprop="author">Reader{i} Name</span><p>Nice.</p></div>'
+        for i in range(3)) + "</section>")
+    byline = '<a rel="author" href="/staff/maria">Maria Lopez</a>'
+    result = extract_article(page([*EN_PARAGRAPHS, comments], byline=byline),
+                             "https://paper.example/a/1")
+
+    assert result.authors == ["Maria Lopez"]
