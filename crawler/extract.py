@@ -102,6 +102,9 @@ def _extract(html: str | bytes, url: str) -> ExtractedArticle:
     title = extract_title(tree, tags, data, site_name, publishers)
     description = extract_description(tags, data)
     authors = extract_authors(tree, tags, data, publishers, declared)
+    canonical = extract_canonical(tree, tags, url)
+    image = extract_image(tree, tags, data, url)
+    # The body is extracted last: it prunes the tree in place (no copy of the page).
     body = extract_body(tree, url, title, authors, description, data.body, data.headline)
     article = ExtractedArticle(
         url=url,
@@ -112,9 +115,9 @@ def _extract(html: str | bytes, url: str) -> ExtractedArticle:
         published_precision=precision(dates.published),
         modified=dates.modified,
         language=identify_language(body, declared),
-        canonical_url=extract_canonical(tree, tags, url),
+        canonical_url=canonical,
         site_name=site_name,
-        image=extract_image(tree, tags, data, url),
+        image=image,
         description=description,
     )
     if not looks_like_article(body):

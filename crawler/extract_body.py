@@ -17,7 +17,7 @@ from crawler.extract_blocks import trafilatura_blocks
 from crawler.extract_cleanup import clean_blocks
 from crawler.extract_lead import lead_paragraphs
 from crawler.extract_main import isolate_main_article
-from crawler.extract_prune import pruned_copy
+from crawler.extract_prune import prune_furniture
 
 _WORD = re.compile(r"\w+")
 _MARKUP = re.compile(r"</?(?:p|br|div|h[1-6]|li)\b", re.I)
@@ -64,8 +64,11 @@ def extract_body(
     structured_body: str | None = None,
     headline: str | None = None,
 ) -> str:
-    """Body text: paragraphs joined by newlines, with the standfirst when the page shows one."""
-    pruned = pruned_copy(tree)
+    """Body text: paragraphs joined by newlines, with the standfirst when the page shows one.
+
+    The tree is pruned in place: pass a copy if it is needed afterwards.
+    """
+    pruned = prune_furniture(tree)
     isolate_main_article(pruned, url, title, headline)
     blocks = clean_blocks(trafilatura_blocks(pruned, url), title, authors)
     body = "\n".join(block.text for block in blocks)

@@ -98,7 +98,13 @@ def _standfirst(
     return None
 
 
+_KEY_POINT_HINTS = ("key", "takeaway", "highlight", "tldr", "glance", "summary")
+
+
 def _is_key_points_box(element: HtmlElement) -> bool:
+    raw = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
+    if not any(hint in raw for hint in _KEY_POINT_HINTS):
+        return False  # most elements: no need to split their class names
     words = class_words(element)
     if not words:
         return False

@@ -9,7 +9,6 @@ class says: that is the article, however oddly it is labelled.
 from __future__ import annotations
 
 import re
-from copy import deepcopy
 from itertools import pairwise
 
 from lxml.html import HtmlElement
@@ -133,7 +132,3 @@ def prune_furniture(tree: HtmlElement) -> HtmlElement:
                 stack.append(child)
     return tree
 
-
-def pruned_copy(tree: HtmlElement) -> HtmlElement:
-    """A copy of the page without furniture (the original is left as it was)."""
-    return prune_furniture(deepcopy(tree))
