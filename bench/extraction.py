@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 import trafilatura  # noqa: E402
 
 from crawler.extract import extract_article  # noqa: E402
-from crawler.extract_html import decode_html  # noqa: E402
+from crawler.extract.markup import decode_html  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 FUNDUS = SHARED / "data" / "fundus-eval"

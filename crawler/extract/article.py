@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from crawler.extract_body import extract_body
-from crawler.extract_dates import extract_dates, precision
-from crawler.extract_html import (
+from crawler.extract.body import extract_body
+from crawler.extract.dates import extract_dates, precision
+from crawler.extract.language import declared_language, identify_language
+from crawler.extract.markup import (
     MAX_ELEMENTS,
     MAX_HTML_CHARS,
     decode_html,
@@ -21,8 +22,7 @@ from crawler.extract_html import (
     looks_like_html,
     parse_html,
 )
-from crawler.extract_language import declared_language, identify_language
-from crawler.extract_metadata import (
+from crawler.extract.metadata import (
     extract_authors,
     extract_canonical,
     extract_description,
@@ -32,7 +32,7 @@ from crawler.extract_metadata import (
     meta_tags,
     publisher_names,
 )
-from crawler.extract_structured import jsonld_nodes, structured_article, website_name
+from crawler.extract.structured import jsonld_nodes, structured_article, website_name
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from itertools import pairwise
 
 from lxml.html import HtmlElement
 
-from crawler.extract_prune import class_words
+from crawler.extract.prune import class_words
 
 _WORD = re.compile(r"\w+")
 _BLOCK_TAGS = frozenset({"p", "div", "h2", "h3", "h4", "span", "section", "header", "li"})

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from lxml.html import HtmlElement
 
-from crawler.extract_metadata import lenient
+from crawler.extract.metadata import lenient
 
 # An <article> with at least this much paragraph text is a full story, not a teaser.
 _FULL_STORY_CHARS = 400

@@ -11,8 +11,8 @@ from email.utils import parsedate_to_datetime
 from htmldate import find_date
 from lxml.html import HtmlElement
 
-from crawler.extract_metadata import MetaTags
-from crawler.extract_structured import StructuredArticle, microdata_values
+from crawler.extract.metadata import MetaTags
+from crawler.extract.structured import StructuredArticle, microdata_values
 
 # Source names, most authoritative first; the bench reports agreement between them.
 STRUCTURED, META, VISIBLE, URL, HTMLDATE = "structured", "meta", "visible", "url", "htmldate"

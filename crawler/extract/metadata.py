@@ -11,7 +11,8 @@ from urllib.parse import urljoin, urlsplit
 from lxml.html import HtmlElement
 from trafilatura.metadata import extract_author as trafilatura_byline
 
-from crawler.extract_structured import StructuredArticle
+from crawler.extract.prune import is_furniture
+from crawler.extract.structured import StructuredArticle
 
 MetaTags = dict[str, list[str]]
 
@@ -242,8 +243,6 @@ def _unshout(name: str) -> str:
 
 def _in_furniture(element: HtmlElement) -> bool:
     """Inside a comment section, teaser card, related-stories box and the like."""
-    from crawler.extract_prune import is_furniture  # the pruner imports this module
-
     return any(is_furniture(ancestor) for ancestor in element.iterancestors())
 
 
