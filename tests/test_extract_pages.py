@@ -329,3 +329,24 @@ def test_commenters_marked_as_authors_are_not_the_article_authors() -> None:
                              "https://paper.example/a/1")
 
     assert result.authors == ["Maria Lopez"]
+
+
+def test_a_plain_by_line_names_the_author() -> None:
+    byline = '<div class="x7"><span>By </span><a href="/profile/maria">Maria Lopez</a></div>'
+    result = extract_article(page(EN_PARAGRAPHS, byline=byline), "https://paper.example/a/1")
+
+    assert result.authors == ["Maria Lopez"]
+
+
+def test_a_short_paragraph_opening_with_by_is_not_a_byline() -> None:
+    result = extract_article(page(["By the end of the year, trams will run.", *EN_PARAGRAPHS]),
+                             "https://paper.example/a/1")
+
+    assert result.authors == []
+
+
+def test_author_meta_written_with_a_value_attribute_is_read() -> None:
+    head = '<meta name="author" value="Maria Lopez">'
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+
+    assert result.authors == ["Maria Lopez"]

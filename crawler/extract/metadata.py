@@ -66,7 +66,7 @@ def meta_tags(tree: HtmlElement) -> MetaTags:
     tags: MetaTags = {}
     for meta in tree.iter("meta"):
         key = meta.get("property") or meta.get("name") or meta.get("itemprop")
-        value = meta.get("content")
+        value = meta.get("content") or meta.get("value")  # some CMSs write value=
         if key and value and value.strip():
             tags.setdefault(key.strip().lower(), []).append(htmllib.unescape(value.strip()))
     return tags
@@ -260,6 +260,23 @@ def _byline_texts(tree: HtmlElement) -> list[str]:
     return texts
 
 
+_BY_LINE = re.compile(r"^\s*(?:by|por|par|von|door|av|af|przez)\s+(\S+)\s+(\S+)", re.I)
+_MAX_BYLINE_CHARS = 80
+
+
+def _by_line(tree: HtmlElement) -> list[str]:
+    """A short visible line that opens with "By" ("By <a>Jane Doe</a>"), outside comments
+    and teaser cards: the byline of pages that mark it with no class of their own."""
+    for element in tree.iter("div", "span", "p", "li", "address"):
+        text = " ".join(element.text_content().split())
+        match = _BY_LINE.match(text) if len(text) <= _MAX_BYLINE_CHARS else None
+        # A name follows: "By Jane Doe", not "By the end of the year".
+        if match and all(word[0].isupper() for word in match.groups()) and not _in_furniture(
+                element):
+            return [text]
+    return []
+
+
 def _text_byline(tree: HtmlElement) -> list[str]:
     """A byline written into the text ("作者：张三"), as CJK pages often give it."""
     for text in tree.itertext():
@@ -304,6 +321,7 @@ def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
         + tags.get("dc.creator", []),
         lambda: _byline_texts(article_scope(tree)),
         lambda: _visible_byline(tree),
+        lambda: _by_line(article_scope(tree)),
         lambda: _text_byline(article_scope(tree)),
     ]
     for source in sources:
