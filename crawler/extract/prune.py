@@ -9,6 +9,7 @@ class says: that is the article, however oddly it is labelled.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from itertools import pairwise
 
 from lxml.html import HtmlElement
@@ -47,9 +48,23 @@ def class_words(element: HtmlElement) -> list[str]:
     raw = f"{element.get('class') or ''} {element.get('id') or ''}"
     if raw == " ":
         return []
+    return list(_split_class(raw))
+
+
+@lru_cache(maxsize=4096)
+def _split_class(raw: str) -> tuple[str, ...]:
+    """Class and id words; cached, as a page repeats the same class strings many times."""
     if not raw.islower():
         raw = _CAMEL.sub(" ", raw).lower()
-    return [w for w in _NON_WORD.split(raw) if w]
+    return tuple(w for w in _NON_WORD.split(raw) if w)
+
+
+@lru_cache(maxsize=4096)
+def _furniture_words(raw: str) -> bool:
+    words = _split_class(raw)
+    return any(w in BOILERPLATE_WORDS for w in words) or any(
+        pair in BOILERPLATE_PAIRS for pair in pairwise(words)
+    )
 
 
 def _is_hidden(element: HtmlElement) -> bool:
@@ -64,12 +79,8 @@ def is_furniture(element: HtmlElement) -> bool:
     """True when markup says this element is not part of the story text."""
     if element.tag in FURNITURE_TAGS or _is_hidden(element):
         return True
-    words = class_words(element)
-    if not words:
-        return False
-    return any(w in BOILERPLATE_WORDS for w in words) or any(
-        pair in BOILERPLATE_PAIRS for pair in pairwise(words)
-    )
+    raw = f"{element.get('class') or ''} {element.get('id') or ''}"
+    return raw != " " and _furniture_words(raw)
 
 
 def _paragraph_lengths(element: HtmlElement) -> list[int]:
