@@ -7,12 +7,14 @@ no article the result says why in `error`.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from crawler.extract_body import extract_body
-from crawler.extract_dates import extract_dates
-from crawler.extract_html import (
+from crawler.extract.body import extract_body
+from crawler.extract.dates import extract_dates, precision
+from crawler.extract.language import declared_language, identify_language
+from crawler.extract.markup import (
     MAX_ELEMENTS,
     MAX_HTML_CHARS,
     decode_html,
@@ -20,8 +22,7 @@ from crawler.extract_html import (
     looks_like_html,
     parse_html,
 )
-from crawler.extract_language import declared_language, identify_language
-from crawler.extract_metadata import (
+from crawler.extract.metadata import (
     extract_authors,
     extract_canonical,
     extract_description,
@@ -29,8 +30,9 @@ from crawler.extract_metadata import (
     extract_site_name,
     extract_title,
     meta_tags,
+    publisher_names,
 )
-from crawler.extract_structured import jsonld_nodes, structured_article, website_name
+from crawler.extract.structured import jsonld_nodes, structured_article, website_name
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,13 @@ NO_ARTICLE = "no article text found"
 # story has at least one sentence-long line (lists of links and labels do not).
 MIN_ARTICLE_WORDS = 15
 MIN_SENTENCE_WORDS = 8
+# Scripts written without spaces (Chinese, Japanese, Thai, ...) are measured in
+# characters: about this many stand for one word of a spaced language.
+CHARS_PER_WORD = 2
+_UNSPACED = re.compile(
+    r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
+    r"\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+)
 
 
 @dataclass
@@ -50,6 +59,9 @@ class ExtractedArticle:
     body: str = ""
     authors: list[str] = field(default_factory=list)
     published: datetime | None = None
+    # "day" when the page states only a date (`published` then holds midnight UTC, as
+    # the store keeps datetimes), "time" when it states a time of day.
+    published_precision: str | None = None
     modified: datetime | None = None
     language: str | None = None
     canonical_url: str | None = None
@@ -85,21 +97,27 @@ def _extract(html: str | bytes, url: str) -> ExtractedArticle:
     tags = meta_tags(tree)
     site_name = extract_site_name(tags, data, website_name(nodes))
     dates = extract_dates(tree, tags, data, url)
-    title = extract_title(tree, tags, data, site_name)
+    declared = declared_language(tree, data.language)
+    publishers = publisher_names(url, site_name, data.publisher, website_name(nodes))
+    title = extract_title(tree, tags, data, site_name, publishers)
     description = extract_description(tags, data)
-    authors = extract_authors(tree, tags, data)
-    body = extract_body(tree, url, title, authors, description, data.body)
+    authors = extract_authors(tree, tags, data, publishers, declared)
+    canonical = extract_canonical(tree, tags, url)
+    image = extract_image(tree, tags, data, url)
+    # The body is extracted last: it prunes the tree in place (no copy of the page).
+    body = extract_body(tree, url, title, authors, description, data.body, data.headline)
     article = ExtractedArticle(
         url=url,
         title=title,
         body=body,
         authors=authors,
         published=dates.published,
+        published_precision=precision(dates.published),
         modified=dates.modified,
-        language=identify_language(body, declared_language(tree, data.language)),
-        canonical_url=extract_canonical(tree, tags, url),
+        language=identify_language(body, declared),
+        canonical_url=canonical,
         site_name=site_name,
-        image=extract_image(tree, tags, data, url),
+        image=image,
         description=description,
     )
     if not looks_like_article(body):
@@ -107,10 +125,15 @@ def _extract(html: str | bytes, url: str) -> ExtractedArticle:
     return article
 
 
+def text_length(line: str) -> int:
+    """Length of a line in words, counting unspaced-script characters by CHARS_PER_WORD."""
+    unspaced = len(_UNSPACED.findall(line))
+    if not unspaced:
+        return len(line.split())
+    return len(_UNSPACED.sub(" ", line).split()) + unspaced // CHARS_PER_WORD
+
+
 def looks_like_article(body: str) -> bool:
-    lines = body.splitlines()
-    return (
-        sum(len(line.split()) for line in lines) >= MIN_ARTICLE_WORDS
-        and any(len(line.split()) >= MIN_SENTENCE_WORDS for line in lines)
-    )
+    lengths = [text_length(line) for line in body.splitlines()]
+    return sum(lengths) >= MIN_ARTICLE_WORDS and any(n >= MIN_SENTENCE_WORDS for n in lengths)
 

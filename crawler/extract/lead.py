@@ -14,7 +14,7 @@ from itertools import pairwise
 
 from lxml.html import HtmlElement
 
-from crawler.extract_prune import class_words
+from crawler.extract.prune import class_words
 
 _WORD = re.compile(r"\w+")
 _BLOCK_TAGS = frozenset({"p", "div", "h2", "h3", "h4", "span", "section", "header", "li"})
@@ -98,7 +98,13 @@ def _standfirst(
     return None
 
 
+_KEY_POINT_HINTS = ("key", "takeaway", "highlight", "tldr", "glance", "summary")
+
+
 def _is_key_points_box(element: HtmlElement) -> bool:
+    raw = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
+    if not any(hint in raw for hint in _KEY_POINT_HINTS):
+        return False  # most elements: no need to split their class names
     words = class_words(element)
     if not words:
         return False

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from crawler.extract_blocks import Block
+from crawler.extract.blocks import Block
 
 _WORD = re.compile(r"\w+")
 # Author bios close many articles: "Jane Doe is a reporter ...", "CNBC's Jane Doe has ...".

@@ -46,7 +46,9 @@ def _element_text(element: _Element) -> str:
 
 
 def _links(element: _Element) -> list[str]:
-    return [_SPACES.sub(" ", "".join(ref.itertext())).strip() for ref in element.iter("ref")]
+    """Text of the block's links; anchors without an address (<a id=...>) are not links."""
+    return [_SPACES.sub(" ", "".join(ref.itertext())).strip() for ref in element.iter("ref")
+            if ref.get("target")]
 
 
 def _block(element: _Element, kind: str) -> Block | None:
@@ -62,6 +64,10 @@ def blocks_of(body: _Element) -> list[Block]:
             items = [_block(item, "item") for item in child.iter("item")]
             blocks.extend(item for item in items if item)
             continue
+        if child.tag == "table":
+            cells = [_block(cell, "cell") for cell in child.iter("cell")]
+            blocks.extend(cell for cell in cells if cell)
+            continue
         kind = {"head": "head", "quote": "quote"}.get(str(child.tag), "p")
         block = _block(child, kind)
         if block:
@@ -69,15 +75,30 @@ def blocks_of(body: _Element) -> list[Block]:
     return blocks
 
 
-def trafilatura_blocks(tree: HtmlElement, url: str, **modes: bool) -> list[Block]:
-    """Blocks of the main content trafilatura finds (it works on a copy of the tree)."""
+# trafilatura's fast mode skips its comparison with readability and jusText, which only
+# matters when its own pass finds little: when that pass holds less than this share of
+# the page's paragraph text, the full mode runs.
+_FAST_ENOUGH_SHARE = 0.6
+
+
+def _bare(tree: HtmlElement, url: str, fast: bool, modes: dict[str, bool]) -> list[Block]:
     try:
         document = trafilatura.bare_extraction(
-            tree, url=url, include_comments=False, include_tables=False,
-            include_links=True, with_metadata=False, **modes,
+            tree, url=url, include_comments=False, include_tables=True,
+            include_links=True, with_metadata=False, fast=fast, **modes,
         )
     except Exception:  # trafilatura has many internal failure modes on hostile markup
         return []
     if document is None or document.body is None:
         return []
     return blocks_of(document.body)
+
+
+def trafilatura_blocks(tree: HtmlElement, url: str, **modes: bool) -> list[Block]:
+    """Blocks of the main content trafilatura finds (it works on a copy of the tree)."""
+    blocks = _bare(tree, url, True, modes)
+    found = sum(len(block.text) for block in blocks)
+    paragraphs = sum(len(p.text_content()) for p in tree.iter("p"))
+    if found >= paragraphs * _FAST_ENOUGH_SHARE and found:
+        return blocks
+    return _bare(tree, url, False, modes)

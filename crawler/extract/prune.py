@@ -9,7 +9,7 @@ class says: that is the article, however oddly it is labelled.
 from __future__ import annotations
 
 import re
-from copy import deepcopy
+from functools import lru_cache
 from itertools import pairwise
 
 from lxml.html import HtmlElement
@@ -39,15 +39,32 @@ _NON_WORD = re.compile(r"[^a-z0-9]+")
 _ARTICLE_SHARE = 0.5
 _PROSE_PARAGRAPHS = 3
 _PROSE_CHARS = 150
+# A <form> holding this share of the page's text wraps the whole page (ASP.NET sites):
+# it is a container to look into, not a form to drop.
+_WRAPPER_SHARE = 0.5
 
 
 def class_words(element: HtmlElement) -> list[str]:
     raw = f"{element.get('class') or ''} {element.get('id') or ''}"
     if raw == " ":
         return []
+    return list(_split_class(raw))
+
+
+@lru_cache(maxsize=4096)
+def _split_class(raw: str) -> tuple[str, ...]:
+    """Class and id words; cached, as a page repeats the same class strings many times."""
     if not raw.islower():
         raw = _CAMEL.sub(" ", raw).lower()
-    return [w for w in _NON_WORD.split(raw) if w]
+    return tuple(w for w in _NON_WORD.split(raw) if w)
+
+
+@lru_cache(maxsize=4096)
+def _furniture_words(raw: str) -> bool:
+    words = _split_class(raw)
+    return any(w in BOILERPLATE_WORDS for w in words) or any(
+        pair in BOILERPLATE_PAIRS for pair in pairwise(words)
+    )
 
 
 def _is_hidden(element: HtmlElement) -> bool:
@@ -62,12 +79,8 @@ def is_furniture(element: HtmlElement) -> bool:
     """True when markup says this element is not part of the story text."""
     if element.tag in FURNITURE_TAGS or _is_hidden(element):
         return True
-    words = class_words(element)
-    if not words:
-        return False
-    return any(w in BOILERPLATE_WORDS for w in words) or any(
-        pair in BOILERPLATE_PAIRS for pair in pairwise(words)
-    )
+    raw = f"{element.get('class') or ''} {element.get('id') or ''}"
+    return raw != " " and _furniture_words(raw)
 
 
 def _paragraph_lengths(element: HtmlElement) -> list[int]:
@@ -94,11 +107,28 @@ def _remove(element: HtmlElement) -> None:
     parent.remove(element)
 
 
+def _text_length(element: HtmlElement) -> int:
+    return sum(len(text.strip()) for text in element.itertext(with_tail=False))
+
+
+def unwrap_page_forms(body: HtmlElement) -> None:
+    """Turn a <form> that wraps most of the page into a plain <div>, so that neither the
+    pruner nor trafilatura (which drops every form) throws the article away with it."""
+    forms = list(body.iter("form"))
+    if not forms:
+        return
+    total = _text_length(body) or 1
+    for form in forms:
+        if _text_length(form) >= total * _WRAPPER_SHARE:
+            form.tag = "div"
+
+
 def prune_furniture(tree: HtmlElement) -> HtmlElement:
     """Remove furniture from the page in place; the article container always survives."""
     body = tree.find("body")
     if body is None:
         return tree
+    unwrap_page_forms(body)
     total = sum(_paragraph_lengths(body)) or 1
     # Depth-first with an explicit stack (pages can nest deeper than Python recursion),
     # never descending into what was removed.
@@ -113,7 +143,3 @@ def prune_furniture(tree: HtmlElement) -> HtmlElement:
                 stack.append(child)
     return tree
 
-
-def pruned_copy(tree: HtmlElement) -> HtmlElement:
-    """A copy of the page without furniture (the original is left as it was)."""
-    return prune_furniture(deepcopy(tree))

@@ -11,23 +11,31 @@ from email.utils import parsedate_to_datetime
 from htmldate import find_date
 from lxml.html import HtmlElement
 
-from crawler.extract_metadata import MetaTags
-from crawler.extract_structured import StructuredArticle, microdata_values
+from crawler.extract.metadata import MetaTags
+from crawler.extract.structured import StructuredArticle, microdata_values
 
 # Source names, most authoritative first; the bench reports agreement between them.
 STRUCTURED, META, VISIBLE, URL, HTMLDATE = "structured", "meta", "visible", "url", "htmldate"
 SOURCE_ORDER = (STRUCTURED, META, VISIBLE, URL)
 
+# Meta names are compared in a normal form (lowercase, ":", ".", "-" and "_" alike), so
+# that spelling variants such as "article:published:time" or "publish_date" match.
 _PUBLISHED_META = (
     "article:published_time", "og:published_time", "og:article:published_time",
     "datepublished", "article.published", "published_time", "publish-date", "publishdate",
-    "pubdate", "parsely-pub-date", "sailthru.date", "dc.date.issued", "dcterms.created",
-    "dc.date", "dcterms.date", "date", "cxenseparse:recs:publishtime", "article:published",
+    "pubdate", "pub_date", "parsely-pub-date", "sailthru.date", "dc.date.issued",
+    "dcterms.issued", "dcterms.created", "dc.date.created", "dc.date", "dcterms.date",
+    "date", "cxenseparse:recs:publishtime", "article:published", "publication_date",
+    "publication-date", "published_date", "article:published_date", "citation_publication_date",
+    "citation_date", "prism.publicationdate", "originalpublicationdate", "rnews:datepublished",
+    "datecreated", "created",
 )
 _MODIFIED_META = (
     "article:modified_time", "og:updated_time", "datemodified", "article.updated",
     "last-modified", "dcterms.modified", "dc.date.modified", "modified_time",
 )
+_META_SEPARATORS = re.compile(r"[:._-]+")
+_HAS_TIME = re.compile(r"\d[T ]\d{1,2}:\d{2}|^\d{10}(?:\d{3})?$", re.I)
 _URL_DATE = re.compile(
     r"/((?:19|20)\d{2})[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?:/|[_-]|\.html?|$)"
 )
@@ -55,6 +63,17 @@ class DateEvidence:
 # A page that states no offset is read as UTC; this marker (still UTC) records that it
 # was assumed, so a value with a stated offset can be preferred when both agree.
 ASSUMED_UTC = timezone(timedelta(0), "UTC")
+# A value that states a day and no time is kept as midnight (the store keeps datetimes)
+# in this zone, still UTC, which records that the time is not known.
+DATE_ONLY = timezone(timedelta(0), "UTC date")
+DAY, TIME = "day", "time"
+
+
+def precision(value: datetime | None) -> str | None:
+    """"day" when the page stated only a date, "time" when it stated a time of day."""
+    if value is None:
+        return None
+    return DAY if value.tzinfo is DATE_ONLY else TIME
 
 
 def _aware(value: datetime) -> datetime:
@@ -63,7 +82,7 @@ def _aware(value: datetime) -> datetime:
 
 def is_precise(value: datetime) -> bool:
     """True when the page stated a time of day and its UTC offset."""
-    return _has_time(value) and value.tzinfo is not ASSUMED_UTC
+    return value.tzinfo not in (ASSUMED_UTC, DATE_ONLY)
 
 
 def parse_datetime(raw: str | None) -> datetime | None:
@@ -84,6 +103,8 @@ def parse_datetime(raw: str | None) -> datetime | None:
                 parsed = parsedate_to_datetime(text)
             except (TypeError, ValueError, IndexError):
                 return None
+        if not _HAS_TIME.search(text) and not _has_time(parsed):
+            return _plausible(parsed.replace(tzinfo=DATE_ONLY))
     return _plausible(_aware(parsed))
 
 
@@ -103,12 +124,12 @@ def _first_parsed(raws: list[str]) -> datetime | None:
 
 
 def url_date(url: str) -> datetime | None:
-    """The date in a URL path like /2024/06/18/ or /20240618/, as midnight UTC."""
+    """The date in a URL path like /2024/06/18/ or /20240618/ (a day, no time)."""
     match = _URL_DATE.search(url)
     if not match:
         return None
     try:
-        return _plausible(datetime(*map(int, match.groups()), tzinfo=UTC))
+        return _plausible(datetime(*map(int, match.groups()), tzinfo=DATE_ONLY))
     except ValueError:
         return None
 
@@ -123,8 +144,15 @@ def _visible_time(tree: HtmlElement) -> datetime | None:
     return _first_parsed([t.get("datetime", "") for t in flagged + times])
 
 
+def _meta_key(key: str) -> str:
+    return _META_SEPARATORS.sub("_", key.lower())
+
+
 def _meta_values(tags: MetaTags, keys: tuple[str, ...]) -> list[str]:
-    return [value for key in keys for value in tags.get(key, [])]
+    normal: dict[str, list[str]] = {}
+    for key, values in tags.items():
+        normal.setdefault(_meta_key(key), []).extend(values)
+    return [value for key in dict.fromkeys(map(_meta_key, keys)) for value in normal.get(key, [])]
 
 
 def _htmldate(tree: HtmlElement, url: str) -> datetime | None:
@@ -133,6 +161,8 @@ def _htmldate(tree: HtmlElement, url: str) -> datetime | None:
                           outputformat="%Y-%m-%dT%H:%M:%S")
     except Exception:  # htmldate raises assorted errors on odd pages; it is only a fallback
         return None
+    if found and found.endswith("T00:00:00"):
+        found = found[:10]  # htmldate prints midnight for a date it found without a time
     return parse_datetime(found)
 
 
@@ -146,7 +176,7 @@ def _has_time(value: datetime) -> bool:
 
 def _same_moment(vague: datetime, precise: datetime) -> bool:
     """Whether a precise value can stand for a date-only or offset-less one."""
-    if _has_time(vague):
+    if vague.tzinfo is not DATE_ONLY:
         return agrees(vague, precise)
     return precise.date() == vague.date()
 

@@ -13,7 +13,7 @@ _MIN_LETTERS = 40
 # Below this probability the text is ambiguous (short, mixed, names and numbers) and
 # the language the page declares is the better answer, when it declares one.
 _CONFIDENT = 0.8
-_SAMPLE_CHARS = 5000
+_SAMPLE_CHARS = 2000
 _DECLARED = re.compile(r"^\s*([A-Za-z]{2})(?:[-_][A-Za-z0-9]+)*\s*$")
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 

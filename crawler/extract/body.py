@@ -1,7 +1,7 @@
 """Main article text: trafilatura on a page cleared of furniture, then cleaned up.
 
-Pipeline: prune furniture (extract_prune) -> trafilatura's blocks (extract_blocks) ->
-cleanup (extract_cleanup) -> standfirst and key points (extract_lead). A complete
+Pipeline: prune furniture (prune) -> drop other full stories (main) -> trafilatura's
+blocks (blocks) -> cleanup (cleanup) -> standfirst and key points (lead). A complete
 JSON-LD articleBody stands in when the page itself shows far less of the story.
 """
 
@@ -12,10 +12,11 @@ import re
 
 from lxml.html import HtmlElement
 
-from crawler.extract_blocks import trafilatura_blocks
-from crawler.extract_cleanup import clean_blocks
-from crawler.extract_lead import lead_paragraphs
-from crawler.extract_prune import pruned_copy
+from crawler.extract.blocks import trafilatura_blocks
+from crawler.extract.cleanup import clean_blocks
+from crawler.extract.lead import lead_paragraphs
+from crawler.extract.main import isolate_main_article
+from crawler.extract.prune import prune_furniture
 
 _WORD = re.compile(r"\w+")
 _MARKUP = re.compile(r"</?(?:p|br|div|h[1-6]|li)\b", re.I)
@@ -60,9 +61,14 @@ def extract_body(
     authors: list[str],
     description: str | None,
     structured_body: str | None = None,
+    headline: str | None = None,
 ) -> str:
-    """Body text: paragraphs joined by newlines, with the standfirst when the page shows one."""
-    pruned = pruned_copy(tree)
+    """Body text: paragraphs joined by newlines, with the standfirst when the page shows one.
+
+    The tree is pruned in place: pass a copy if it is needed afterwards.
+    """
+    pruned = prune_furniture(tree)
+    isolate_main_article(pruned, url, title, headline)
     blocks = clean_blocks(trafilatura_blocks(pruned, url), title, authors)
     body = "\n".join(block.text for block in blocks)
     if prefer_structured(body, structured_body):

@@ -1,0 +1,390 @@
+"""Page-level metadata: title, authors, canonical address, site name, image, description."""
+
+from __future__ import annotations
+
+import html as htmllib
+import logging
+import re
+import unicodedata
+from urllib.parse import urljoin, urlsplit
+
+from lxml.html import HtmlElement
+from trafilatura.metadata import extract_author as trafilatura_byline
+
+from crawler.extract.prune import is_furniture
+from crawler.extract.structured import StructuredArticle
+
+MetaTags = dict[str, list[str]]
+
+_BY_PREFIX = re.compile(r"^\s*(?:written\s+)?by[:\s]+", re.IGNORECASE)
+_AUTHOR_SPLIT = re.compile(r"\s*(?:;|\||,\s*and\s+|\s+and\s+|\s*&\s*|,)\s*", re.IGNORECASE)
+# Trailing job titles and credits that bylines glue onto names.
+_AUTHOR_TAIL = re.compile(
+    r"\s*(?:\b(?:is|was)\s+an?\b.*|\s[-–—|]\s*.*|\bfor\s+.*|\bin\s+[A-Z][a-z]+.*"
+    r"|(?i:\b(?:updated|published|posted|edited|link\s+copied)\b.*)"
+    # a date after the name ("Jane Doe Dec 19"), a role ("Jane Doe Staff Writer", "CEO")
+    r"|(?<=\w)\s+(?i:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\s+\d.*)?)"
+    r"|(?<=[a-z])\s+(?i:(?:staff|senior|chief|contributing|special)\s+)?"
+    r"(?i:writer|reporter|correspondent|editor|columnist|ceo|founder)s?"
+    # the publisher in capitals after a name ("Jane Doe NEW YORK DAILY NEWS")
+    r"|(?<=[a-z])(?:\s+[A-Z][A-Z.&]+){2,}"
+    # CJK credits after a name: 著 (author), 訳/監訳 (translator), ／Publisher
+    r"|\s*(?:著|監訳|訳|撰)$|\s*／.*)$"
+)
+# Bylines open with "By" in many languages, and CJK pages with 作者：/ 文● / 著者.
+_BYLINE_PREFIX = re.compile(
+    r"^\s*(?:(?:written\s+)?(?:by|por|par|von|door|av|af|przez)[:\s]+"
+    r"|(?:作者|记者|記者|文|著者|撰文|撰稿|筆者)\s*[:：●/／]?\s*)", re.IGNORECASE)
+_NOT_A_NAME = re.compile(
+    r"https?://|www\.|@|\d{3,}|^(?:staff|admin|editor|unknown|none|username|organization"
+    r"|anonymous|guest|(?:see|view)\s+(?:full\s+)?(?:bio|profile)|follow(?:\s+\w+)?"
+    r"|(?:january|february|march|april|may|june|july|august|september|october|november"
+    r"|december))$", re.I)
+# A Chinese byline in running text: "作者：张三", "（记者 李四、王五）" (editors are not
+# authors); the names must end where the byline does.
+_HANZI_NAMES = r"([\u4e00-\u9fff]{2,4}(?:[、，\s]+[\u4e00-\u9fff]{2,4})*)(?=$|[）)\s，。、])"
+_TEXT_BYLINE = re.compile(
+    r"(?:(?<!责任)(?<!編集)(?:作者|撰文|撰稿)\s*[:：]\s*|(?:记者|記者)[\s:：]+)" + _HANZI_NAMES)
+# Job titles that bylines list beside names ("Jane Doe, Senior Political Correspondent").
+_JOB_TITLE = re.compile(
+    r"\b(?:correspondent|editor|reporter|writer|columnist|contributor|critic|producer|"
+    r"photographer|analyst|presenter|commentator|updates)s?\b", re.I
+)
+_PARENTHESES = re.compile(r"\([^)]*\)")
+# "and" in the languages whose bylines join names with it; a page in another (or an
+# unknown) language is split on all of them.
+CONJUNCTIONS = {"en": "and", "de": "und", "nl": "en", "da": "og", "no": "og", "nb": "og",
+                "nn": "og", "sv": "och", "fr": "et", "es": "y", "ca": "i", "pt": "e", "it": "e"}
+_NAME_LISTS = re.compile(r"\s*[、，]\s*|\s*/\s+")
+_DOMAIN_LIKE = re.compile(r"[a-z0-9]\.(?:[a-z]{2,3}|info|online|news)$", re.I)
+_LENIENT = re.compile(r"\w+")
+_MIN_IMAGE_WIDTH = 200
+
+
+def meta_tags(tree: HtmlElement) -> MetaTags:
+    """All <meta> values keyed by lowercased property/name/itemprop, in page order."""
+    tags: MetaTags = {}
+    for meta in tree.iter("meta"):
+        key = meta.get("property") or meta.get("name") or meta.get("itemprop")
+        value = meta.get("content") or meta.get("value")  # some CMSs write value=
+        if key and value and value.strip():
+            tags.setdefault(key.strip().lower(), []).append(htmllib.unescape(value.strip()))
+    return tags
+
+
+def first_meta(tags: MetaTags, *keys: str) -> str | None:
+    for key in keys:
+        if tags.get(key):
+            return tags[key][0]
+    return None
+
+
+def _clean(text: str | None) -> str | None:
+    if not text:
+        return None
+    text = " ".join(htmllib.unescape(text).split())
+    return text or None
+
+
+_DATE_SEGMENT = re.compile(
+    r"^(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}\.?\s+\w+\.?\s+\d{4}|\w+\.?\s+\d{1,2},?\s+\d{4}"
+    r"|\d{4}年\d{1,2}月\d{1,2}日)$"
+)
+# Separators used without spaces (CJK titles, "Site: Headline"), and brackets around a
+# trailing name; only segments that name the site or a date are cut at them.
+_CJK_SEPARATORS = re.compile(r"\s*[：｜|:]\s*|\s*::\s*|(?=（[^（）]+）$)")
+_WIDE_SEPARATORS = re.compile(r"\s+(?:[|–—•·:»«/-]|--|::)\s+|\s+\|\s*|\s*\|\s+")
+# Two signals agree when one holds the other and the shorter is this share of the longer
+# ("Headline | Site" holds "Headline"; an og:title cut short is held by the h1).
+_AGREEMENT_SHARE = 0.5
+_MAX_H1S = 5
+
+
+def _is_site_segment(segment: str, publishers: set[str]) -> bool:
+    key = lenient(segment.strip("（）() "))
+    if not key:
+        return True
+    return key in publishers or key.replace(" ", "") in publishers or bool(
+        _DATE_SEGMENT.match(segment.strip()) or _BY_PREFIX.match(segment))
+
+
+def strip_site_name(title: str, publishers: set[str], guess: bool = False) -> str:
+    """Drop leading and trailing segments that name the site or date the page ("… – DW –
+    30.01.2024", "Headline：Site", "By … | Site"), in any separator form. With `guess`
+    (for <title>), an unknown trailing brand is dropped by keeping the longest segment."""
+    for separators in (_WIDE_SEPARATORS, _CJK_SEPARATORS):
+        parts = [part for part in separators.split(title) if part is not None]
+        if len(parts) < 2:
+            continue
+        while len(parts) > 1 and _is_site_segment(parts[-1], publishers):
+            parts.pop()
+        while len(parts) > 1 and _is_site_segment(parts[0], publishers):
+            parts.pop(0)
+        if len(parts) > 1 and guess and separators is _WIDE_SEPARATORS:
+            return max(parts, key=len)
+        kept = _rejoin(title, parts)
+        if kept != title:
+            return kept
+    return title
+
+
+def _rejoin(title: str, parts: list[str]) -> str:
+    """The span of `title` from the first kept part to the end of the last one."""
+    start = title.find(parts[0])
+    end = title.rfind(parts[-1]) + len(parts[-1])
+    return title[start:end] if 0 <= start < end else title
+
+
+def _agree(a: str, b: str) -> bool:
+    la, lb = lenient(a), lenient(b)
+    if not la or not lb:
+        return False
+    if la == lb:
+        return True
+    short, long_ = sorted((la, lb), key=len)
+    return short in long_ and len(short) >= _AGREEMENT_SHARE * len(long_)
+
+
+def _headings(tree: HtmlElement) -> list[str]:
+    """The page's <h1> texts, those in the article's own header first."""
+    found: list[str] = []
+    for h1 in tree.iter("h1"):
+        text = _clean(h1.text_content())
+        if text and text not in found:
+            found.append(text)
+        if len(found) >= _MAX_H1S:
+            break
+    return found
+
+
+def extract_title(
+    tree: HtmlElement, tags: MetaTags, data: StructuredArticle, site_name: str | None,
+    publishers: set[str] | None = None,
+) -> str | None:
+    """The displayed headline, chosen by agreement between independent signals.
+
+    An <h1> that another signal (JSON-LD headline, og:title, twitter:title, <title>)
+    agrees with is the headline as shown; else the first of those signals, cleaned of
+    the site's name and the date, then a lone <h1>, then <title>.
+    """
+    names = set(publishers or ())
+    if site_name:
+        names.add(lenient(site_name))
+    signals = [_clean(value) for value in (
+        data.headline, first_meta(tags, "og:title"),
+        first_meta(tags, "twitter:title", "headline", "title", "dc.title"),
+    )]
+    page_title = _clean(tree.findtext(".//title"))
+    cleaned = [strip_site_name(s, names) for s in signals if s]
+    others = [*cleaned, *([strip_site_name(page_title, names)] if page_title else [])]
+    h1s = _headings(tree)
+    for h1 in h1s:
+        if any(_agree(h1, other) for other in others):
+            return strip_site_name(h1, names)
+    # Two metadata signals agreeing with each other outvote a lone one.
+    for index, value in enumerate(cleaned):
+        if any(_agree(value, other) for other in cleaned[index + 1:]):
+            return value
+    if cleaned:
+        return cleaned[0]
+    if len(h1s) == 1:
+        return h1s[0]
+    if page_title:
+        return strip_site_name(page_title, names, guess=True)
+    return h1s[0] if h1s else None
+
+
+def _conjunction_split(text: str, language: str | None) -> list[str]:
+    words = [CONJUNCTIONS[language]] if language in CONJUNCTIONS else sorted(
+        set(CONJUNCTIONS.values()))
+    pattern = r"\s+(?:" + "|".join(map(re.escape, words)) + r")\s+"
+    return re.split(pattern, text)
+
+
+def normalise_author(raw: str, language: str | None = None) -> list[str]:
+    """Split a byline into names, dropping "By", roles, URLs and placeholders."""
+    text = _PARENTHESES.sub(" ", _clean(raw) or "")
+    text = _BYLINE_PREFIX.sub("", text)
+    pieces = [bit for part in _AUTHOR_SPLIT.split(text) for chunk in _NAME_LISTS.split(part)
+              for bit in _conjunction_split(chunk, language)]
+    parts = [_AUTHOR_TAIL.sub("", _BYLINE_PREFIX.sub("", part)).strip(" .,:;-")
+             for part in pieces]
+    parts = [part for part in parts if _looks_like_name(part)]
+    # "Jane Doe, Chief Political Correspondent" names Jane Doe; "Staff Reporter" alone
+    # is still the byline the page gives.
+    people = [part for part in parts if not _JOB_TITLE.search(part)] or parts
+    return [_unshout(name) for name in people]
+
+
+def _looks_like_name(text: str) -> bool:
+    return (1 < len(text) <= 60 and len(text.split()) <= 6 and not _NOT_A_NAME.search(text)
+            and not _DOMAIN_LIKE.search(text))
+
+
+def lenient(text: str) -> str:
+    """Text reduced to its case-folded words, for comparing names and titles."""
+    return " ".join(_LENIENT.findall(unicodedata.normalize("NFKC", text).casefold()))
+
+
+def publisher_names(url: str, *names: str | None) -> set[str]:
+    """Names the site goes by (site name, publisher, its domain), in lenient form."""
+    found = {lenient(name) for name in names if name}
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    if host:
+        found.add(lenient(host))
+        found.add(lenient(host.split(".")[0]))
+    return {name for name in found if name}
+
+
+def _unshout(name: str) -> str:
+    """"JANE DOE" becomes "Jane Doe"; one-word acronyms such as "AFP" stay as they are."""
+    return name.title() if name.isupper() and " " in name else name
+
+
+def _in_furniture(element: HtmlElement) -> bool:
+    """Inside a comment section, teaser card, related-stories box and the like."""
+    return any(is_furniture(ancestor) for ancestor in element.iterancestors())
+
+
+def _byline_texts(tree: HtmlElement) -> list[str]:
+    """Author names from visible markup: rel=author links and itemprop=author, outside
+    comments and teaser cards."""
+    elements = tree.xpath('.//*[@itemprop="author"] | .//a[@rel="author"]')
+    texts = []
+    for element in elements:
+        if _in_furniture(element):
+            continue
+        value = element.get("content") or element.text_content()
+        if value and value.strip():
+            texts.append(" ".join(value.split()))
+    return texts
+
+
+_BY_LINE = re.compile(r"^\s*(?:by|por|par|von|door|av|af|przez)\s+(\S+)\s+(\S+)", re.I)
+_MAX_BYLINE_CHARS = 80
+
+
+def _by_line(tree: HtmlElement) -> list[str]:
+    """A short visible line that opens with "By" ("By <a>Jane Doe</a>"), outside comments
+    and teaser cards: the byline of pages that mark it with no class of their own."""
+    for element in tree.iter("div", "span", "p", "li", "address"):
+        text = " ".join(element.text_content().split())
+        match = _BY_LINE.match(text) if len(text) <= _MAX_BYLINE_CHARS else None
+        # A name follows: "By Jane Doe", not "By the end of the year".
+        if match and all(word[0].isupper() for word in match.groups()) and not _in_furniture(
+                element):
+            return [text]
+    return []
+
+
+def _text_byline(tree: HtmlElement) -> list[str]:
+    """A byline written into the text ("作者：张三"), as CJK pages often give it."""
+    for text in tree.itertext():
+        match = _TEXT_BYLINE.search(text)
+        if match:
+            return re.split(r"[、，\s]+", match.group(1))
+    return []
+
+
+def article_scope(tree: HtmlElement) -> HtmlElement:
+    """The part of the page that holds the story's own header: the <article> (or <main>)
+    around the first <h1>, else the page. Teaser cards elsewhere carry other bylines."""
+    for h1 in tree.iter("h1"):
+        for ancestor in h1.iterancestors():
+            if ancestor.tag in ("article", "main"):
+                return ancestor
+        break
+    return tree
+
+
+def _visible_byline(tree: HtmlElement) -> list[str]:
+    try:
+        found = trafilatura_byline(article_scope(tree))
+    except Exception:  # a fallback only: odd markup must not stop extraction
+        return []
+    return found.split(";") if found else []
+
+
+logging.getLogger("trafilatura.metadata").setLevel(logging.CRITICAL)
+
+
+def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
+                    publishers: set[str] | None = None,
+                    language: str | None = None) -> list[str]:
+    """Author names from the most authoritative source that names a person: structured
+    data, meta tags, then the byline shown in the article's own header. Names the site
+    goes by (`publishers`, in lenient form) are not authors."""
+    sources = [
+        lambda: data.authors,
+        lambda: tags.get("author", []) + tags.get("article:author", [])
+        + tags.get("parsely-author", []) + tags.get("sailthru.author", [])
+        + tags.get("dc.creator", []),
+        lambda: _byline_texts(article_scope(tree)),
+        lambda: _visible_byline(tree),
+        lambda: _by_line(article_scope(tree)),
+        lambda: _text_byline(article_scope(tree)),
+    ]
+    for source in sources:
+        names: list[str] = []
+        for raw in source():
+            for name in normalise_author(raw, language):
+                key = lenient(name)
+                if key in (publishers or ()) or key.replace(" ", "") in (publishers or ()):
+                    continue
+                if key and key not in {lenient(n) for n in names}:
+                    names.append(name)
+        if names:
+            return names
+    return []
+
+
+def _absolute(value: str | None, base: str) -> str | None:
+    value = _clean(value)
+    if not value or value.startswith(("data:", "javascript:")):
+        return None
+    try:
+        return urljoin(base, value)
+    except ValueError:
+        return None
+
+
+def extract_canonical(tree: HtmlElement, tags: MetaTags, url: str) -> str | None:
+    """rel=canonical, else og:url, made absolute against the page address."""
+    for link in tree.xpath('//link[@href][contains(concat(" ", normalize-space(@rel), " "),'
+                           ' " canonical ")]'):
+        found = _absolute(link.get("href"), url)
+        if found:
+            return found
+    return _absolute(first_meta(tags, "og:url", "twitter:url"), url)
+
+
+def extract_site_name(tags: MetaTags, data: StructuredArticle, site: str | None) -> str | None:
+    return _clean(
+        first_meta(tags, "og:site_name", "application-name", "twitter:site:name")
+        or data.publisher
+        or site
+    )
+
+
+def _article_image(tree: HtmlElement) -> str | None:
+    """The first sizeable picture inside the <article>, when no metadata names one."""
+    for img in tree.xpath("//article//img[@src]"):
+        width = img.get("width") or ""
+        if width.isdigit() and int(width) < _MIN_IMAGE_WIDTH:
+            continue  # icons, avatars, tracking pixels
+        return img.get("src")
+    return None
+
+
+def extract_image(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
+                  url: str) -> str | None:
+    raw = first_meta(tags, "og:image", "og:image:url", "og:image:secure_url", "twitter:image",
+                     "twitter:image:src") or data.image or _article_image(tree)
+    return _absolute(raw, url)
+
+
+def extract_description(tags: MetaTags, data: StructuredArticle) -> str | None:
+    return _clean(
+        first_meta(tags, "og:description", "description", "twitter:description")
+        or data.description
+    )

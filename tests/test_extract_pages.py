@@ -1,0 +1,352 @@
+"""Extraction on page shapes unlike the ones it was first built on: other scripts, other
+templates, metadata in other conventions. Each page here is small and written for the test."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from crawler.extract import extract_article
+
+ZH_PARAGRAPHS = [
+    "市政府周一宣布，将在明年春天开始扩建城市北部的有轨电车线路，预计工程将持续三年时间。",
+    "支持者表示，新线路将使数千名居民的通勤时间缩短一半，这些居民目前依赖拥挤的公交车。",
+    "反对者则警告说，自从第一份规划出台以来，预算已经增加了两倍，并要求进行独立的成本审查。",
+]
+JA_PARAGRAPHS = [
+    "市議会は月曜日、路面電車を北部の郊外まで延伸する計画を承認した。十年以上議論されてきた事業だ。",
+    "賛成派は、新しい路線により混雑したバスに頼る数千人の住民の通勤時間が半分になると述べた。",
+    "反対派は、最初の計画以来予算が二倍に膨らんだと警告し、費用の独立した検証を求めた。",
+]
+EN_PARAGRAPHS = [
+    "The city council voted on Monday to expand the tram network to the northern "
+    "suburbs, a project that has been debated for more than a decade.",
+    "Supporters said the new line would cut commuting times by half for thousands of "
+    "residents who currently rely on crowded buses along the ring road.",
+    "Opponents warned that the budget had already grown twice since the first plans "
+    "were drawn up and asked for an independent review of the costs.",
+]
+
+
+def page(paragraphs: list[str], *, lang: str = "en", head: str = "", title: str = "Tram plan",
+         byline: str = "", before: str = "", after: str = "", h1: str | None = None) -> str:
+    body = "\n".join(f"<p>{p}</p>" for p in paragraphs)
+    return f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
+<title>{title}</title>{head}</head><body>{before}
+<article><h1>{h1 if h1 is not None else title}</h1>{byline}
+<div class="article-body">{body}</div></article>{after}
+<footer><p>© City Paper.</p></footer></body></html>"""
+
+
+def test_chinese_article_keeps_its_body() -> None:
+    result = extract_article(page(ZH_PARAGRAPHS, lang="zh", title="有轨电车扩建"),
+                             "https://shibao.example/news/1.html")
+
+    assert result.error is None
+    for paragraph in ZH_PARAGRAPHS:
+        assert paragraph in result.body
+
+
+def test_japanese_article_keeps_its_body() -> None:
+    result = extract_article(page(JA_PARAGRAPHS, lang="ja", title="路面電車を延伸"),
+                             "https://shimbun.example/articles/1")
+
+    assert result.error is None
+    assert JA_PARAGRAPHS[0] in result.body
+
+
+def test_a_few_cjk_characters_are_still_no_article() -> None:
+    result = extract_article(page(["市政府周一宣布。"], lang="zh", title="短讯"),
+                             "https://shibao.example/news/2.html")
+
+    assert result.error is not None
+
+
+def test_publisher_given_as_author_is_not_an_author() -> None:
+    head = ('<meta property="og:site_name" content="Stadtblatt">'
+            '<meta name="author" content="STADTBLATT.de">')
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://www.stadtblatt.de/a/1")
+
+    assert result.authors == []
+
+
+def test_publisher_from_structured_data_is_not_an_author() -> None:
+    head = ('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Tram plan",'
+            ' "author": [{"name": "Deutsche Rundschau"}, {"name": "Anna Schmidt"}],'
+            ' "publisher": {"name": "Deutsche Rundschau"}}</script>')
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://rundschau.example/a/1")
+
+    assert result.authors == ["Anna Schmidt"]
+
+
+def test_names_joined_by_the_pages_conjunction_are_split() -> None:
+    cases = [("de", "Anna Schmidt und Peter Meier"), ("fr", "Anna Schmidt et Peter Meier"),
+             ("es", "Anna Schmidt y Peter Meier"), ("no", "Anna Schmidt og Peter Meier"),
+             ("pt", "Anna Schmidt e Peter Meier"), ("en", "Anna Schmidt and Peter Meier")]
+    for lang, byline in cases:
+        head = f'<meta name="author" content="{byline}">'
+        result = extract_article(page(EN_PARAGRAPHS, lang=lang, head=head),
+                                 "https://paper.example/a/1")
+        assert result.authors == ["Anna Schmidt", "Peter Meier"], lang
+
+
+def test_byline_in_the_article_header_is_found_without_metadata() -> None:
+    byline = '<div class="byline">By <span class="author-name">Maria Lopez</span></div>'
+    result = extract_article(page(EN_PARAGRAPHS, byline=byline), "https://paper.example/a/1")
+
+    assert result.authors == ["Maria Lopez"]
+
+
+def test_bylines_of_teaser_cards_elsewhere_are_not_authors() -> None:
+    teasers = "".join(
+        f'<div class="teaser"><a href="/b/{i}">Other story {i}</a>'
+        f'<span class="author-name">Teaser Writer{i}</span></div>' for i in range(3))
+    byline = '<div class="byline"><span class="author-name">Maria Lopez</span></div>'
+    result = extract_article(page(EN_PARAGRAPHS, byline=byline, before=teasers, after=teasers),
+                             "https://paper.example/a/1")
+
+    assert result.authors == ["Maria Lopez"]
+
+
+def _ld(**fields: str) -> str:
+    import json
+    return ('<script type="application/ld+json">'
+            + json.dumps({"@type": "NewsArticle", **fields}) + "</script>")
+
+
+def test_h1_and_headline_agreeing_outvote_a_social_og_title() -> None:
+    head = ('<meta property="og:title" content="You won\'t believe what the council did">'
+            + _ld(headline="Council approves tram extension"))
+    result = extract_article(page(EN_PARAGRAPHS, head=head, title="Tram | City Paper",
+                                  h1="Council approves tram extension"),
+                             "https://paper.example/a/1")
+
+    assert result.title == "Council approves tram extension"
+
+
+def test_og_title_cut_short_gives_way_to_the_full_h1() -> None:
+    h1 = "Council approves tram extension to the northern suburbs after a decade of debate"
+    head = '<meta property="og:title" content="Council approves tram extension to the northern">'
+    result = extract_article(page(EN_PARAGRAPHS, head=head, title="x", h1=h1),
+                             "https://paper.example/a/1")
+
+    assert result.title == h1
+
+
+def test_site_name_and_date_glued_on_the_title_are_cut() -> None:
+    cases = [
+        ("https://www.dw.com/en/a-1", '<meta property="og:site_name" content="Deutsche Welle">',
+         "Tram plan approved – DW – 30.01.2024", "Tram plan approved"),
+        ("https://www.welt.de/a/1", "", "Tram plan approved - WELT", "Tram plan approved"),
+        ("https://digital.asahi.example/a/1",
+         '<meta property="og:site_name" content="朝日新聞デジタル">',
+         "路面電車の延伸を承認：朝日新聞デジタル", "路面電車の延伸を承認"),
+        ("https://blog.example/a/1", '<meta property="og:site_name" content="Blog Example">',
+         "Tram plan approved | by Maria Lopez | Blog Example", "Tram plan approved"),
+        ("https://paper.example/a/1", '<meta property="og:site_name" content="The City Paper">',
+         "The City Paper: Tram plan approved", "Tram plan approved"),
+    ]
+    for url, head, og_title, expected in cases:
+        head += f'<meta property="og:title" content="{og_title}">'
+        result = extract_article(page(EN_PARAGRAPHS, head=head, title=og_title, h1=""), url)
+        assert result.title == expected, og_title
+
+
+def test_a_title_with_a_colon_or_dash_of_its_own_stays_whole() -> None:
+    title = "Trams: the debate - and the cost"
+    head = f'<meta property="og:title" content="{title}">'
+    result = extract_article(page(EN_PARAGRAPHS, head=head, title=title, h1=""),
+                             "https://paper.example/a/1")
+
+    assert result.title == title
+
+
+def test_published_meta_spelling_variants_are_read() -> None:
+    for key in ("article:published:time", "publish_date", "article.published_time"):
+        head = f'<meta property="{key}" content="2024-01-30T09:15:00+01:00">'
+        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+        assert result.published == datetime(2024, 1, 30, 8, 15, tzinfo=UTC), key
+        assert result.published_precision == "time"
+
+
+def test_a_date_only_value_is_kept_as_a_date() -> None:
+    head = '<meta property="article:published_time" content="2024-01-30">'
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+
+    assert result.published is not None
+    assert result.published.date() == date(2024, 1, 30)
+    assert result.published_precision == "day"
+
+
+def test_a_stated_time_keeps_its_offset_and_precision() -> None:
+    head = _ld(headline="Tram plan", datePublished="2024-01-30T23:30:00+09:00")
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+
+    assert result.published is not None
+    assert result.published.utcoffset() == timedelta(hours=9)
+    assert result.published.date() == date(2024, 1, 30)
+    assert result.published_precision == "time"
+
+
+def test_a_date_in_the_url_is_a_day_not_a_midnight() -> None:
+    result = extract_article(page(EN_PARAGRAPHS), "https://paper.example/2024/01/30/tram/")
+
+    assert result.published is not None and result.published.date() == date(2024, 1, 30)
+    assert result.published_precision == "day"
+
+
+def test_a_date_only_value_takes_the_time_of_an_agreeing_stated_one() -> None:
+    head = '<meta property="article:published_time" content="2024-01-30">'
+    byline = '<time class="published" datetime="2024-01-30T10:00:00+01:00">30 Jan</time>'
+    result = extract_article(page(EN_PARAGRAPHS, head=head, byline=byline),
+                             "https://paper.example/a/1")
+
+    assert result.published == datetime(2024, 1, 30, 9, 0, tzinfo=UTC)
+    assert result.published_precision == "time"
+
+
+def _form_page(paragraphs: list[str], *, as_divs: bool) -> str:
+    tag = "div" if as_divs else "p"
+    body = "\n".join(f"<{tag}>{p}</{tag}>" for p in paragraphs)
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Tram plan</title></head><body>
+<form method="post" action="./story.aspx?id=7" id="aspnetForm">
+<input type="hidden" name="__VIEWSTATE" value="dDwtMTA4NzM0">
+<div id="header"><a href="/">Home</a> <a href="/city/">City</a></div>
+<div id="ctl00_content"><h1>Tram plan</h1><div class="storytext">{body}</div></div>
+<div id="footer">© City Paper</div></form></body></html>"""
+
+
+def test_a_page_wrapped_in_one_big_form_keeps_its_body() -> None:
+    for as_divs in (False, True):
+        result = extract_article(_form_page(EN_PARAGRAPHS, as_divs=as_divs),
+                                 "https://paper.example/story.aspx?id=7")
+        assert result.error is None, as_divs
+        for paragraph in EN_PARAGRAPHS:
+            assert paragraph in result.body, as_divs
+
+
+def test_a_small_form_beside_the_article_is_still_dropped() -> None:
+    form = ('<form class="newsletter-box"><p>Get our morning briefing with the day\'s '
+            'most important stories delivered to your inbox every day.</p>'
+            '<input name="email"><button>Sign up</button></form>')
+    result = extract_article(page(EN_PARAGRAPHS, after=form), "https://paper.example/a/1")
+
+    assert EN_PARAGRAPHS[0] in result.body
+    assert "morning briefing" not in result.body
+
+
+NEXT_STORY = [
+    "Harbour City lifted the regional cup on Saturday after a tense final that went to "
+    "penalties in front of a record crowd at the waterfront stadium.",
+    "The home side fell behind early when the visitors scored from a corner, but levelled "
+    "before the break through a long-range strike from their captain.",
+    "Neither team could find a winner in extra time, and the goalkeeper saved two penalties "
+    "in the shoot-out to send the trophy back to the harbour for the first time.",
+    "The coach said the victory belonged to the supporters who had followed the team through "
+    "three difficult seasons in the lower division before this year's promotion.",
+    "Celebrations went on late into the night along the quay, where thousands gathered to "
+    "greet the players as their open-top bus made its way through the old town.",
+    "The club will now enter the national cup in the autumn, its first appearance in the "
+    "competition in more than twenty years, officials confirmed on Sunday.",
+]
+
+
+def _two_story_page(first: str) -> str:
+    main = ("<article><h1>Council approves tram extension</h1>"
+            + "".join(f"<p>{p}</p>" for p in EN_PARAGRAPHS) + "</article>")
+    other = ('<article class="next-article"><h2>Harbour City lift regional cup</h2>'
+             + "".join(f"<p>{p}</p>" for p in NEXT_STORY) + "</article>")
+    stories = other + main if first == "next" else main + other
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Council approves tram extension | City Paper</title>
+<meta property="og:title" content="Council approves tram extension"></head>
+<body><main>{stories}</main></body></html>"""
+
+
+def test_a_second_full_article_on_the_page_does_not_replace_the_main_one() -> None:
+    for first in ("main", "next"):
+        result = extract_article(_two_story_page(first),
+                                 "https://paper.example/news/council-approves-tram-extension")
+        assert result.title == "Council approves tram extension"
+        for paragraph in EN_PARAGRAPHS:
+            assert paragraph in result.body, first
+        assert "penalties" not in result.body, first
+
+
+def test_a_table_in_the_article_is_kept_one_cell_per_line() -> None:
+    table = ("<table><tr><th>Line</th><th>Opening</th></tr>"
+             "<tr><td>Northern extension</td><td>2029</td></tr>"
+             "<tr><td>Harbour loop</td><td>2031</td></tr></table>")
+    result = extract_article(page([*EN_PARAGRAPHS, table]), "https://paper.example/a/1")
+
+    lines = result.body.splitlines()
+    assert "Northern extension" in lines and "Harbour loop" in lines
+    assert EN_PARAGRAPHS[0] in lines
+
+
+def test_a_paragraph_wrapped_in_a_named_anchor_is_text_not_a_link() -> None:
+    anchored = [f'<a id="p{i}">{p}</a>' for i, p in enumerate(EN_PARAGRAPHS)]
+    result = extract_article(page(anchored), "https://paper.example/a/1")
+
+    for paragraph in EN_PARAGRAPHS:
+        assert paragraph in result.body
+
+
+def test_byline_junk_around_the_name_is_dropped() -> None:
+    cases = [("por Ana García", ["Ana García"]), ("Maria Lopez Updated", ["Maria Lopez"]),
+             ("Maria Lopez Dec 19", ["Maria Lopez"]), ("Maria Lopez Staff Writer", ["Maria Lopez"]),
+             ("Maria Lopez CITY PAPER NEWS", ["Maria Lopez"]),
+             ("Maria Lopez Edited by Tom Baker", ["Maria Lopez"]),
+             ("文● 山田太郎／編集部", ["山田太郎"]), ("See full bio", [])]
+    for byline, expected in cases:
+        head = f'<meta name="author" content="{byline}">'
+        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+        assert result.authors == expected, byline
+
+
+def test_a_chinese_byline_in_the_text_is_found() -> None:
+    paragraphs = [*ZH_PARAGRAPHS, "（记者 李明、王芳）"]
+    result = extract_article(page(paragraphs, lang="zh", title="有轨电车扩建"),
+                             "https://shibao.example/news/1.html")
+
+    assert result.authors == ["李明", "王芳"]
+
+
+def test_an_editor_in_a_chinese_byline_is_not_an_author() -> None:
+    paragraphs = [*ZH_PARAGRAPHS, "责任编辑：张伟"]
+    result = extract_article(page(paragraphs, lang="zh", title="有轨电车扩建"),
+                             "https://shibao.example/news/1.html")
+
+    assert result.authors == []
+
+
+def test_commenters_marked_as_authors_are_not_the_article_authors() -> None:
+    comments = ('<section class="comments">' + "".join(
+        f'<div class="comment"><span itemprop="author">Reader{i} Name</span><p>Nice.</p></div>'
+        for i in range(3)) + "</section>")
+    byline = '<a rel="author" href="/staff/maria">Maria Lopez</a>'
+    result = extract_article(page([*EN_PARAGRAPHS, comments], byline=byline),
+                             "https://paper.example/a/1")
+
+    assert result.authors == ["Maria Lopez"]
+
+
+def test_a_plain_by_line_names_the_author() -> None:
+    byline = '<div class="x7"><span>By </span><a href="/profile/maria">Maria Lopez</a></div>'
+    result = extract_article(page(EN_PARAGRAPHS, byline=byline), "https://paper.example/a/1")
+
+    assert result.authors == ["Maria Lopez"]
+
+
+def test_a_short_paragraph_opening_with_by_is_not_a_byline() -> None:
+    result = extract_article(page(["By the end of the year, trams will run.", *EN_PARAGRAPHS]),
+                             "https://paper.example/a/1")
+
+    assert result.authors == []
+
+
+def test_author_meta_written_with_a_value_attribute_is_read() -> None:
+    head = '<meta name="author" value="Maria Lopez">'
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+
+    assert result.authors == ["Maria Lopez"]
