@@ -242,7 +242,7 @@ def test_cli_url_option_gives_the_page_address(tmp_path: Path) -> None:
 
     assert code == 0
     assert line["url"] == "https://citypaper.example/2023/11/05/tram/"
-    assert line["published"] == "2023-11-05T00:00:00+00:00"
+    assert line["published"] == "2023-11-05"  # the page gives the day only
 
 
 def test_cli_reports_a_missing_file_and_exits_1(tmp_path: Path) -> None:
@@ -296,7 +296,7 @@ def test_cli_fetches_url_inputs(local_site: str) -> None:
 
     assert code == 1
     assert lines[0]["title"] == "Council Approves Tram Extension"
-    assert lines[0]["published"] == "2023-11-05T00:00:00+00:00"
+    assert lines[0]["published"] == "2023-11-05"
     assert lines[1]["input"] == missing
     assert "404" in lines[1]["error"]
 

@@ -70,7 +70,10 @@ def as_record(page: Page, article: ExtractedArticle | None) -> dict[str, Any]:
         "title": article.title,
         "body": article.body,
         "authors": article.authors,
-        "published": _iso(article.published),
+        # A page that gives only the day says so: no invented midnight.
+        "published": (article.published.date().isoformat()
+                      if article.published and article.published_precision == "day"
+                      else _iso(article.published)),
         "modified": _iso(article.modified),
         "language": article.language,
         "canonical_url": article.canonical_url,
