@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,11 @@ BODY = ("Russian President Vladimir Putin will visit Pyongyang this week, the Kr
 
 
 class Receiver:
-    """A webhook on 127.0.0.1 that notes when each alert arrived, by its title."""
+    """A webhook on 127.0.0.1 that notes when each alert arrived, by its title, on
+    `clock` (one that other processes share, like `time.monotonic`, when they time the
+    other end)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         self.arrivals: dict[str, float] = {}
         self.lock = threading.Lock()
         receiver = self
@@ -54,7 +57,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                arrived = time.perf_counter()
+                arrived = clock()
                 title = json.loads(body)["title"]
                 with receiver.lock:
                     receiver.arrivals[title] = arrived

@@ -43,12 +43,10 @@ import sqlite3
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +57,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 
 import alerts.models  # noqa: E402, F401  (registers the alert tables)
+from bench.alerts import Receiver  # noqa: E402
 from crawler.database import make_engine  # noqa: E402
 from crawler.items import ArticleItem  # noqa: E402
 from crawler.store import ArticleStore  # noqa: E402
@@ -276,43 +275,6 @@ def _sqlite_path(database_url: str) -> Path | None:
 
 # --- the run ---------------------------------------------------------------------------
 
-class Receiver:
-    """A webhook on 127.0.0.1 that notes when each alert arrived, by its title."""
-
-    def __init__(self) -> None:
-        self.arrivals: dict[str, float] = {}
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                arrived = time.monotonic()
-                with receiver.lock:
-                    receiver.arrivals[json.loads(body)["title"]] = arrived
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"json://127.0.0.1:{self.server.server_address[1]}/alerts"
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def write_articles(database_url: str, label: str, count: int, every: float,
                    results: multiprocessing.Queue) -> None:
     """The crawl child's part: store `count` new articles, one every `every` seconds.
@@ -519,7 +481,10 @@ def main() -> None:
                 args.matches or (15_000 if args.quick else 300_000))
     if args.quick:
         args.writes, args.batch = min(args.writes, 60), min(args.batch, 60)
-    with tempfile.TemporaryDirectory(dir="/tmp") as folder, Receiver() as receiver:
+    # The writer process stamps its commits on time.monotonic: the receiver must too.
+    receiver_clock = time.monotonic
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder, \
+            Receiver(clock=receiver_clock) as receiver:
         database_url = args.database_url or f"sqlite:///{Path(folder) / 'bigdb.db'}"
         seconds = seed(database_url, size, args.cache)
         print(f"seeded {size.articles:,} articles and {size.matches:,} matches and alerts "
