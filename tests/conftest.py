@@ -15,8 +15,11 @@ from servers import (
     create_postgres_database,
     skip_postgres,
 )
+from sqlalchemy.orm import sessionmaker
 
+from crawler.database import make_engine, make_sessionmaker
 from scheduler.logs import SECRETS
+from scheduler.migrate import upgrade_database
 
 
 @pytest.fixture(autouse=True)
@@ -63,6 +66,17 @@ def postgres_url() -> Iterator[str]:
     if skip_postgres():
         pytest.skip(reason)
     pytest.fail(reason, pytrace=False)
+
+
+@pytest.fixture
+def migrated_sessions(database_url: str) -> Iterator[sessionmaker]:
+    """Sessions on a database of each kind, migrated to the newest schema."""
+    engine = make_engine(database_url)
+    try:
+        upgrade_database(engine)
+        yield make_sessionmaker(engine)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])

@@ -22,19 +22,12 @@ from test_daemon_lifecycle import SlowReceiver
 from alerts.claims import CLAIM_LEASE
 from alerts.delivery import DeliveryReport, deliver_pending
 from alerts.models import AlertMessage, DeliveryAttempt
-from crawler.database import make_engine, make_sessionmaker
 from crawler.models import utcnow
-from scheduler.migrate import upgrade_database
 
 
 @pytest.fixture
-def db(database_url: str):
-    engine = make_engine(database_url)
-    upgrade_database(engine)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        engine.dispose()
+def db(migrated_sessions: sessionmaker) -> sessionmaker:
+    return migrated_sessions
 
 
 def queue_messages(sessions: sessionmaker, count: int, now: datetime | None = None,

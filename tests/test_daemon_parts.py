@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from servers import SiteServer, WebhookReceiver
 from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 from test_daemon_lifecycle import FAST_ENV, daemon_config, hook_url, wait_until
 from test_end_to_end import NEWSWATCH
 
@@ -42,13 +43,8 @@ from scheduler.status import format_status, gather_status
 
 
 @pytest.fixture
-def db(database_url: str):
-    engine = make_engine(database_url)
-    upgrade_database(engine)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        engine.dispose()
+def db(migrated_sessions: sessionmaker) -> sessionmaker:
+    return migrated_sessions
 
 
 @pytest.fixture

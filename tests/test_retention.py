@@ -3,7 +3,6 @@ deduplication, "never refetch" and pending deliveries need."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -12,11 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.models import AlertMessage, DeliveryAttempt, Notification, RuleMatch
-from crawler.database import make_engine, make_sessionmaker
 from crawler.models import Article, ArticleAlias, ArticleVersion, Source, Story, utcnow
 from scheduler.config import Config, RetentionConfig
 from scheduler.housekeeping import housekeeping
-from scheduler.migrate import upgrade_database
 
 NOW = utcnow()
 DEFAULTS = RetentionConfig()  # alert history 180d, articles 365d
@@ -27,11 +24,8 @@ def ago(days: float) -> datetime:
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker]:
-    engine = make_engine(database_url)
-    upgrade_database(engine)
-    yield make_sessionmaker(engine)
-    engine.dispose()
+def sessions(migrated_sessions: sessionmaker) -> sessionmaker:
+    return migrated_sessions
 
 
 def add_article(session: Session, name: str, *, seen: float, published: float | None,

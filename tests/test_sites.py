@@ -3,7 +3,6 @@ their own everywhere: in a source's scope, the canonical-URL trust check and min
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,11 +13,9 @@ from alerts.matching import match_new_articles
 from alerts.models import Notification
 from alerts.query import parse_query
 from alerts.rules import Rule
-from crawler.database import make_engine, make_sessionmaker
 from crawler.models import Article, Source, Story
 from crawler.sites import SiteScope
 from crawler.urls import preferred_url, same_site, site_of
-from scheduler.migrate import upgrade_database
 
 BLOGS = ["https://alice.github.io/", "https://bob.blogspot.com/", "https://x.substack.com/"]
 
@@ -60,11 +57,8 @@ def test_one_blog_cannot_claim_another_blogs_canonical_url() -> None:
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker]:
-    engine = make_engine(database_url)
-    upgrade_database(engine)
-    yield make_sessionmaker(engine)
-    engine.dispose()
+def sessions(migrated_sessions: sessionmaker) -> sessionmaker:
+    return migrated_sessions
 
 
 def test_two_blogs_on_github_io_are_two_outlets_for_min_outlets(sessions: sessionmaker) -> None:
