@@ -10,6 +10,8 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from hostile import Answer, HostileSite, ago, article_html, rss
@@ -80,6 +82,21 @@ def stored_urls(tmp_path: Path) -> set[str]:
 def run_once(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([NEWSWATCH, "--config", str(path), "run", "--once"],
                           capture_output=True, text=True, timeout=180, check=False)
+
+
+@contextmanager
+def running_daemon(path: Path) -> Iterator[subprocess.Popen[str]]:
+    """The real daemon on this config, stopped with SIGTERM (killed if it hangs)."""
+    daemon = subprocess.Popen([NEWSWATCH, "--config", str(path), "run"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield daemon
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
 
 
 def alerted_titles(hook: WebhookReceiver) -> list[str]:
@@ -157,17 +174,9 @@ def test_pages_answering_503_for_a_while_alert_on_their_body_once_under_the_daem
                       crawler='page_retry_delay = "1s"\nmax_poll_interval = "10s"')
         text = path.read_text().replace("[crawler]", '[defaults]\ninterval = "10s"\n\n[crawler]')
         path.write_text(text)
-        daemon = subprocess.Popen([NEWSWATCH, "--config", str(path), "run"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        with running_daemon(path):
             assert wait_until(lambda: len(webhook.requests) >= 3, 90), "body alerts missing"
             time.sleep(12)  # another poll or so: nothing more may come
-        finally:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
     assert alerted_titles(webhook) == [f"Ferry line {n}" for n in range(3)]
 
 
@@ -187,18 +196,10 @@ def test_two_outlets_carrying_the_same_stories_alert_once_per_story_under_the_da
             site.add_file("/feed.xml", rss(links))
             feeds[name] = f"{site.base_url}/feed.xml"
         path = config(tmp_path, feeds, webhook, "ferry")
-        daemon = subprocess.Popen([NEWSWATCH, "--config", str(path), "run"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        with running_daemon(path):
             assert wait_until(lambda: len(stored_urls(tmp_path)) == 2 * stories, 90)
             assert wait_until(lambda: len(webhook.requests) >= stories, 60)
             time.sleep(5)  # a doubled alert would come in this time
-        finally:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
     titles = alerted_titles(webhook)
     assert len(titles) == stories
     assert sorted(title.split(" (")[0] for title in titles) == sorted(
