@@ -25,13 +25,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from alerts.channels import Channel, RuleOptions
 from alerts.digests import DigestSchedule
 from alerts.models import AlertMessage, Notification, RuleMatch
 from alerts.render import render_notifications
+from crawler.database import serialize_transaction
 from crawler.models import Article, Story
 
 logger = logging.getLogger(__name__)
@@ -72,15 +73,9 @@ PLANNING_LOCK = 0x6E77_706C  # PostgreSQL advisory lock key ("nwpl")
 
 
 def _lock_planning(session: Session) -> None:
-    """Take the database's write lock for this transaction before reading what is due,
-    so a concurrent round plans after this one commits and sees what it queued."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLANNING_LOCK})
-    elif dialect == "sqlite":
-        # A write that changes nothing starts the write transaction (waiting out the busy
-        # timeout for another writer), so the reads below see the latest commit.
-        session.execute(text("UPDATE alert_messages SET id = id WHERE 0"))
+    """Serialise planning before reading what is due, so a concurrent round plans after
+    this one commits and sees what it queued."""
+    serialize_transaction(session, PLANNING_LOCK)
 
 
 def _due_notifications(session: Session, now: datetime) -> Sequence[Notification]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -143,3 +143,20 @@ def write_with_retry(
             return unit(session)
 
     return retry_transient(attempt, what, give_up_after)
+
+
+def serialize_transaction(session: Session, key: int) -> None:
+    """Until `session` commits, let no other transaction that takes the same lock run
+    alongside (two crawls assigning stories, two delivery rounds planning).
+
+    PostgreSQL: a transaction-level advisory lock named by `key`. SQLite: the database's
+    write lock (one for every key), taken now with `BEGIN IMMEDIATE`, so the reads that
+    follow see the latest commit. SQLite's driver begins a transaction only at the first
+    write, so one already open holds the write lock already."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    elif dialect == "sqlite":
+        connection = session.connection()
+        if not connection.connection.dbapi_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

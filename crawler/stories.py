@@ -27,9 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, desc, func, insert, select, text
+from sqlalchemy import delete, desc, func, insert, select
 from sqlalchemy.orm import Session
 
+from crawler.database import serialize_transaction
 from crawler.dedup import Fingerprint, fingerprint, signature_to_bytes, story_score
 from crawler.models import Article, Story, StoryBand, utcnow
 
@@ -56,17 +57,8 @@ class Candidate:
 def lock_story_assignment(session: Session) -> None:
     """Serialise story assignment until the session commits: two crawls storing copies of
     one story at the same moment would otherwise both find no candidate and start two
-    stories. PostgreSQL: a transaction-level advisory lock. SQLite: the database's write
-    lock, taken now (`BEGIN IMMEDIATE`) rather than at the first insert; it must be the
-    transaction's first statement, which SQLite's driver begins lazily, at the first write.
-    """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORY_LOCK_KEY})
-    elif dialect == "sqlite":
-        connection = session.connection()
-        if not connection.connection.dbapi_connection.in_transaction:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    stories."""
+    serialize_transaction(session, STORY_LOCK_KEY)
 
 
 def story_for(session: Session, article: Article) -> Story:
