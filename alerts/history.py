@@ -14,9 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from alerts.models import AlertMessage, Notification
+from alerts.statuses import STATUSES as STATUSES
 from crawler.models import Article
-
-STATUSES = ("pending", "sent", "failed")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from alerts.models import AlertMessage, Notification
 from alerts.render import Message
 from crawler.models import Source, utcnow
 from scheduler.models import AdminEvent, DaemonRun
+from scheduler.status import failing_since
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +37,6 @@ MAX_LISTED = 10
 class AdminEventMessage:
     keys: tuple[str, ...]
     message: Message
-
-
-def failing_since(source: Source) -> datetime | None:
-    """When a failing source last worked (or was added); None if it is not failing.
-
-    Counted from the first failure, not from when it was marked unhealthy (the 5th), so
-    `admin.unhealthy_after` means what it says."""
-    if source.unhealthy_since is None and source.last_error is None:
-        return None
-    return source.last_success_at or source.created_at
 
 
 def pending_events(

@@ -18,7 +18,7 @@ from scheduler.commands.run import run
 from scheduler.commands.sources import sources
 from scheduler.commands.status import status
 from scheduler.commands.stories import stories
-from scheduler.config import CONFIG_ENV, config_path
+from scheduler.config_basics import CONFIG_ENV, config_path
 from scheduler.logs import setup_logging
 
 
@@ -56,9 +56,29 @@ def main(
     click_ctx.obj = Context(config_path(config_file))
 
 
+def _use_config(click_ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    context = click_ctx.find_object(Context)  # made by `main`, which runs first
+    if value is not None and context is not None:
+        context.config_file = value
+
+
+def accept_config_anywhere(command: click.Command) -> None:
+    """Give `command` and its subcommands their own --config, so that it works after the
+    subcommand too (`newswatch status --config F`), as before it."""
+    command.params.append(click.Option(
+        ["--config", "-c"], type=click.Path(path_type=Path), default=None,
+        expose_value=False, callback=_use_config,
+        help="Config file (also accepted before the command).",
+    ))
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            accept_config_anywhere(subcommand)
+
+
 for command in (
     run, status, reload, crawl, sources, config, db, extract, rules, search, stories, alerts,
 ):
+    accept_config_anywhere(command)
     main.add_command(command)
 
 

@@ -36,22 +36,20 @@ from pydantic import (
 
 from alerts.digests import DigestSchedule
 from alerts.durations import format_duration, parse_duration
-from alerts.models import AlertMessage, Notification, RuleMatch
 from alerts.query import QueryError, parse_query
 from alerts.quiet_hours import QuietHours
 from alerts.rate_limit import RateLimit
-from alerts.render import check_template
-from crawler.database import resolve_database_url
-from crawler.models import Source
+from scheduler.config_basics import CONFIG_ENV as CONFIG_ENV
+from scheduler.config_basics import DEFAULT_CONFIG as DEFAULT_CONFIG
+from scheduler.config_basics import ConfigError
+from scheduler.config_basics import config_path as config_path
 from scheduler.logs import mask_in_logs
 
-CONFIG_ENV = "NEWSWATCH_CONFIG"
 DATABASE_URL_ENV = "NEWSWATCH_DATABASE_URL"
 # For tests and benchmarks only: lowers the shortest poll interval accepted (default 10s),
 # so a daemon test can run many cycles in seconds. Never set it in production.
 TEST_MIN_INTERVAL_ENV = "NEWSWATCH_TEST_MIN_INTERVAL"
 MIN_INTERVAL = timedelta(seconds=10)
-DEFAULT_CONFIG = "config.toml"
 
 def _parsed_by(parse: Callable[[str], object]) -> Callable[[str | None], str | None]:
     """A validator that keeps the text as written once `parse` accepts it."""
@@ -73,17 +71,14 @@ Duration = Annotated[
 ]
 
 
-def _stored_length(*columns: Any) -> int:
-    """The longest text every one of these columns holds (the configured value goes into
-    each): a longer one would be refused by PostgreSQL at every matching cycle."""
-    return min(column.type.length for column in columns)
-
-
-SOURCE_NAME_LENGTH = _stored_length(Source.__table__.c.name)
-RULE_NAME_LENGTH = _stored_length(RuleMatch.__table__.c.rule, Notification.__table__.c.rule)
-CHANNEL_NAME_LENGTH = _stored_length(
-    Notification.__table__.c.channel, AlertMessage.__table__.c.channel
-)
+# The longest name the database columns that store it hold (sources.name; matches.rule and
+# notifications.rule; notifications.channel and alert_messages.channel): a longer one would
+# be refused by PostgreSQL at every matching cycle. Written out rather than read from the
+# models so that loading a config does not import SQLAlchemy (tests/test_config_lengths.py
+# checks them against the columns).
+SOURCE_NAME_LENGTH = 200
+RULE_NAME_LENGTH = 200
+CHANNEL_NAME_LENGTH = 200
 
 
 def _length_problem(value: str, limit: int) -> str | None:
@@ -106,20 +101,39 @@ SourceName = Annotated[str, Field(min_length=1), _at_most(SOURCE_NAME_LENGTH)]
 RuleName = Annotated[str, Field(min_length=1), _at_most(RULE_NAME_LENGTH)]
 
 
-class ConfigError(Exception):
-    """The config cannot be used; `problems` holds one line per problem."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def database_url_problem(url: str) -> str | None:
+    """Why newswatch can't use the database `url`, in words that say what to write, or None.
+
+    Only SQLite and PostgreSQL through psycopg 3 are installed and tested; anything else
+    would fail later with a driver's ModuleNotFoundError or "Can't load plugin"."""
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    backend, _, driver = scheme.partition("+")
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        return None
+    if backend == "postgresql" and driver in ("", "psycopg"):
+        return None
+    fix = "use sqlite:///FILE or postgresql+psycopg://USER@HOST/DATABASE"
+    if not scheme:
+        return f"expected a database URL such as sqlite:///newswatch.db; {fix}"
+    if backend in ("postgres", "postgresql", "pg"):
+        return f"{scheme}:// is not a driver newswatch has; write postgresql+psycopg://..."
+    return f"{backend} is not supported; {fix}"
+
+
 class StorageConfig(_Section):
     url: str = "sqlite:///newswatch.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str, info: ValidationInfo) -> str:
+        problem = database_url_problem(expand_env(value, _environ(info)))
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class CrawlerConfig(_Section):
@@ -327,6 +341,8 @@ class ChannelConfig(_Section):
     @classmethod
     def _renders(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
+            from alerts.render import check_template  # jinja2 and the renderers: only if used
+
             try:
                 check_template(value, info.field_name or "body",
                                info.data.get("format", "text"), info.data.get("timezone", "UTC"))
@@ -501,12 +517,15 @@ class LoadedConfig:
 
     path: Path
     config: Config
-    database_url: str
+    # As configured ($NEWSWATCH_DATABASE_URL, else storage.url); `database_url` resolves it.
+    configured_database_url: str
 
+    @property
+    def database_url(self) -> str:
+        """The database URL, a relative SQLite path taken from the config file's folder."""
+        from crawler.database import resolve_database_url  # SQLAlchemy: only when needed
 
-def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The config file to use: the --config flag, else $NEWSWATCH_CONFIG, else ./config.toml."""
-    return Path(explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+        return resolve_database_url(self.configured_database_url, self.path.resolve().parent)
 
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedConfig:
@@ -539,12 +558,13 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedC
         | {source.password for source in config.sources if source.password},
         urls=[url for channel in config.channels.values() for url in channel.urls],
     )
-    database_url = environ.get(DATABASE_URL_ENV) or config.storage.url
-    return LoadedConfig(
-        path=path,
-        config=config,
-        database_url=resolve_database_url(database_url, path.resolve().parent),
-    )
+    from_environment = environ.get(DATABASE_URL_ENV)
+    if from_environment:
+        problem = database_url_problem(from_environment)
+        if problem:
+            raise ConfigError([f"${DATABASE_URL_ENV}: {problem}"])
+    return LoadedConfig(path=path, config=config,
+                        configured_database_url=from_environment or config.storage.url)
 
 
 def check_channel_urls(loaded: LoadedConfig) -> None:

@@ -133,9 +133,31 @@ def make_formatter(log_format: LogFormat = "text") -> logging.Formatter:
     return logging.Formatter(FORMAT, datefmt=DATE_FORMAT)
 
 
+# Loggers that speak for newswatch: its packages, and a crawl child's relayed lines from
+# them ("crawl.crawler...") or not in a log format at all ("crawl": a child's crash).
+OWN_LOGGERS = ("crawler", "alerts", "scheduler", "newswatch", "crawl.crawler", "__main__")
+
+
+def is_own_logger(name: str) -> bool:
+    return name == "crawl" or any(name == own or name.startswith(f"{own}.")
+                                  for own in OWN_LOGGERS)
+
+
+class OwnWordsFilter(logging.Filter):
+    """Below debug level, only newswatch's own one-line messages: Scrapy, Twisted, Apprise,
+    Alembic and the other libraries' records (settings dumps, "Context impl", retried
+    requests with their tracebacks) are left out, since newswatch reports each outcome
+    that matters once, in its own words. `--log-level debug` shows them all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return is_own_logger(record.name)
+
+
 def setup_logging(level: str = "INFO", log_format: LogFormat = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(make_formatter(log_format))
+    if level.upper() != "DEBUG":
+        handler.addFilter(OwnWordsFilter())
     handler.addFilter(SECRETS)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -4,6 +4,7 @@ running daemon, on any machine that reaches the database)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,11 +16,83 @@ from alerts.durations import format_duration
 from alerts.models import Notification
 from crawler import ledger
 from crawler.models import Article, CrawlEntry, Source, Story, utcnow
-from scheduler.admin import failing_since
+from crawler.polling import RATE_WINDOW, publishing_gap
 from scheduler.lock import RunningDaemon, latest_run
 from scheduler.logs import mask_secrets
 
 DAY = timedelta(days=1)
+# How far back publish dates are read to estimate a source's rate (for the explanation).
+RATE_LOOKBACK = timedelta(days=60)
+
+
+@dataclass(frozen=True)
+class PollingBounds:
+    """A source's configured polling bounds: its interval and max_interval."""
+
+    min_interval: timedelta
+    max_interval: timedelta
+
+
+def polling_bounds(config: Any) -> dict[str, PollingBounds]:
+    """Each configured source's polling bounds, by name (`config` is a scheduler Config)."""
+    return {
+        source.name: PollingBounds(
+            config.source_interval(source),
+            max(config.source_interval(source),
+                source.max_interval or config.crawler.max_poll_interval),
+        )
+        for source in config.sources
+    }
+
+
+def failing_since(source: Source) -> datetime | None:
+    """When a failing source last worked (or was added); None if it is not failing."""
+    if source.unhealthy_since is None and source.last_error is None:
+        return None
+    return source.last_success_at or source.created_at
+
+
+def newest_publish_dates(session: Session, source_id: int, now: datetime) -> list[datetime]:
+    """The publish dates of the source's newest articles, as adaptive polling reads them."""
+    return list(session.scalars(
+        select(Article.published_at)
+        .where(Article.source_id == source_id, Article.published_at.is_not(None),
+               Article.published_at >= now - RATE_LOOKBACK)
+        .order_by(Article.published_at.desc()).limit(RATE_WINDOW)
+    ))
+
+
+def describe_polling(source: Source, dates: list[datetime], bounds: PollingBounds | None,
+                     now: datetime) -> str:
+    """Why the source is polled at its current interval, in one phrase, e.g. "publishes
+    about every 3h; polling every 1h30 (min 10m, max 2h)"."""
+    interval = source.poll_interval_seconds
+    if not interval:
+        return "not polled yet"
+    polling = f"polling every {_short(timedelta(seconds=interval))}"
+    if bounds is not None:
+        polling += (f" (min {_short(bounds.min_interval)}, "
+                    f"max {_short(bounds.max_interval)})")
+    if source.error_count:
+        failures = f"{source.error_count} failure{'s' if source.error_count != 1 else ''}"
+        return f"backing off after {failures} in a row; {polling} once it works again"
+    gap = publishing_gap(dates, now)
+    if gap is None:
+        return f"no publish dates to go by; {polling}"
+    return f"publishes about every {_short(gap)}; {polling}"
+
+
+def _short(span: timedelta) -> str:
+    """1h30, 10m, 3h, 2d: a polling interval as people say it."""
+    seconds = int(span.total_seconds())
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 2 * 86400:
+        hours, minutes = divmod(seconds // 60, 60)
+        return f"{hours}h{minutes:02d}" if minutes else f"{hours}h"
+    return f"{seconds // 86400}d"
 
 
 @dataclass(frozen=True)
@@ -37,6 +110,10 @@ class SourceStatus:
     # and the same in words.
     entries: dict[str, int] = field(default_factory=dict)
     entries_note: str = ""
+    # Why it polls at its current interval ("publishes about every 3h; polling every ...").
+    polling: str = ""
+    # Failed polls in a row past `crawler.unhealthy_after_failures` (or marked by a crawl).
+    unhealthy: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,15 +126,26 @@ class Status:
     alerts_pending: int = 0
     alerts_failed: int = 0
     alerts_sent_24h: int = 0
+    unhealthy_after: int = 5
 
     @property
     def unhealthy(self) -> list[SourceStatus]:
-        return [s for s in self.sources if s.configured and s.failing_since is not None]
+        return [s for s in self.sources if s.configured and s.unhealthy]
+
+    @property
+    def failing(self) -> list[SourceStatus]:
+        """Failing, but not (yet) as many times in a row as makes a source unhealthy."""
+        return [s for s in self.sources
+                if s.configured and not s.unhealthy and s.failing_since is not None]
 
 
 def gather_status(session: Session, configured: set[str], now: datetime | None = None,
-                  max_article_age: timedelta = timedelta(days=3)) -> Status:
+                  max_article_age: timedelta = timedelta(days=3), unhealthy_after: int = 5,
+                  bounds: Mapping[str, PollingBounds] | None = None) -> Status:
+    """`unhealthy_after` is `crawler.unhealthy_after_failures`; `bounds` the configured
+    polling bounds by source name (for the polling explanation)."""
     now = now or utcnow()
+    bounds = bounds or {}
     tables = inspect(session.connection())
     daemon = latest_run(session) if tables.has_table("daemon_runs") else None
     entries = (ledger.counts_by_source(session, now)
@@ -71,6 +159,11 @@ def gather_status(session: Session, configured: set[str], now: datetime | None =
             next_poll_at=s.next_poll_at, failing_since=failing_since(s),
             entries=dict(entries.get(s.id, {})),
             entries_note=ledger.describe_counts(entries.get(s.id, Counter()), age),
+            polling=(describe_polling(s, newest_publish_dates(session, s.id, now),
+                                      bounds.get(s.name), now)
+                     if s.name in configured else ""),
+            unhealthy=(s.unhealthy_since is not None
+                       or (s.error_count or 0) >= unhealthy_after),
         )
         for s in session.scalars(select(Source).order_by(Source.name))
     ]
@@ -85,6 +178,7 @@ def gather_status(session: Session, configured: set[str], now: datetime | None =
 
     return Status(
         now=now,
+        unhealthy_after=unhealthy_after,
         daemon=daemon,
         sources=sources,
         articles_24h=count(select(func.count(Article.id))
@@ -110,7 +204,7 @@ def format_status(status: Status) -> str:
     rows = [("NAME", "LAST POLL", "RESULT", "NEXT POLL")]
     for source in configured:
         result = source.last_status or "-"
-        if source.last_error:
+        if source.last_error and source.last_error != source.last_status:
             result = f"{result}: {source.last_error}"
         rows.append((source.name, ago(source.last_polled_at, now), _clip(result, 60),
                      until(source.next_poll_at, now)))
@@ -119,6 +213,12 @@ def format_status(status: Status) -> str:
         for row in rows:
             lines.append("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3]))
                          + "  " + row[3])
+    polled = [s for s in configured if s.polling]
+    if polled:
+        lines.append("")
+        lines.append("polling:")
+        for source in polled:
+            lines.append(f"  {source.name}: {source.polling}")
     noted = [s for s in configured if s.entries_note]
     if noted:
         lines.append("")
@@ -133,10 +233,16 @@ def format_status(status: Status) -> str:
     lines.append(f"unhealthy sources: {len(unhealthy) or 'none'}")
     for source in unhealthy:
         lines.append(f"  {source.name}: failing since {_stamp(source.failing_since)} "
-                     f"({source.error_count} failed polls): {_clip(source.last_error or '', 80)}")
+                     f"({_count(source.error_count, 'failed poll')} in a row): "
+                     f"{_clip(source.last_error or '', 80)}")
+    for source in status.failing:
+        lines.append(f"  {source.name} is failing ({_count(source.error_count, 'failed poll')} "
+                     f"in a row; unhealthy after {status.unhealthy_after}): "
+                     f"{_clip(source.last_error or '', 80)}")
     lines.append("")
-    lines.append(f"last 24 h: {status.articles_24h} new articles, {status.stories_24h} new "
-                 f"stories, {status.alerts_sent_24h} alerts sent")
+    lines.append(f"last 24 h: {_count(status.articles_24h, 'new article')}, "
+                 f"{_count(status.stories_24h, 'new story', 'new stories')}, "
+                 f"{_count(status.alerts_sent_24h, 'alert')} sent")
     lines.append(f"alerts: {status.alerts_pending} pending, {status.alerts_failed} failed")
     return "\n".join(lines)
 
@@ -154,10 +260,11 @@ def status_json(status: Status) -> dict[str, Any]:
              "last_polled_at": _iso(s.last_polled_at), "last_status": s.last_status,
              "last_error": s.last_error, "error_count": s.error_count,
              "next_poll_at": _iso(s.next_poll_at), "failing_since": _iso(s.failing_since),
-             "entries": s.entries}
+             "entries": s.entries, "polling": s.polling, "unhealthy": s.unhealthy}
             for s in status.sources
         ],
         "unhealthy": [s.name for s in status.unhealthy],
+        "unhealthy_after_failures": status.unhealthy_after,
         "last_24h": {"articles": status.articles_24h, "stories": status.stories_24h,
                      "alerts_sent": status.alerts_sent_24h},
         "alerts": {"pending": status.alerts_pending, "failed": status.alerts_failed},
@@ -213,3 +320,8 @@ def _iso(moment: datetime | None) -> str | None:
 def _clip(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    """1 new article, 2 new articles, 1 new story, 2 new stories."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"

@@ -55,3 +55,20 @@ def test_config_check_exits_2_on_a_rule_name_too_long(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "rules[0].name: expected a name of at most 200 characters, got 201" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_config_name_limits_are_the_columns_lengths() -> None:
+    """The limits are written out in scheduler/config.py (loading a config must not import
+    SQLAlchemy): each must be the shortest column the name is stored in."""
+    from alerts.models import AlertMessage, Notification, RuleMatch
+    from crawler.models import Source
+    from scheduler import config
+
+    def shortest(*columns: object) -> int:
+        return min(column.type.length for column in columns)  # type: ignore[attr-defined]
+
+    rule_columns = (RuleMatch.__table__.c.rule, Notification.__table__.c.rule)
+    channel_columns = (Notification.__table__.c.channel, AlertMessage.__table__.c.channel)
+    assert shortest(Source.__table__.c.name) == config.SOURCE_NAME_LENGTH
+    assert shortest(*rule_columns) == config.RULE_NAME_LENGTH
+    assert shortest(*channel_columns) == config.CHANNEL_NAME_LENGTH

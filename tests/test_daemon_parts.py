@@ -39,7 +39,7 @@ from scheduler.logs import JsonFormatter
 from scheduler.migrate import upgrade_database
 from scheduler.models import DaemonRun
 from scheduler.reload import reload_app
-from scheduler.status import format_status, gather_status
+from scheduler.status import PollingBounds, format_status, gather_status
 
 
 @pytest.fixture
@@ -306,22 +306,35 @@ def test_an_admin_alert_nobody_can_receive_fails_for_good_without_a_loop(sqlite_
 
 def test_status_reports_daemon_sources_and_alerts(sqlite_db) -> None:
     now = utcnow()
-    ids = add_sources(sqlite_db, "Wire", "Broken", "Gone")
+    ids = add_sources(sqlite_db, "Wire", "Broken", "Gone", "Flaky")
     with sqlite_db.begin() as session:
         wire = session.get(Source, ids[0])
         wire.last_polled_at, wire.last_status = now - timedelta(minutes=3), "ok"
         wire.next_poll_at = now + timedelta(minutes=7)
+        wire.poll_interval_seconds = 5400
+        for hours in (1, 4, 7, 10):
+            session.add(Article(source_id=wire.id, url=f"https://wire.example/{hours}",
+                                title="t", body="b", content_hash=str(hours),
+                                published_at=now - timedelta(hours=hours)))
         broken = session.get(Source, ids[1])
         broken.last_polled_at, broken.last_status = now, "HTTP 500"
-        broken.last_error, broken.error_count = "server error", 4
+        broken.last_error, broken.error_count = "server error", 5
+        flaky = session.get(Source, ids[3])
+        flaky.last_polled_at, flaky.last_status = now, "HTTP 503"
+        flaky.last_error, flaky.error_count = "unavailable", 1
         session.add(DaemonRun(pid=77, host="box", started_at=now - timedelta(hours=2),
                               heartbeat_at=now - timedelta(seconds=5)))
+    bounds = {"Wire": PollingBounds(timedelta(minutes=10), timedelta(hours=2))}
     with sqlite_db() as session:
-        status = gather_status(session, {"Wire", "Broken"}, now)
+        status = gather_status(session, {"Wire", "Broken", "Flaky"}, now,
+                               unhealthy_after=5, bounds=bounds)
     text = format_status(status)
     assert "daemon: running since" in text and "pid 77 on box" in text
     assert "Wire" in text and "3m ago" in text and "in 7m" in text
+    # one failure is not unhealthy: the threshold is crawler.unhealthy_after_failures
     assert "unhealthy sources: 1" in text and "Broken: failing since" in text
+    assert "Flaky is failing (1 failed poll in a row; unhealthy after 5)" in text
+    assert "Wire: publishes about every 3h; polling every 1h30 (min 10m, max 2h)" in text
     assert "no longer in the config (kept, not polled): Gone" in text
     assert "alerts: 0 pending, 0 failed" in text
 

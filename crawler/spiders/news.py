@@ -184,14 +184,15 @@ class NewsSpider(scrapy.Spider):
             if response.status in (404, 410) and request.url == source.resolved_url:
                 forget_resolved = ""  # the announced feed is gone: look for it again
         where = f" ({request.url})" if request.url != source.url else ""
-        logger.warning("source %r failed: %s%s", source.name, reason, where)
+        # The parent reports each failed source once, from what this item records.
+        logger.debug("source %r failed: %s%s", source.name, reason, where)
         yield SourceStatusItem(
             source.id, ok=False, status=status, error=reason + where,
             retry_after_seconds=retry_after, resolved_url=forget_resolved,
         )
 
     def _failed_status(self, source: SourceSpec, status: str, error: str) -> SourceStatusItem:
-        logger.warning("source %r failed: %s", source.name, error)
+        logger.debug("source %r failed: %s", source.name, error)
         return SourceStatusItem(source.id, ok=False, status=status, error=error)
 
     # -- feeds ----------------------------------------------------------------------

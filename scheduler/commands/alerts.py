@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import click
 
-from alerts.channels import DEFAULT_RETRY_PERIOD, channel_from_settings
-from alerts.delivery import redact, send_to_url
-from alerts.history import STATUSES, AlertLine, alert_history, requeue
-from alerts.render import sample_message
-from crawler.models import utcnow
+from alerts.statuses import STATUSES
 from scheduler.commands.common import Context, fail, opened_app, pass_context, reports_errors
+
+if TYPE_CHECKING:
+    from alerts.history import AlertLine
 
 
 @click.group()
@@ -45,6 +45,10 @@ def alerts_test(ctx: Context, channel: str) -> None:
 
     Example: newswatch alerts test newsroom
     """
+    from alerts.channels import channel_from_settings
+    from alerts.delivery import redact, send_to_url
+    from alerts.render import sample_message
+
     config = ctx.load().config
     settings = config.channels.get(channel)
     if settings is None:
@@ -83,6 +87,8 @@ def alerts_list(ctx: Context, status: str | None, limit: int, as_json: bool) -> 
       newswatch alerts list
       newswatch alerts list --status failed --limit 50
     """
+    from alerts.history import alert_history
+
     with opened_app(ctx, sync=False) as app, app.sessions() as session:
         lines = alert_history(session, status, limit)
     if as_json:
@@ -147,6 +153,10 @@ def alerts_retry(ctx: Context, ids: tuple[int, ...], all_failed: bool) -> None:
       newswatch alerts retry 42 43
       newswatch alerts retry --failed
     """
+    from alerts.channels import DEFAULT_RETRY_PERIOD
+    from alerts.history import requeue
+    from crawler.models import utcnow
+
     if bool(ids) == all_failed:
         fail("give alert IDs or --failed (not both)", code=2)
     with opened_app(ctx) as app, app.sessions.begin() as session:

@@ -7,15 +7,37 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from scheduler.app import App
-from scheduler.config import ConfigError, LoadedConfig, load_config
-from scheduler.lock import daemon_lock, held_by_message
-from scheduler.migrate import upgrade_database
+from scheduler.config_basics import ConfigError
+
+if TYPE_CHECKING:
+    from scheduler.app import App
+    from scheduler.config import LoadedConfig
+
+# Commands import what they use inside their function, so that `newswatch --help` and the
+# read-only commands start without SQLAlchemy, Alembic, Apprise, numpy or Scrapy.
+
+
+class Database:
+    """The configured database for reading: what a read-only command needs of an App,
+    without the crawl, matching and delivery machinery (and their imports)."""
+
+    def __init__(self, loaded: LoadedConfig) -> None:
+        from crawler.database import make_engine, make_sessionmaker
+
+        self.loaded = loaded
+        self.engine = make_engine(loaded.database_url)
+        self.sessions = make_sessionmaker(self.engine)
+
+    @property
+    def config(self) -> Any:
+        return self.loaded.config
+
+    def close(self) -> None:
+        self.engine.dispose()
 
 
 class Context:
@@ -25,6 +47,8 @@ class Context:
         self.config_file = config_file
 
     def load(self) -> LoadedConfig:
+        from scheduler.config import load_config
+
         return load_config(self.config_file)
 
 
@@ -49,23 +73,36 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             for problem in error.problems:
                 click.echo(f"newswatch: config error: {problem}", err=True)
             sys.exit(2)
-        except OperationalError as error:
-            fail(f"cannot use the database: {error.orig or error}".splitlines()[0])
-        except SQLAlchemyError as error:
-            fail(f"database error: {error}".splitlines()[0])
+        except Exception as error:
+            if "sqlalchemy" not in sys.modules:
+                raise
+            from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+            if isinstance(error, OperationalError):
+                fail(f"cannot use the database: {error.orig or error}".splitlines()[0])
+            if isinstance(error, SQLAlchemyError):
+                fail(f"database error: {error}".splitlines()[0])
+            raise
 
     return wrapper
 
 
 @contextmanager
-def opened_app(ctx: Context, *, sync: bool = True) -> Iterator[App]:
+def opened_app(ctx: Context, *, sync: bool = True) -> Iterator[Any]:
     """An App on the configured database, migrated and, with `sync`, its sources synced
     from the config file.
 
     Read-only commands pass `sync=False`: beside a running daemon they must not rewrite
     the sources table from a config file the daemon may not have loaded. They still apply
     pending migrations (a no-op on a current database), so an old database works."""
-    app = App(ctx.load())
+    from scheduler.migrate import upgrade_database
+
+    if sync:
+        from scheduler.app import App
+
+        app: Any = App(ctx.load())
+    else:
+        app = Database(ctx.load())
     try:
         if sync:
             app.open()
@@ -81,6 +118,8 @@ def opened_without_daemon(app: App) -> Iterator[App]:
     """Open `app` holding the single-daemon lock, for commands that crawl or deliver: beside
     a running daemon they would poll behind its back or send an alert twice, so they are
     refused with a line naming the daemon."""
+    from scheduler.lock import daemon_lock, held_by_message
+
     lock = daemon_lock(app.engine)
     if not lock.acquire():
         with app.sessions() as session:

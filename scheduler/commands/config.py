@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from scheduler.commands.common import Context, pass_context, reports_errors
-from scheduler.config import check_channel_urls
 
 
 @click.group()
@@ -24,6 +23,8 @@ def config_check(ctx: Context) -> None:
 
     Example: newswatch --config config.toml config check
     """
+    from scheduler.config import check_channel_urls
+
     loaded = ctx.load()
     check_channel_urls(loaded)
     cfg = loaded.config

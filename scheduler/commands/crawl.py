@@ -8,23 +8,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from sqlalchemy import func, select
-from sqlalchemy.orm import sessionmaker
 
-from crawler.models import Article, Source, utcnow
-from scheduler.app import App
 from scheduler.commands.common import (
     Context,
     fail,
@@ -32,7 +19,11 @@ from scheduler.commands.common import (
     pass_context,
     reports_errors,
 )
-from scheduler.crawls import CrawlRunner
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import sessionmaker
+
+    from scheduler.app import App
 
 
 @dataclass(frozen=True)
@@ -48,6 +39,8 @@ class CrawlWatcher:
     it started, and how many articles each stored."""
 
     def __init__(self, sessions: sessionmaker, names: Sequence[str]) -> None:
+        from crawler.models import utcnow
+
         self.sessions = sessions
         self.names = list(names)
         self.started = utcnow()
@@ -55,6 +48,10 @@ class CrawlWatcher:
 
     def poll(self) -> tuple[list[SourceDone], int]:
         """Sources finished since the last poll, and all articles stored so far."""
+        from sqlalchemy import func, select
+
+        from crawler.models import Article, Source
+
         with self.sessions() as session:
             counts = dict(session.execute(
                 select(Article.source_id, func.count(Article.id))
@@ -105,6 +102,16 @@ class RichDisplay:
     """A live progress bar on the terminal (stderr); finished sources scroll above it."""
 
     def __init__(self, watcher: CrawlWatcher) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self.watcher = watcher
         self.articles = 0
         self.console = Console(stderr=True)
@@ -119,6 +126,8 @@ class RichDisplay:
     def __enter__(self) -> RichDisplay:
         # Log records would tear the live display: print them above it, warnings only
         # from the crawl child (its INFO lines are what the bar summarises).
+        from rich.logging import RichHandler
+
         root = logging.getLogger()
         self._handlers = root.handlers[:]
         root.handlers[:] = [RichHandler(console=self.console, show_path=False)]
@@ -163,6 +172,8 @@ def crawl(ctx: Context, sources: tuple[str, ...]) -> None:
         newswatch crawl
         newswatch crawl "BBC World" "NPR World"
     """
+    from scheduler.app import App
+
     app = App(ctx.load())
     try:
         configured = [s.name for s in app.config.sources]
@@ -181,6 +192,8 @@ def crawl(ctx: Context, sources: tuple[str, ...]) -> None:
 
 def _crawl(app: App, names: list[str]) -> None:
     """Crawl `names` with the progress display; `app` is open and the lock held."""
+    from scheduler.crawls import CrawlRunner
+
     watcher = CrawlWatcher(app.sessions, names)
     display = RichDisplay(watcher) if sys.stderr.isatty() else PlainDisplay(watcher)
     runner = CrawlRunner(app.sessions, app.config.daemon.crawl_memory_limit_mb,

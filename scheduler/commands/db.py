@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import click
 
-from crawler.database import make_engine
 from scheduler.commands.common import Context, pass_context, reports_errors
-from scheduler.migrate import current_revision, upgrade_database
 
 
 @click.group()
@@ -22,6 +20,9 @@ def db_upgrade(ctx: Context) -> None:
 
     Example: newswatch db upgrade
     """
+    from crawler.database import make_engine
+    from scheduler.migrate import current_revision, upgrade_database
+
     engine = make_engine(ctx.load().database_url)
     try:
         upgrade_database(engine)

@@ -6,10 +6,8 @@ import sys
 
 import click
 
-from scheduler.app import App
 from scheduler.commands.common import Context, fail, pass_context, reports_errors
-from scheduler.config import ConfigError
-from scheduler.reload import NoDaemon, signal_daemon
+from scheduler.config_basics import ConfigError
 
 
 @click.command()
@@ -29,6 +27,9 @@ def reload(ctx: Context, wait: float) -> None:
 
     Example: newswatch --config /etc/newswatch/config.toml reload
     """
+    from scheduler.app import App
+    from scheduler.reload import NoDaemon, signal_daemon
+
     try:
         loaded = ctx.load()
     except ConfigError as error:

@@ -6,18 +6,15 @@ import json
 import sys
 import tomllib
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import click
 
-from alerts.backtest import Found, find_matching
 from alerts.durations import parse_duration
-from alerts.highlight import snippet_spans
-from alerts.matching import article_document
-from alerts.query import QueryError, format_query, parse_query
-from crawler.models import utcnow
-from crawler.urls import site_of
 from scheduler.commands.common import Context, fail, opened_app, pass_context, reports_errors
-from scheduler.config_file import append_entry, remove_entry
+
+if TYPE_CHECKING:
+    from alerts.backtest import Found
 
 
 def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:
@@ -30,6 +27,8 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 
 
 def _parsed(query: str) -> object:
+    from alerts.query import QueryError, parse_query
+
     try:
         return parse_query(query)
     except QueryError as error:
@@ -93,6 +92,8 @@ def rules_add(ctx: Context, name: str, query: str, channels: tuple[str, ...],
 
     Example: newswatch rules add "Putin in Pyongyang" "Putin visit Pyongyang" --channel desk
     """
+    from scheduler.config_file import append_entry
+
     _parsed(query)
     config = ctx.load().config
     if any(rule.name == name for rule in config.rules):
@@ -123,6 +124,8 @@ def rules_remove(ctx: Context, name: str) -> None:
 
     Example: newswatch rules remove "Putin in Pyongyang"
     """
+    from scheduler.config_file import remove_entry
+
     try:
         remove_entry(ctx.config_file, "rules", name)
     except KeyError:
@@ -139,6 +142,8 @@ def rules_check(ctx: Context) -> None:
 
     Example: newswatch rules check
     """
+    from alerts.query import QueryError, format_query, parse_query
+
     try:
         raw = tomllib.loads(ctx.config_file.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
@@ -178,6 +183,10 @@ def rules_test(ctx: Context, query: str, since: timedelta, limit: int) -> None:
 
     Example: newswatch rules test "Putin visit Pyongyang" --since 7d
     """
+    from alerts.backtest import find_matching
+    from crawler.models import utcnow
+    from crawler.urls import site_of
+
     parsed = _parsed(query)
     stories: dict[int, list[Found]] = {}
     with opened_app(ctx, sync=False) as app, app.sessions() as session:
@@ -208,6 +217,9 @@ def search(ctx: Context, query: str, since: timedelta | None, limit: int, as_jso
 
     Example: newswatch search '"Kim Jong Un" NOT sport' --since 30d
     """
+    from alerts.backtest import find_matching
+    from crawler.models import utcnow
+
     parsed = _parsed(query)
     count = 0
     with opened_app(ctx, sync=False) as app, app.sessions() as session:
@@ -236,6 +248,9 @@ def _when(found: Found) -> str:
 
 
 def _highlighted(found: Found) -> str:
+    from alerts.highlight import snippet_spans
+    from alerts.matching import article_document
+
     excerpt, spans = snippet_spans(article_document(found.article), found.hits)
     pieces, last = [], 0
     for start, end in sorted(spans):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from scheduler.app import App, CycleReport
 from scheduler.commands.common import Context, opened_without_daemon, pass_context, reports_errors
-from scheduler.config import check_channel_urls
+
+if TYPE_CHECKING:
+    from scheduler.app import CycleReport
 
 
 @click.command()
@@ -25,6 +27,8 @@ def run(ctx: Context, once: bool) -> None:
 
     Example: newswatch --config config.toml run --once
     """
+    from scheduler.app import App
+    from scheduler.config import check_channel_urls
     from scheduler.daemon import Daemon
 
     loaded = ctx.load()

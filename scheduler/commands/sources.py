@@ -6,25 +6,21 @@ import sys
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import click
-from pydantic import ValidationError
-from sqlalchemy import inspect, select
-from sqlalchemy.orm import Session
 
 from alerts.durations import format_duration
-from crawler import ledger
-from crawler.job import CrawlJob
-from crawler.models import CrawlEntry, Source, utcnow
-from crawler.process import run_crawl
 from scheduler.commands.common import Context, fail, opened_app, pass_context, reports_errors
-from scheduler.config import ConfigError, SourceConfig
-from scheduler.config_file import append_entry, remove_entry
-from scheduler.crawl_specs import crawl_settings, source_spec
+from scheduler.config_basics import ConfigError
 from scheduler.logs import mask_secrets
-from scheduler.opml import OPMLError, Outline, read_opml, write_opml
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from crawler.models import Source
+    from scheduler.config import SourceConfig
 
 PREVIEW_TIME_LIMIT = 90.0
 KINDS = ("auto", "feed", "sitemap", "page")
@@ -53,6 +49,10 @@ def sources_list(ctx: Context) -> None:
 
     Example: newswatch sources list
     """
+    from sqlalchemy import select
+
+    from crawler.models import Source, utcnow
+
     with opened_app(ctx, sync=False) as app:
         now = utcnow()
         with app.sessions() as session:
@@ -70,6 +70,11 @@ def _pages_of(session: Session, rows: dict[str, Source], now: datetime,
               max_age: timedelta) -> dict[str, list[str]]:
     """For each source: what the crawl ledger says of its article pages (to retry, too
     old, gone, given up, with the newest reasons), as lines."""
+    from sqlalchemy import inspect
+
+    from crawler import ledger
+    from crawler.models import CrawlEntry
+
     if not inspect(session.connection()).has_table(CrawlEntry.__tablename__):
         return {}
     counts = ledger.counts_by_source(session, now)
@@ -139,6 +144,11 @@ def sources_add(ctx: Context, url: str, name: str | None, kind: str, dry_run: bo
 
     Example: newswatch sources add https://www.theguardian.com/world --name "Guardian World"
     """
+    from pydantic import ValidationError
+
+    from scheduler.config import SourceConfig
+    from scheduler.config_file import append_entry
+
     loaded = ctx.load()
     config = loaded.config
     if any(url in (source.url, source.fetch_url) for source in config.sources):
@@ -170,10 +180,15 @@ def sources_add(ctx: Context, url: str, name: str | None, kind: str, dry_run: bo
 
 
 def _preview(config: Any, candidate: SourceConfig, config_dir: Path) -> dict[str, Any]:
+    from crawler.job import CrawlJob
+    from scheduler.crawl_specs import crawl_settings, source_spec
+    from scheduler.crawls import CrawlRunner
+
     spec = source_spec(config, candidate, config_dir)
     job = CrawlJob(database_url="", settings=crawl_settings(config), sources=[spec],
                    preview=True)
-    outcome = run_crawl(job, PREVIEW_TIME_LIMIT)
+    # The child's log is relayed through ours: newswatch's lines only, in its format.
+    outcome = CrawlRunner(None)(job, PREVIEW_TIME_LIMIT)
     if not outcome.ok:
         return {"ok": False, "error": outcome.error}
     return outcome.summary.get("preview") or {"ok": False, "error": "nothing was found"}
@@ -222,6 +237,8 @@ def sources_remove(ctx: Context, name: str) -> None:
 
     Example: newswatch sources remove "Guardian World"
     """
+    from scheduler.config_file import remove_entry
+
     path = ctx.config_file
     try:
         remove_entry(path, "sources", name)
@@ -243,6 +260,9 @@ def sources_import(ctx: Context, opml_file: Path, dry_run: bool) -> None:
 
     Example: newswatch sources import ~/Downloads/feedly.opml
     """
+    from scheduler.config_file import append_entry
+    from scheduler.opml import OPMLError, read_opml
+
     try:
         outlines = read_opml(opml_file.read_bytes())
     except OPMLError as error:
@@ -286,6 +306,11 @@ def sources_export(ctx: Context) -> None:
 
     Example: newswatch sources export > newswatch.opml
     """
+    from sqlalchemy import select
+
+    from crawler.models import Source
+    from scheduler.opml import Outline, write_opml
+
     with opened_app(ctx) as app:
         with app.sessions() as session:
             rows = {row.name: row for row in session.scalars(select(Source))}

@@ -5,12 +5,8 @@ from __future__ import annotations
 import json
 
 import click
-from sqlalchemy import inspect
 
-from crawler.models import Source
-from scheduler.app import App
-from scheduler.commands.common import Context, fail, pass_context, reports_errors
-from scheduler.status import format_status, gather_status, status_json
+from scheduler.commands.common import Context, Database, fail, pass_context, reports_errors
 
 
 @click.command()
@@ -28,14 +24,23 @@ def status(ctx: Context, as_json: bool) -> None:
 
     Example: newswatch --config /etc/newswatch/config.toml status
     """
-    app = App(ctx.load())
+    from sqlalchemy import inspect
+
+    from crawler.models import Source
+    from scheduler.status import format_status, gather_status, polling_bounds, status_json
+
+    app = Database(ctx.load())
     try:
         if not inspect(app.engine).has_table(Source.__tablename__):
             fail("the database has no newswatch tables yet: start the daemon or run "
                  "`newswatch db upgrade`")
         with app.sessions() as session:
-            report = gather_status(session, {s.name for s in app.config.sources},
-                                   max_article_age=app.config.crawler.max_article_age)
+            report = gather_status(
+                session, {s.name for s in app.config.sources},
+                max_article_age=app.config.crawler.max_article_age,
+                unhealthy_after=app.config.crawler.unhealthy_after_failures,
+                bounds=polling_bounds(app.config),
+            )
     finally:
         app.close()
     if as_json:

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
 
 from alerts.durations import parse_duration
-from alerts.models import RuleMatch
-from crawler.models import Article, Story, utcnow
-from crawler.urls import site_of
 from scheduler.commands.common import Context, fail, opened_app, pass_context, reports_errors
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,8 @@ def stories(click_ctx: click.Context, since: timedelta, rule_name: str | None,
     Examples: newswatch stories --since 7d --rule "Putin in Pyongyang"
               newswatch stories show 42
     """
+    from crawler.models import utcnow
+
     if click_ctx.invoked_subcommand is not None:
         return
     ctx = click_ctx.find_object(Context)
@@ -74,6 +75,13 @@ def stories(click_ctx: click.Context, since: timedelta, rule_name: str | None,
 
 
 def recent_stories(session: Session, since: datetime, rule_name: str | None) -> list[StoryLine]:
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from alerts.models import RuleMatch
+    from crawler.models import Article, Story
+    from crawler.urls import site_of
+
     query = (
         select(Story)
         .options(selectinload(Story.articles))
@@ -108,6 +116,11 @@ def stories_show(ctx: Context, story_id: int) -> None:
 
     Example: newswatch stories show 42
     """
+    from sqlalchemy.orm import selectinload
+
+    from crawler.models import Story
+    from crawler.urls import site_of
+
     with opened_app(ctx, sync=False) as app, app.sessions() as session:
         story = session.get(Story, story_id, options=[selectinload(Story.articles)])
         if story is None:

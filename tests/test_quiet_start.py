@@ -1,0 +1,107 @@
+"""Quiet by default, fast to start, --config anywhere: what a newcomer meets first."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+NEWSWATCH = str(Path(sys.executable).with_name("newswatch"))
+# Loggers that are not newswatch's own, as they appear in a text log line.
+THIRD_PARTY = (" scrapy", " twisted", " alembic", " apprise", "crawl.scrapy", "crawl.twisted",
+               " urllib3", " py.warnings")
+
+
+def newswatch(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([NEWSWATCH, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def refused_config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[storage]\nurl = "sqlite:///nw.db"\n\n'
+        '[crawler]\ndownload_delay = "0s"\n\n'
+        '[[sources]]\nname = "Refused"\nurl = "http://127.0.0.1:9/feed.xml"\n\n'
+        '[channels.desk]\nurls = ["log://"]\n\n'
+        '[[rules]]\nname = "Putin"\nquery = "putin"\nchannels = ["desk"]\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def assert_quiet(stderr: str) -> None:
+    assert "Traceback" not in stderr, stderr
+    for name in THIRD_PARTY:
+        assert name not in stderr, f"{name.strip()} logged at the default level:\n{stderr}"
+
+
+def test_a_refused_connection_is_one_line_once_without_traceback(tmp_path: Path) -> None:
+    refused_config(tmp_path)
+    result = newswatch(tmp_path, "run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert_quiet(result.stderr)
+    assert "Context impl" not in result.stderr
+    assert result.stderr.count("connection refused") == 1, result.stderr
+    assert "source 'Refused' failed: connection refused" in result.stderr
+
+
+def test_debug_level_still_shows_the_libraries_lines(tmp_path: Path) -> None:
+    refused_config(tmp_path)
+    result = newswatch(tmp_path, "--log-level", "debug", "run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert "alembic" in result.stderr and "crawl.scrapy" in result.stderr
+
+
+def test_read_only_commands_import_no_heavy_library(tmp_path: Path) -> None:
+    """`--help` and the read-only commands start without Apprise, Alembic, numpy or Scrapy
+    (bench/startup.py measures the time)."""
+    refused_config(tmp_path)
+    assert newswatch(tmp_path, "db", "upgrade").returncode == 0
+    probe = (
+        "import sys\nfrom scheduler.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('apprise', 'alembic', 'numpy', 'scrapy', 'twisted')\n"
+        "print('IMPORTED', sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    for args in (["--help"], ["rules", "list"], ["status"], ["stories"], ["alerts", "list"],
+                 ["sources", "list"], ["config", "--help"]):
+        result = subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert "IMPORTED []" in result.stdout, (args, result.stdout, result.stderr)
+    result = subprocess.run([sys.executable, "-c", probe, "--help"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert "sqlalchemy" not in result.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ["status", "--config", "{config}"],
+    ["--config", "{config}", "status"],
+    ["rules", "list", "--config", "{config}"],
+    ["rules", "--config", "{config}", "list"],
+    ["stories", "--config", "{config}"],
+    ["config", "check", "-c", "{config}"],
+])
+def test_config_is_accepted_before_or_after_the_command(tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    config = refused_config(tmp_path / "elsewhere")
+    assert newswatch(tmp_path / "elsewhere", "db", "upgrade").returncode == 0
+    cwd = tmp_path / "empty"  # no config.toml here: only --config finds it
+    cwd.mkdir()
+    result = newswatch(cwd, *(arg.format(config=config) for arg in args))
+    assert result.returncode == 0, result.stderr
+    assert "cannot read the config file" not in result.stderr
+
+
+def test_status_json_counts_a_source_unhealthy_only_past_the_threshold(tmp_path: Path) -> None:
+    refused_config(tmp_path)
+    assert newswatch(tmp_path, "run", "--once").returncode == 0
+    report = json.loads(newswatch(tmp_path, "status", "--json").stdout)
+    assert report["unhealthy"] == []  # one failure; unhealthy_after_failures is 5
+    assert report["unhealthy_after_failures"] == 5
+    (source,) = report["sources"]
+    assert source["error_count"] == 1 and not source["unhealthy"]
+    assert source["polling"].startswith("backing off after 1 failure in a row")
