@@ -1,4 +1,5 @@
-# One command to run the daemon, one to run the tests; each makes .venv and installs what it needs.
+# One command to run the daemon, one to run the tests; each makes .venv and installs what it
+# needs: `make run` newswatch alone (pip install -e .), `make test` the test tools too.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,8 +10,13 @@ CONFIG ?= config.toml
 $(BIN)/newswatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(BIN)/newswatch
+
+# The test tools (pytest, hypothesis, aiosmtpd, ruff), on top of what running needs.
+$(VENV)/.test-tools: $(BIN)/newswatch
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
 
 run: $(BIN)/newswatch
 	$(BIN)/newswatch --config $(CONFIG) run
@@ -28,11 +34,11 @@ $(SYNAPSE_VENV)/bin/synapse_homeserver:
 	$(SYNAPSE_VENV)/bin/python -m pip install --quiet 'matrix-synapse>=1.100,<2'
 	touch $@
 
-test: $(BIN)/newswatch $(SYNAPSE_VENV)/bin/synapse_homeserver
+test: $(VENV)/.test-tools $(SYNAPSE_VENV)/bin/synapse_homeserver
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(BIN)/newswatch
+lint: $(VENV)/.test-tools
 	$(BIN)/ruff check .
 
 clean:

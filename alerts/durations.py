@@ -15,18 +15,24 @@ _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+")
 
 
 def parse_duration(text: str | int | float) -> timedelta:
-    """Parse "1h30m"-style text (or a number of seconds); raise ValueError otherwise."""
+    """Parse "1h30m"-style text; raise ValueError otherwise.
+
+    A bare number is refused, with the fix in words: `max_article_age = 3` read as three
+    seconds silently skipped every article, and `interval = 10` polled every 10 seconds."""
     if isinstance(text, bool):
         raise ValueError("expected a duration such as \"10m\", not a boolean")
-    if isinstance(text, int | float):
-        seconds = float(text)
-    else:
-        compact = text.strip().lower().replace(" ", "")
-        if not _WHOLE.fullmatch(compact):
-            raise ValueError(
-                f"expected a duration such as \"90s\", \"10m\", \"1h30m\" or \"3d\", got {text!r}"
-            )
-        seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(compact))
+    if isinstance(text, int | float) or re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", str(text)):
+        number = str(text).strip()
+        raise ValueError(
+            f"a duration needs a unit: write \"{number}s\", \"{number}m\", \"{number}h\" or "
+            f"\"{number}d\" (as a quoted string), not {number}"
+        )
+    compact = text.strip().lower().replace(" ", "")
+    if not _WHOLE.fullmatch(compact):
+        raise ValueError(
+            f"expected a duration such as \"90s\", \"10m\", \"1h30m\" or \"3d\", got {text!r}"
+        )
+    seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(compact))
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return timedelta(seconds=seconds)

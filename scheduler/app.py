@@ -80,7 +80,7 @@ class App:
                 languages=frozenset(rule.languages) if rule.languages is not None else None,
                 min_outlets=rule.min_outlets,
             )
-            for rule in self.config.rules
+            for rule in self.config.active_rules
         ]
 
     def channels(self) -> dict[str, list[str]]:
@@ -105,7 +105,8 @@ class App:
 
     def crawl_job(self, names: Sequence[str] | None = None) -> CrawlJob:
         configured = {s.name: s for s in self.config.sources}
-        wanted = set(configured) if names is None else set(names) & set(configured)
+        polled = {s.name for s in self.config.polled_sources}
+        wanted = polled if names is None else set(names) & set(configured)
         with self.sessions() as session:
             rows = session.scalars(select(Source).where(Source.name.in_(wanted))).all()
         config_dir = self.loaded.path.resolve().parent

@@ -7,11 +7,14 @@ from pathlib import Path
 import click
 
 from scheduler.commands.alerts import alerts
+from scheduler.commands.articles import articles
+from scheduler.commands.channels import channels
 from scheduler.commands.common import Context
 from scheduler.commands.config import config
 from scheduler.commands.crawl import crawl
 from scheduler.commands.db import db
 from scheduler.commands.extract import extract
+from scheduler.commands.init import init
 from scheduler.commands.reload import reload
 from scheduler.commands.rules import rules, search
 from scheduler.commands.run import run
@@ -76,7 +79,8 @@ def accept_config_anywhere(command: click.Command) -> None:
 
 
 for command in (
-    run, status, reload, crawl, sources, config, db, extract, rules, search, stories, alerts,
+    init, run, status, reload, crawl, sources, channels, config, db, extract, rules, search,
+    stories, articles, alerts,
 ):
     accept_config_anywhere(command)
     main.add_command(command)

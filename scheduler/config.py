@@ -199,6 +199,9 @@ class SourceConfig(_Section):
     # "auto" detects a feed, sitemap or page from the response (and feeds a homepage
     # announces); the other values force how the URL is read.
     kind: Literal["auto", "feed", "sitemap", "page"] = "auto"
+    # A paused source stays in the config and the database but is not polled
+    # (`newswatch sources pause NAME`).
+    paused: bool = False
     # The shortest time between two polls (default: [defaults] interval); polling adapts
     # between it and max_interval (default: [crawler] max_poll_interval).
     interval: Duration | None = None
@@ -360,6 +363,7 @@ class RuleConfig(_Section):
     min_outlets: int = Field(default=1, ge=1, le=100)
     digest: DigestText = None  # batches this rule's alerts; wins over the channel's
     tags: list[str] = []  # channels with matching `tags` receive this rule's alerts too
+    paused: bool = False  # a paused rule matches nothing (`newswatch rules pause NAME`)
 
     @field_validator("languages")
     @classmethod
@@ -490,6 +494,16 @@ class Config(_Section):
                         f"unknown channel {channel!r} (channels: {known})",
                     )
         return self
+
+    @property
+    def polled_sources(self) -> list[SourceConfig]:
+        """The sources the daemon polls: every one but the paused."""
+        return [source for source in self.sources if not source.paused]
+
+    @property
+    def active_rules(self) -> list[RuleConfig]:
+        """The rules new articles are matched against: every one but the paused."""
+        return [rule for rule in self.rules if not rule.paused]
 
     def source_interval(self, source: SourceConfig) -> timedelta:
         return source.interval or self.defaults.interval

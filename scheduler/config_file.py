@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.items import AoT
+from tomlkit.items import AoT, Table
 
 from scheduler.config import ConfigError, LoadedConfig, load_config
 
@@ -49,6 +49,80 @@ def remove_entry(path: Path, array: str, name: str) -> LoadedConfig:
     else:
         raise KeyError(name)
     return _replace(path, document)
+
+
+def update_entry(path: Path, array: str, name: str, changes: Mapping[str, Any]) -> LoadedConfig:
+    """Set keys of the `[[array]]` table named `name` (a value of None removes the key),
+    keeping every other line; KeyError if there is no such entry."""
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    entries = document.get(array)
+    table = next((entry for entry in entries if entry.get("name") == name), None) if isinstance(
+        entries, AoT) else None
+    if table is None:
+        raise KeyError(name)
+    _apply(table, changes)
+    return _replace(path, document)
+
+
+def entry_names(path: Path, array: str) -> list[str]:
+    """The names of the `[[array]]` tables as written (read without validating the file)."""
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    entries = document.get(array)
+    return [str(entry.get("name")) for entry in entries] if isinstance(entries, AoT) else []
+
+
+def set_table(path: Path, section: str, name: str, entry: Mapping[str, Any]) -> LoadedConfig:
+    """Add the table `[section.name]` (e.g. a channel), or set its keys if it exists."""
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    parent = document.get(section)
+    if parent is None:
+        parent = tomlkit.table(is_super_table=True)
+        document.add(tomlkit.nl())
+        document.add(section, parent)
+    if name in parent:
+        _apply(parent[name], entry)
+    else:
+        table = tomlkit.table()
+        _apply(table, entry)
+        parent.add(name, table)
+    return _replace(path, document)
+
+
+def remove_table(path: Path, section: str, name: str) -> LoadedConfig:
+    """Remove the table `[section.name]`; KeyError if there is none."""
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    parent = document.get(section)
+    if not isinstance(parent, Table) or name not in parent:
+        raise KeyError(name)
+    del parent[name]
+    return _replace(path, document)
+
+
+def create_config(path: Path, text: str) -> LoadedConfig:
+    """Write a new config file from `text`, validated first; FileExistsError if `path`
+    exists (nothing is ever overwritten)."""
+    load_text = tomlkit.parse(text)  # a syntax error here is a bug in the caller
+    with open(path, "x", encoding="utf-8") as handle:
+        handle.write(tomlkit.dumps(load_text))
+    try:
+        return load_config(path)
+    except ConfigError:
+        path.unlink()
+        raise
+
+
+def toml_value(value: Any) -> str:
+    """`value` written as TOML (a string quoted and escaped), for a config template."""
+    return tomlkit.item(value).as_string()
+
+
+def _apply(table: Any, changes: Mapping[str, Any]) -> None:
+    for key, value in changes.items():
+        if value is None:
+            if key in table:
+                del table[key]
+        else:
+            table[key] = value
 
 
 def _copy_ownership(original: Path, replacement: str) -> None:

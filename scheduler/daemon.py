@@ -260,9 +260,9 @@ class Daemon:
         """Make the scheduler's jobs match the config (and the database's intervals)."""
         config = self.app.config
         now = utcnow()
-        rows = self._source_rows([s.name for s in config.sources])
+        rows = self._source_rows([s.name for s in config.polled_sources])
         wanted = set()
-        for source in config.sources:
+        for source in config.polled_sources:
             job_id = SOURCE_JOB + source.name
             wanted.add(job_id)
             row = rows.get(source.name)
@@ -281,7 +281,9 @@ class Daemon:
             if job.id.startswith(SOURCE_JOB) and job.id not in wanted:
                 job.remove()
                 self.pending.discard(job.id.removeprefix(SOURCE_JOB))
-                logger.info("source %r is no longer polled", job.id.removeprefix(SOURCE_JOB))
+                name = job.id.removeprefix(SOURCE_JOB)
+                paused = any(s.name == name for s in config.sources)
+                logger.info("source %r is %s", name, "paused" if paused else "no longer polled")
 
         deliver = config.daemon.deliver_interval
         housekeeping_every = config.daemon.housekeeping_interval
@@ -317,7 +319,7 @@ class Daemon:
 
     def _follow_database(self, names: tuple[str, ...]) -> None:
         """Move the jobs of just-crawled sources to the next poll the database asks for."""
-        configured = {s.name: s for s in self.app.config.sources}
+        configured = {s.name: s for s in self.app.config.polled_sources}
         now = utcnow()
         for name, row in self._source_rows([n for n in names if n in configured]).items():
             job = self.scheduler.get_job(SOURCE_JOB + name)
@@ -378,7 +380,7 @@ class Daemon:
 
     def _start_crawls(self) -> None:
         """Crawl, in one batch, every source the database says is due."""
-        configured = {s.name: s for s in self.app.config.sources}
+        configured = {s.name: s for s in self.app.config.polled_sources}
         self.pending &= configured.keys()
         limit = self.app.config.daemon.max_concurrent_crawls
         if self.crawls_running >= limit:

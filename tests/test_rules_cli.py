@@ -44,8 +44,11 @@ def test_add_keeps_comments_and_validates(config: Path) -> None:
     assert text.startswith(COMMENTED)
     assert 'name = "Visit"' in text and "min_outlets = 2" in text
     listing = newswatch(config, "rules", "list")
-    assert "Visit\n  query:    Putin visit Pyongyang\n  channels: desk" in listing.stdout
-    assert "at least 2 outlets" in listing.stdout
+    header, _rule, *rows = listing.stdout.splitlines()
+    assert header.split() == ["NAME", "QUERY", "CHANNELS", "ONLY"]
+    visit = next(row for row in rows if row.startswith("Visit "))
+    assert visit.split("  ")[0] == "Visit" and "Putin visit Pyongyang" in visit
+    assert "desk" in visit and "at least 2 outlets" in visit
 
 
 def test_add_refuses_an_invalid_query_with_its_position(config: Path) -> None:
@@ -107,9 +110,12 @@ def test_search_finds_what_the_rules_match(crawled: Path, rule: dict) -> None:
 def test_rules_test_shows_the_story_with_highlights(crawled: Path) -> None:
     result = newswatch(crawled, "rules", "test", "Putin visit Pyongyang", "--since", "7d")
     assert result.returncode == 0, result.stderr
-    assert EXPECTED["articles"][0]["title"] in result.stdout
-    assert "[Putin]" in result.stdout
-    assert "1 stories would have alerted" in result.stdout
+    # the headline, its matched words highlighted
+    assert ("[Putin] Hails N. Korea’s Support For Ukraine War Ahead Of [Pyongyang] [Visit]"
+            in result.stdout)
+    assert "1 story would have alerted" in result.stdout
+    assert "story 1 · " in result.stdout  # the id to follow up with `stories show`
+    assert "http://127.0.0.1" in result.stdout  # and the link
     assert "Harbour City" not in result.stdout
 
 

@@ -129,3 +129,40 @@ def opened_without_daemon(app: App) -> Iterator[App]:
         yield app
     finally:
         lock.release()
+
+
+def plural(number: int, singular: str, plural_form: str | None = None) -> str:
+    """"1 rule", "2 rules", "1 story", "2 stories" (give the plural when it is not +s)."""
+    return f"{number} {singular if number == 1 else plural_form or singular + 's'}"
+
+
+def echo_json(value: Any) -> None:
+    """One JSON value on one line (listings print one per item, JSON Lines)."""
+    import json
+
+    click.echo(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def json_option(help_text: str = "One JSON object per line instead of a table.") -> Any:
+    return click.option("--json", "as_json", is_flag=True, help=help_text)
+
+
+def print_table(headers: list[str], rows: list[list[Any]], *,
+                wide: tuple[int, ...] = ()) -> None:
+    """A table with a header row on stdout: fitted to a terminal's width, and never
+    wrapped when the output goes to a file or a pipe. `wide` columns may wrap first."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    stdout = click.get_text_stream("stdout")
+    console = Console(file=stdout, highlight=False, soft_wrap=False,
+                      width=None if stdout.isatty() else 10_000)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for index, header in enumerate(headers):
+        table.add_column(header, overflow="fold", ratio=1 if index in wide else None,
+                         no_wrap=index not in wide)
+    for row in rows:  # plain strings are text, never rich markup: "[word]" stays as is
+        table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in row))
+    console.print(table)

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import tomllib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import click
 
 from alerts.durations import parse_duration
-from scheduler.commands.common import Context, fail, opened_app, pass_context, reports_errors
+from scheduler.commands.common import (
+    Context,
+    echo_json,
+    fail,
+    json_option,
+    opened_app,
+    pass_context,
+    plural,
+    print_table,
+    reports_errors,
+)
 
 if TYPE_CHECKING:
     from alerts.backtest import Found
@@ -47,17 +56,25 @@ def rules() -> None:
 
 
 @rules.command("list")
+@json_option()
 @pass_context
 @reports_errors
-def rules_list(ctx: Context) -> None:
-    """Show every rule in the config: name, query, channels and filters.
+def rules_list(ctx: Context, as_json: bool) -> None:
+    """Show every rule in the config: name, query, channels, filters, and whether paused.
 
     Example: newswatch rules list
     """
     config = ctx.load().config
-    if not config.rules:
-        click.echo("no rules: add one with  newswatch rules add NAME QUERY")
+    if as_json:
+        for rule in config.rules:
+            echo_json({"name": rule.name, "query": rule.query, "channels": rule.channels,
+                       "sources": rule.sources, "languages": rule.languages,
+                       "min_outlets": rule.min_outlets, "paused": rule.paused})
         return
+    if not config.rules:
+        click.echo('No rules. Add one with: newswatch rules add NAME "QUERY"')
+        return
+    rows = []
     for rule in config.rules:
         filters = []
         if rule.sources:
@@ -66,9 +83,11 @@ def rules_list(ctx: Context) -> None:
             filters.append(f"languages: {', '.join(rule.languages)}")
         if rule.min_outlets > 1:
             filters.append(f"at least {rule.min_outlets} outlets")
-        click.echo(f"{rule.name}\n  query:    {rule.query}\n  channels: {', '.join(rule.channels)}")
-        if filters:
-            click.echo(f"  only:     {'; '.join(filters)}")
+        name = f"{rule.name} (paused)" if rule.paused else rule.name
+        rows.append([name, rule.query, ", ".join(rule.channels), "; ".join(filters) or "-"])
+    print_table(["NAME", "QUERY", "CHANNELS", "ONLY"], rows, wide=(1,))
+    paused = sum(rule.paused for rule in config.rules)
+    click.echo(plural(len(config.rules), "rule") + (f", {paused} paused" if paused else ""))
 
 
 @rules.command("add")
@@ -99,10 +118,18 @@ def rules_add(ctx: Context, name: str, query: str, channels: tuple[str, ...],
     if any(rule.name == name for rule in config.rules):
         fail(f"a rule named {name!r} exists already", code=2)
     if not channels:
-        if len(config.channels) != 1:
-            fail("say which channel with --channel (the config has "
-                 f"{len(config.channels)} channels)", code=2)
+        if not config.channels:
+            fail("a rule needs a channel to alert, and the config has none: add one with "
+                 "`newswatch channels add NAME APPRISE_URL` (e.g. log:// for the daemon's "
+                 "log), then add the rule", code=2)
+        if len(config.channels) > 1:
+            fail(f"say which channel with --channel (one of: {', '.join(config.channels)})",
+                 code=2)
         channels = tuple(config.channels)
+    unknown = [channel for channel in channels if channel not in config.channels]
+    if unknown:
+        fail(f"unknown channel {unknown[0]!r} (channels: {', '.join(config.channels)}); "
+             "add one with `newswatch channels add NAME APPRISE_URL`", code=2)
     entry = {
         "name": name,
         "query": query,
@@ -131,6 +158,43 @@ def rules_remove(ctx: Context, name: str) -> None:
     except KeyError:
         fail(f"no rule named {name!r} in {ctx.config_file}", code=2)
     click.echo(f"removed rule {name!r} from {ctx.config_file}")
+
+
+def _set_paused(ctx: Context, name: str, paused: bool) -> None:
+    from scheduler.config_file import update_entry
+
+    try:
+        update_entry(ctx.config_file, "rules", name, {"paused": True if paused else None})
+    except KeyError:
+        fail(f"no rule named {name!r} in {ctx.config_file} (see `newswatch rules list`)",
+             code=2)
+    state = "matches nothing" if paused else "matches new articles again"
+    click.echo(f"{'Paused' if paused else 'Resumed'} rule {name!r}: it {state} from the "
+               "daemon's next reload (`newswatch reload`) or start.")
+
+
+@rules.command("pause")
+@click.argument("name")
+@pass_context
+@reports_errors
+def rules_pause(ctx: Context, name: str) -> None:
+    """Stop alerting on the rule NAME without removing it (`paused = true` in the config).
+
+    Example: newswatch rules pause "Putin in Pyongyang"
+    """
+    _set_paused(ctx, name, True)
+
+
+@rules.command("resume")
+@click.argument("name")
+@pass_context
+@reports_errors
+def rules_resume(ctx: Context, name: str) -> None:
+    """Match the paused rule NAME against new articles again.
+
+    Example: newswatch rules resume "Putin in Pyongyang"
+    """
+    _set_paused(ctx, name, False)
 
 
 @rules.command("check")
@@ -165,7 +229,7 @@ def rules_check(ctx: Context) -> None:
             click.echo(f"error  {name}: {error}\n       {query}\n       {' ' * error.position}^")
             continue
         click.echo(f"ok     {name}: {format_query(parsed)}")
-    click.echo(f"{len(entries)} rules, {bad} invalid")
+    click.echo(f"{plural(len(entries), 'rule')}, {bad} invalid")
     sys.exit(2 if bad else 0)
 
 
@@ -174,12 +238,14 @@ def rules_check(ctx: Context) -> None:
 @click.option("--since", default="30d", show_default=True, callback=_duration,
               help="How far back to look, e.g. 24h, 30d.")
 @click.option("--limit", default=50, show_default=True, help="Show at most this many stories.")
+@json_option()
 @pass_context
 @reports_errors
-def rules_test(ctx: Context, query: str, since: timedelta, limit: int) -> None:
+def rules_test(ctx: Context, query: str, since: timedelta, limit: int, as_json: bool) -> None:
     """Backtest a query on stored articles: the stories it would have alerted on.
 
-    Matched words are shown in [brackets].
+    Each story shows its id (for `newswatch stories show`), when it was published, its
+    outlets, the headline and an excerpt with the matched words in [brackets], and a link.
 
     Example: newswatch rules test "Putin visit Pyongyang" --since 7d
     """
@@ -197,11 +263,26 @@ def rules_test(ctx: Context, query: str, since: timedelta, limit: int) -> None:
             stories.setdefault(key, []).append(found)
         for articles in stories.values():
             first = articles[-1]
+            article = first.article
             outlets = sorted({site_of(f.article.url) for f in articles})
-            click.echo(f"{_when(first)}  {first.article.title}  ({len(outlets)} outlets: "
-                       f"{', '.join(outlets)})")
-            click.echo(f"    {_highlighted(first)}")
-    click.echo(f"{len(stories)} stories would have alerted")
+            if as_json:
+                echo_json({
+                    "story_id": article.story_id, "article_id": article.id,
+                    "published": _moment(first).isoformat(), "title": article.title,
+                    "url": article.url, "source": article.source.name, "outlets": outlets,
+                    "snippet": _highlighted(first),
+                })
+                continue
+            story = f"story {article.story_id}" if article.story_id else f"article {article.id}"
+            click.echo(f"{story} · {_when(first)} · {plural(len(outlets), 'outlet')}: "
+                       f"{', '.join(outlets)}")
+            click.echo(f"  {_marked_title(first)}")
+            click.echo(f"  {article.url}")
+            click.echo(f"  {_highlighted(first)}")
+            click.echo("")
+    if not as_json:
+        click.echo(f"{plural(len(stories), 'story', 'stories')} would have alerted"
+                   + (f" (limit {limit} reached)" if len(stories) >= limit else ""))
 
 
 @click.command()
@@ -209,42 +290,69 @@ def rules_test(ctx: Context, query: str, since: timedelta, limit: int) -> None:
 @click.option("--since", default=None, callback=_duration,
               help="Only articles first seen within this long, e.g. 7d.")
 @click.option("--limit", default=20, show_default=True, help="Show at most this many articles.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@json_option()
 @pass_context
 @reports_errors
 def search(ctx: Context, query: str, since: timedelta | None, limit: int, as_json: bool) -> None:
-    """Search stored articles with the rule language, newest first.
+    """Search stored articles with the rule language, newest first (by publish time, else
+    the time newswatch first saw them).
 
     Example: newswatch search '"Kim Jong Un" NOT sport' --since 30d
     """
+    import heapq
+
     from alerts.backtest import find_matching
     from crawler.models import utcnow
 
     parsed = _parsed(query)
-    count = 0
     with opened_app(ctx, sync=False) as app, app.sessions() as session:
         start = utcnow() - since if since is not None else None
-        for found in find_matching(session, parsed, since=start, limit=limit):
-            count += 1
+        matching = find_matching(session, parsed, since=start)
+        newest = heapq.nlargest(limit + 1, matching,
+                                key=lambda found: (_moment(found), found.article.id))
+        more = len(newest) > limit
+        for found in newest[:limit]:
             article = found.article
             if as_json:
-                click.echo(json.dumps({
+                echo_json({
                     "id": article.id, "story_id": article.story_id, "url": article.url,
                     "title": article.title, "source": article.source.name,
                     "published": article.published_at.isoformat() if article.published_at
                     else None,
                     "snippet": _highlighted(found),
-                }))
+                })
                 continue
-            click.echo(f"{_when(found)}  {article.source.name}  {article.title}\n"
-                       f"    {article.url}\n    {_highlighted(found)}")
+            click.echo(f"{_when(found)}  {article.source.name}  {_marked_title(found)}"
+                       f"  (article {article.id})\n    {article.url}\n    {_highlighted(found)}")
     if not as_json:
-        click.echo(f"{count} articles" + (" (limit reached)" if count >= limit else ""))
+        shown = min(len(newest), limit)
+        click.echo(plural(shown, "article") + (f" (the newest {limit}; more match)"
+                                                if more else ""))
+
+
+def _moment(found: Found) -> datetime:
+    return found.article.published_at or found.article.first_seen_at
 
 
 def _when(found: Found) -> str:
-    moment = found.article.published_at or found.article.first_seen_at
-    return f"{moment:%Y-%m-%d %H:%M}"
+    return f"{_moment(found):%Y-%m-%d %H:%M}"
+
+
+def _mark(text: str, spans: list[tuple[int, int]]) -> str:
+    pieces, last = [], 0
+    for start, end in sorted(spans):
+        if start < last:
+            continue  # overlapping hits: the first one's brackets cover it
+        pieces += [text[last:start], "[", text[start:end], "]"]
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _marked_title(found: Found) -> str:
+    """The headline with the words the query matched in it in [brackets]."""
+    return _mark(found.article.title,
+                 [(hit.start, hit.end) for hit in found.hits if hit.field == "title"])
 
 
 def _highlighted(found: Found) -> str:
@@ -252,9 +360,4 @@ def _highlighted(found: Found) -> str:
     from alerts.matching import article_document
 
     excerpt, spans = snippet_spans(article_document(found.article), found.hits)
-    pieces, last = [], 0
-    for start, end in sorted(spans):
-        pieces += [excerpt[last:start], "[", excerpt[start:end], "]"]
-        last = end
-    pieces.append(excerpt[last:])
-    return "".join(pieces)
+    return _mark(excerpt, list(spans))

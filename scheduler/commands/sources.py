@@ -12,7 +12,15 @@ from urllib.parse import urlsplit
 import click
 
 from alerts.durations import format_duration
-from scheduler.commands.common import Context, fail, opened_app, pass_context, reports_errors
+from scheduler.commands.common import (
+    Context,
+    echo_json,
+    fail,
+    json_option,
+    opened_app,
+    pass_context,
+    reports_errors,
+)
 from scheduler.config_basics import ConfigError
 from scheduler.logs import mask_secrets
 
@@ -27,8 +35,9 @@ KINDS = ("auto", "feed", "sitemap", "page")
 
 
 @click.group(invoke_without_command=True)
+@json_option()
 @click.pass_context
-def sources(click_ctx: click.Context) -> None:
+def sources(click_ctx: click.Context, as_json: bool) -> None:
     """List the sources, or add, remove, import and export them.
 
     Without a subcommand, lists every configured source with its kind (as configured,
@@ -38,32 +47,63 @@ def sources(click_ctx: click.Context) -> None:
     Example: newswatch sources
     """
     if click_ctx.invoked_subcommand is None:
-        click_ctx.invoke(sources_list)
+        click_ctx.invoke(sources_list, as_json=as_json)
 
 
 @sources.command("list")
+@json_option()
 @pass_context
 @reports_errors
-def sources_list(ctx: Context) -> None:
-    """List the sources and their crawl state (the same as `newswatch sources`).
+def sources_list(ctx: Context, as_json: bool) -> None:
+    """List the sources and their crawl state (the same as `newswatch sources`), with why
+    each is polled at its current interval and what was skipped.
 
     Example: newswatch sources list
     """
     from sqlalchemy import select
 
     from crawler.models import Source, utcnow
+    from scheduler.status import describe_polling, newest_publish_dates, polling_bounds
 
     with opened_app(ctx, sync=False) as app:
         now = utcnow()
+        bounds = polling_bounds(app.config)
         with app.sessions() as session:
             rows = {row.name: row for row in session.scalars(select(Source))}
             pages = _pages_of(session, rows, now, app.config.crawler.max_article_age)
+            polling = {name: describe_polling(row, newest_publish_dates(session, row.id, now),
+                                              bounds.get(name), now)
+                       for name, row in rows.items()}
         configured = app.config.sources
+        if as_json:
+            for source in configured:
+                echo_json(source_record(source, rows.get(source.name),
+                                        polling.get(source.name, "not polled yet")))
+            return
         if not configured:
             click.echo("No sources configured. Add one with: newswatch sources add URL")
         for source in configured:
             click.echo(describe_source(source, rows.get(source.name), now,
-                                       pages.get(source.name, [])))
+                                       pages.get(source.name, []),
+                                       polling.get(source.name, "not polled yet")))
+
+
+def source_record(source: SourceConfig, row: Source | None, polling: str) -> dict[str, Any]:
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    return {
+        "name": source.name, "url": source.url, "kind": source.kind,
+        "detected_kind": row.kind if row is not None else None,
+        "polls": mask_secrets(row.resolved_url) if row is not None else None,
+        "paused": source.paused,
+        "last_polled_at": iso(row.last_polled_at) if row else None,
+        "last_status": row.last_status if row else None,
+        "last_error": mask_secrets(row.last_error) if row else None,
+        "error_count": row.error_count if row else 0,
+        "next_poll_at": iso(row.next_poll_at) if row else None,
+        "polling": polling,
+    }
 
 
 def _pages_of(session: Session, rows: dict[str, Source], now: datetime,
@@ -92,10 +132,11 @@ def _pages_of(session: Session, rows: dict[str, Source], now: datetime,
 
 
 def describe_source(source: SourceConfig, row: Source | None, now: datetime,
-                    pages: list[str] | None = None) -> str:
+                    pages: list[str] | None = None, polling: str | None = None) -> str:
     kind = row.kind if row is not None and row.kind != "auto" else "not yet known"
     detected = f"{kind} (auto)" if source.kind == "auto" else source.kind
-    lines = [f"{source.name}: {detected}", f"  url:        {source.url}"]
+    paused = "  (paused: `newswatch sources resume` polls it again)" if source.paused else ""
+    lines = [f"{source.name}: {detected}{paused}", f"  url:        {source.url}"]
     if row is not None and row.resolved_url:
         lines.append(f"  polls:      {mask_secrets(row.resolved_url)}")
     if row is None or row.last_polled_at is None:
@@ -110,6 +151,8 @@ def describe_source(source: SourceConfig, row: Source | None, now: datetime,
         lines.append(f"  next poll:  {_when(row.next_poll_at, now)}{every}")
     else:
         lines.append("  next poll:  as soon as the daemon runs")
+    if polling and not source.paused:
+        lines.append(f"  polling:    {polling}")
     if row is not None and row.unhealthy_since is not None:
         lines.append(f"  unhealthy since {_when(row.unhealthy_since, now)}, "
                      f"{row.error_count} failures in a row")
@@ -245,6 +288,48 @@ def sources_remove(ctx: Context, name: str) -> None:
     except KeyError:
         fail(f"no source named {name!r} in {path}")
     click.echo(f"Removed source {name!r} from {path}.")
+
+
+def _set_paused(ctx: Context, name: str, paused: bool) -> None:
+    from scheduler.config_file import update_entry
+
+    path = ctx.config_file
+    try:
+        update_entry(path, "sources", name, {"paused": True if paused else None})
+    except KeyError:
+        fail(f"no source named {name!r} in {path} (see `newswatch sources list`)")
+    if paused:
+        click.echo(f"Paused source {name!r}: it is not polled from the daemon's next reload "
+                   "(`newswatch reload`) or start.")
+    else:
+        click.echo(f"Resumed source {name!r}: it is polled again from the daemon's next "
+                   "reload (`newswatch reload`) or start.")
+
+
+@sources.command("pause")
+@click.argument("name")
+@pass_context
+@reports_errors
+def sources_pause(ctx: Context, name: str) -> None:
+    """Stop polling the source NAME without removing it (`paused = true` in the config).
+
+    Its articles, history and polling state are kept; `sources resume` starts it again.
+
+    Example: newswatch sources pause "Guardian World"
+    """
+    _set_paused(ctx, name, True)
+
+
+@sources.command("resume")
+@click.argument("name")
+@pass_context
+@reports_errors
+def sources_resume(ctx: Context, name: str) -> None:
+    """Poll the paused source NAME again.
+
+    Example: newswatch sources resume "Guardian World"
+    """
+    _set_paused(ctx, name, False)
 
 
 @sources.command("import")

@@ -10,7 +10,17 @@ from typing import TYPE_CHECKING
 import click
 
 from alerts.durations import parse_duration
-from scheduler.commands.common import Context, fail, opened_app, pass_context, reports_errors
+from scheduler.commands.common import (
+    Context,
+    echo_json,
+    fail,
+    json_option,
+    opened_app,
+    pass_context,
+    plural,
+    print_table,
+    reports_errors,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -64,14 +74,16 @@ def stories(click_ctx: click.Context, since: timedelta, rule_name: str | None,
             }))
         return
     if not lines:
-        click.echo("no stories in that period")
+        click.echo("No stories in that period (try a longer --since).")
         return
-    for line in lines:
-        click.echo(
-            f"{line.id:>6}  {line.first_seen_at:%Y-%m-%d %H:%M}  "
-            f"{len(line.outlets):>2} outlet{'s' if len(line.outlets) != 1 else ' '}  "
-            f"{line.headline}"
-        )
+    print_table(
+        ["ID", "FIRST SEEN (UTC)", "OUTLETS", "HEADLINE"],
+        [[str(line.id), f"{line.first_seen_at:%Y-%m-%d %H:%M}", str(len(line.outlets)),
+          line.headline] for line in lines],
+        wide=(3,),
+    )
+    click.echo(f"{plural(len(lines), 'story', 'stories')}; the articles of one: "
+               "newswatch stories show ID")
 
 
 def recent_stories(session: Session, since: datetime, rule_name: str | None) -> list[StoryLine]:
@@ -109,27 +121,44 @@ def recent_stories(session: Session, since: datetime, rule_name: str | None) -> 
 
 @stories.command("show")
 @click.argument("story_id", type=int)
+@json_option("One JSON object instead of text.")
 @pass_context
 @reports_errors
-def stories_show(ctx: Context, story_id: int) -> None:
-    """List the articles of one story: outlet, first seen, headline and link.
+def stories_show(ctx: Context, story_id: int, as_json: bool) -> None:
+    """List the articles of one story: when each was published, its source, its headline
+    and link, and its id (for `newswatch articles show`).
 
     Example: newswatch stories show 42
     """
     from sqlalchemy.orm import selectinload
 
-    from crawler.models import Story
-    from crawler.urls import site_of
+    from crawler.models import Article, Story
 
     with opened_app(ctx, sync=False) as app, app.sessions() as session:
-        story = session.get(Story, story_id, options=[selectinload(Story.articles)])
+        story = session.get(Story, story_id, options=[
+            selectinload(Story.articles).joinedload(Article.source)])
         if story is None:
-            fail(f"no story {story_id}")
+            fail(f"no story {story_id} (ids are in `newswatch stories`)")
+            return
+        articles = sorted(story.articles,
+                          key=lambda a: (a.published_at or a.first_seen_at, a.id))
+        if as_json:
+            echo_json({
+                "id": story.id, "headline": story.headline,
+                "first_seen": story.first_seen_at.isoformat(),
+                "articles": [{
+                    "id": a.id, "source": a.source.name, "title": a.title, "url": a.url,
+                    "published": a.published_at.isoformat() if a.published_at else None,
+                    "first_seen": a.first_seen_at.isoformat(),
+                } for a in articles],
+            })
             return
         click.echo(f"story {story.id}: {story.headline}")
-        click.echo(f"first seen {story.first_seen_at:%Y-%m-%d %H:%M} UTC")
-        for article in sorted(story.articles, key=lambda a: a.first_seen_at):
-            click.echo(
-                f"  {article.first_seen_at:%Y-%m-%d %H:%M}  {site_of(article.url)}  "
-                f"{article.title}\n      {article.url}"
-            )
+        click.echo(f"first seen {story.first_seen_at:%Y-%m-%d %H:%M} UTC, "
+                   f"{plural(len(articles), 'article')}")
+        print_table(
+            ["ARTICLE", "PUBLISHED (UTC)", "SOURCE", "HEADLINE", "LINK"],
+            [[str(a.id), f"{a.published_at:%Y-%m-%d %H:%M}" if a.published_at else "undated",
+              a.source.name, a.title, a.url] for a in articles],
+            wide=(3, 4),
+        )
