@@ -90,7 +90,23 @@ def _privacy_url(url: str) -> str:
 
 def is_usable_url(url: str) -> bool:
     """Whether Apprise knows the URL's service and can parse it."""
-    return _apprise().Apprise.instantiate(url, suppress_exceptions=True) is not None
+    return url_problem(url) is None
+
+
+def url_problem(url: str) -> str | None:
+    """Why Apprise cannot use `url`, in Apprise's own words (e.g. "Invalid ~From~ email
+    specified"), secrets masked; None when it can. Its log lines are captured here rather
+    than printed, so the user reads the reason once, in newswatch's message."""
+    apprise = _apprise()
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(levelname)s|%(message)s") as log:
+        usable = apprise.Apprise.instantiate(url, suppress_exceptions=True) is not None
+    if usable:
+        return None
+    lines = [line.partition("|") for line in log.getvalue().splitlines()]
+    warnings = [text.strip(" :") for level, _, text in lines if level == "WARNING"]
+    errors = [text.strip(" :") for level, _, text in lines if level != "WARNING"]
+    reasons = [reason for reason in dict.fromkeys(warnings or errors) if reason]
+    return scrub("; ".join(reasons), url) if reasons else "not a URL Apprise knows"
 
 
 def redact(url: str) -> str:
@@ -122,14 +138,18 @@ def send_to_url(url: str, message: Message) -> UrlResult:
     try:
         blended = sender[0].title_maxlen <= 0  # the service has no title field
         result = sender.notify(title=service_title(message.title, message.format, blended),
-                               body=message.body, body_format=message.format)
+                               body=message.body, body_format=message.format,
+                               log_level=logging.DEBUG)  # the cause is logged at debug
     except Exception as error:  # a plugin bug must not stop the round
         return UrlResult(False, scrub(f"{redact(url)}: {type(error).__name__}: {error}", url))
     if result:
         return UrlResult(True)
     details = " ".join(dict.fromkeys(
         entry.message.strip() for entry in result.logs()
-        if entry.level in _PROBLEM_LEVELS and entry.message.strip()
+        if entry.message.strip() and (entry.level in _PROBLEM_LEVELS
+                                      # the cause behind "Connection error ...", which
+                                      # Apprise logs at debug level only
+                                      or "Exception:" in entry.message)
     ))
     return UrlResult(False, scrub(f"{redact(url)}: {details or 'delivery failed'}", url))
 
@@ -149,6 +169,11 @@ def _apprise() -> ModuleType:
     import apprise
 
     import alerts.log_channel  # noqa: F401  (registers the log:// scheme with Apprise)
+
+    # Apprise logs the cause of a failure ("Socket Exception: [Errno 111] Connection
+    # refused") at debug level only: let its records be made, so that each result's
+    # captured log holds it. Below debug level our handler leaves Apprise's lines out.
+    logging.getLogger("apprise").setLevel(logging.DEBUG)
 
     return apprise
 

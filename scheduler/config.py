@@ -586,15 +586,16 @@ def check_channel_urls(loaded: LoadedConfig) -> None:
 
     Not part of load_config: it needs Apprise's plugins, which take a second to load, and
     only the commands that send (run, reload, config check) ask for it."""
-    from alerts.delivery import is_usable_url, redact
+    from alerts.delivery import redact, url_problem
 
     lines = KeyLines(loaded.path.read_text(encoding="utf-8"))
     problems = [
         f"{_where(loaded.path, lines, loc)}: {format_loc(loc)}: not a URL Apprise can use: "
-        f"{redact(url)} (see https://github.com/caronc/apprise/wiki)"
+        f"{redact(url)}: {problem} (see https://github.com/caronc/apprise/wiki)"
         for name, channel in loaded.config.channels.items()
         for index, url in enumerate(channel.urls)
-        if not is_usable_url(url)
+        for problem in [url_problem(url)]
+        if problem is not None
         for loc in [("channels", name, "urls", index)]
     ]
     if problems:

@@ -13,7 +13,7 @@ from email.utils import format_datetime
 
 from lxml import etree
 
-from crawler.safexml import parse_xml
+from crawler.safexml import parse_xml, strip_doctype
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,29 @@ class OPMLError(ValueError):
 
 
 def read_opml(data: bytes) -> list[Outline]:
-    """The feeds and links an OPML document lists, in document order."""
+    """The feeds and links an OPML document lists, in document order.
+
+    The document must be well-formed: a file cut short (an interrupted download or
+    export) would otherwise give a few of its feeds, or none, without a word."""
+    problem = _syntax_error(data)
+    if problem is not None:
+        raise OPMLError(f"not well-formed XML ({problem}); if the file was cut short, "
+                        "export it from the feed reader again")
     root = parse_xml(data)
     if root is None or not isinstance(root.tag, str) or root.tag.lower() != "opml":
-        raise OPMLError("not an OPML document")
+        raise OPMLError("not an OPML document (no <opml> root element)")
     return list(_outlines(root))
+
+
+def _syntax_error(data: bytes) -> str | None:
+    """Where a strict parse of `data` fails, or None (entities and DTDs never loaded)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                             huge_tree=False, recover=False)
+    try:
+        etree.fromstring(strip_doctype(data), parser)
+    except etree.XMLSyntaxError as error:
+        return f"line {error.lineno}: {error.msg}"
+    return None
 
 
 def _outlines(root: etree._Element) -> Iterator[Outline]:

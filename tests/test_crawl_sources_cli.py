@@ -153,3 +153,43 @@ def test_every_command_explains_itself_with_an_example() -> None:
     for name, command in sources.commands.items():
         assert "Example: newswatch sources" in (command.help or ""), name
     assert "Example: newswatch sources" in (sources.help or "")
+
+
+def test_import_of_a_truncated_file_adds_nothing_and_fails(config: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "cut.opml"
+    cut.write_text(OPML[: OPML.index("Duplicate")], encoding="utf-8")  # a download cut short
+    result = run(config, "import", str(cut))
+    assert result.exit_code == 1, result.output
+    assert "not well-formed XML" in result.output and "export it" in result.output
+    assert config.read_text(encoding="utf-8") == CONFIG  # nothing half-imported
+    empty = tmp_path / "empty.opml"
+    empty.write_text('<opml version="2.0"><body></body></opml>', encoding="utf-8")
+    nothing = run(config, "import", str(empty))
+    assert nothing.exit_code == 1 and "no feeds" in nothing.output
+
+
+def test_add_refuses_the_feed_of_a_homepage_that_is_a_source_and_vice_versa(
+    tmp_path: Path
+) -> None:
+    with HostileSite("127.0.0.2") as site:
+        site.add_file("/", '<html><head><link rel="alternate" type="application/rss+xml" '
+                      'href="/feed.xml"></head></html>')
+        site.add_file("/feed.xml", rss([("A", f"{site.base_url}/news/a/", FRESH)]))
+        site.add_file("/news/a/", article_html("The A story in full"))
+        harness = CrawlHarness(tmp_path, f'[[sources]]\nname = "Home"\nurl = "{site.base_url}/"\n')
+        harness.crawl(["Home"])  # the database now knows Home polls /feed.xml
+        before = harness.config.read_text(encoding="utf-8")
+        feed = run(harness.config, "add", f"{site.base_url}/feed.xml")
+        assert feed.exit_code == 1
+        assert "the feed the source 'Home' announces" in feed.output
+        assert harness.config.read_text(encoding="utf-8") == before
+
+        other = tmp_path / "other"
+        other.mkdir()
+        feed_config = other / "config.toml"
+        feed_config.write_text(f'[[sources]]\nname = "Feed"\nurl = "{site.base_url}/feed.xml"\n',
+                               encoding="utf-8")
+        home = run(feed_config, "add", f"{site.base_url}/")
+        assert home.exit_code == 1
+        assert "which is already the source 'Feed'" in home.output
+        assert "[[sources]]" not in feed_config.read_text(encoding="utf-8").split("Feed", 1)[1]

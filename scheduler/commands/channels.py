@@ -89,7 +89,7 @@ def channels_add(ctx: Context, name: str, urls: tuple[str, ...],
       newswatch channels add desk 'mailto://me:${MAIL_PASSWORD}@example.com'
       newswatch channels add hook json://127.0.0.1:8080/alerts --format markdown
     """
-    from alerts.delivery import is_usable_url, redact
+    from alerts.delivery import redact, url_problem
     from scheduler.config import expand_env
     from scheduler.config_file import set_table
 
@@ -98,9 +98,10 @@ def channels_add(ctx: Context, name: str, urls: tuple[str, ...],
         fail(f"a channel named {name!r} exists already; remove it first "
              f"(newswatch channels remove {name}) or choose another name", code=2)
     for url in urls:
-        if not is_usable_url(expand_env(url, os.environ)):
-            fail(f"{redact(url)} is not a URL Apprise can use; see "
-                 "https://github.com/caronc/apprise/wiki for each service's form", code=2)
+        problem = url_problem(expand_env(url, os.environ))
+        if problem is not None:
+            fail(f"{redact(url)} is not a URL Apprise can use: {problem} (see "
+                 "https://github.com/caronc/apprise/wiki for each service's form)", code=2)
     entry: dict[str, object] = {"urls": list(urls)}
     if message_format:
         entry["format"] = message_format

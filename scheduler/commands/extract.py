@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,8 @@ import click
 if TYPE_CHECKING:
     from crawler.extract import ExtractedArticle
 
+LISTING = ("no article: this page is mostly links (a homepage or section page); give the "
+           "address of one article, or watch the page with `newswatch sources add URL`")
 FETCH_TIMEOUT = 20.0
 USER_AGENT = "newswatch/0.1 (+extract command)"
 # Refuse to read more than this from a file or URL: no single article page is larger.
@@ -108,6 +110,7 @@ def extract(inputs: tuple[str, ...], page_url: str | None) -> None:
         newswatch extract https://example.com/news/story.html other.html | jq .title
     """
     from crawler.extract import extract_article
+    from crawler.extract.listing import mostly_links
 
     if page_url and len(inputs) > 1:
         raise click.UsageError("--url names the address of one file; give a single input.")
@@ -115,6 +118,10 @@ def extract(inputs: tuple[str, ...], page_url: str | None) -> None:
     for value in inputs:
         page = fetch(value) if _is_url(value) else read_file(value, page_url)
         article = extract_article(page.html, page.url) if page.html is not None else None
+        if article is not None and article.error is None and page.html is not None \
+                and mostly_links(page.html, article.body):
+            article = replace(article, body="", error=LISTING)
+            click.echo(f"newswatch: {value}: {LISTING}", err=True)
         unreadable |= page.html is None
         click.echo(json.dumps(as_record(page, article), ensure_ascii=False))
     sys.exit(1 if unreadable else 0)

@@ -160,12 +160,13 @@ def init(ctx: Context, source: str | None, source_name: str | None, rule: str | 
     if channel is not None:
         import os
 
-        from alerts.delivery import is_usable_url, redact
+        from alerts.delivery import redact, url_problem
         from scheduler.config import expand_env
 
-        if not is_usable_url(expand_env(channel, os.environ)):
-            fail(f"--channel: {redact(channel)} is not a URL Apprise can use; see "
-                 "https://github.com/caronc/apprise/wiki", code=2)
+        problem = url_problem(expand_env(channel, os.environ))
+        if problem is not None:
+            fail(f"--channel: {redact(channel)} is not a URL Apprise can use: {problem} "
+                 "(see https://github.com/caronc/apprise/wiki)", code=2)
     if rule is not None:
         from alerts.query import QueryError, parse_query
 

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from scheduler.commands.common import Context, opened_without_daemon, pass_context, reports_errors
+from scheduler.commands.common import (
+    Context,
+    opened_without_daemon,
+    pass_context,
+    plural,
+    reports_errors,
+)
 
 if TYPE_CHECKING:
     from scheduler.app import CycleReport
@@ -27,6 +33,19 @@ def run(ctx: Context, once: bool) -> None:
 
     Example: newswatch --config config.toml run --once
     """
+    try:
+        _run(ctx, once)
+    except KeyboardInterrupt:
+        # Before the daemon has its own handler (loading, migrating), or during --once.
+        if once:
+            click.echo("newswatch: interrupted; what was stored is kept and the next run "
+                       "goes on from there", err=True)
+            sys.exit(130)
+        click.echo("newswatch: stopped before the daemon had started", err=True)
+        sys.exit(0)
+
+
+def _run(ctx: Context, once: bool) -> None:
     from scheduler.app import App
     from scheduler.config import check_channel_urls
     from scheduler.daemon import Daemon
@@ -48,9 +67,10 @@ def report_cycle(report: CycleReport) -> None:
     if not report.crawl.ok:
         click.echo(f"crawl failed: {report.crawl.error}", err=True)
     click.echo(
-        f"crawl: {summary.get('articles_stored', 0)} new articles, "
-        f"{summary.get('requests', 0)} requests; "
-        f"matching: {report.matches.articles} articles, {report.matches.matches} matches; "
+        f"crawl: {plural(int(summary.get('articles_stored', 0)), 'new article')}, "
+        f"{plural(int(summary.get('requests', 0)), 'request')}; "
+        f"matching: {plural(report.matches.articles, 'article')}, "
+        f"{plural(report.matches.matches, 'match', 'matches')}; "
         f"alerts: {report.delivery.sent} sent, {report.delivery.retrying} to retry, "
         f"{report.delivery.failed} failed",
         err=True,

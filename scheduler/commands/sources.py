@@ -19,6 +19,7 @@ from scheduler.commands.common import (
     json_option,
     opened_app,
     pass_context,
+    plural,
     reports_errors,
 )
 from scheduler.config_basics import ConfigError
@@ -196,6 +197,10 @@ def sources_add(ctx: Context, url: str, name: str | None, kind: str, dry_run: bo
     config = loaded.config
     if any(url in (source.url, source.fetch_url) for source in config.sources):
         fail(f"{url} is already a source")
+    polled_by = _source_polling(loaded, url)
+    if polled_by is not None:
+        fail(f"{url} is already polled: it is the feed the source {polled_by!r} announces "
+             "(remove that source first to add the feed itself)")
     if name is not None and any(source.name == name for source in config.sources):
         fail(f"a source named {name!r} exists already; choose another --name")
     try:
@@ -210,6 +215,12 @@ def sources_add(ctx: Context, url: str, name: str | None, kind: str, dry_run: bo
             sys.exit(1)
     else:
         click.echo(_describe_preview(preview))
+        resolved = preview.get("resolved_url")
+        twin = next((source.name for source in config.sources
+                     if resolved and resolved in (source.url, source.fetch_url)), None)
+        if twin is not None:
+            fail(f"the page announces the feed {resolved}, which is already the source "
+                 f"{twin!r}: nothing added")
     name = name or _unique_name(preview.get("title") or _host(url),
                                 {source.name for source in config.sources})
     entry: dict[str, Any] = {"name": name, "url": url}
@@ -220,6 +231,26 @@ def sources_add(ctx: Context, url: str, name: str | None, kind: str, dry_run: bo
         return
     append_entry(loaded.path, "sources", entry)
     click.echo(f"Added source {name!r} to {loaded.path}.")
+
+
+def _source_polling(loaded: Any, url: str) -> str | None:
+    """The source whose polled URL (a feed its homepage announced) is `url`, from the
+    database, if there is one and it has been polled."""
+    from sqlalchemy import inspect, select
+
+    from crawler.models import Source
+    from scheduler.commands.common import Database
+
+    database = Database(loaded)
+    try:
+        if not inspect(database.engine).has_table(Source.__tablename__):
+            return None
+        configured = {source.name for source in loaded.config.sources}
+        with database.sessions() as session:
+            names = session.scalars(select(Source.name).where(Source.resolved_url == url))
+            return next((name for name in names if name in configured), None)
+    finally:
+        database.close()
 
 
 def _preview(config: Any, candidate: SourceConfig, config_dir: Path) -> dict[str, Any]:
@@ -377,7 +408,9 @@ def sources_import(ctx: Context, opml_file: Path, dry_run: bool) -> None:
         added += 1
         click.echo(f"{'would add' if dry_run else 'added'} {name!r}: {outline.url}")
     verb = "Would add" if dry_run else "Added"
-    click.echo(f"{verb} {added} sources from {opml_file} ({skipped} skipped).")
+    if not outlines:
+        fail(f"{opml_file}: no feeds in this OPML file (nothing added)")
+    click.echo(f"{verb} {plural(added, 'source')} from {opml_file} ({skipped} skipped).")
 
 
 @sources.command("export")
