@@ -395,13 +395,13 @@ def test_crawl_by_hand_prints_lines_or_a_progress_bar(
                            text=True, timeout=120, env={**os.environ, **FAST_ENV})
     assert plain.returncode == 0, plain.stderr
     assert "[1/1] The Daily Example: ok" in plain.stdout
-    assert "crawl finished in" in plain.stdout and "2 new article(s)" in plain.stdout
+    assert "crawl finished in" in plain.stdout and "2 new articles" in plain.stdout
 
     unknown = subprocess.run([NEWSWATCH, "--config", str(config), "crawl", "Nope"],
                              capture_output=True, text=True, timeout=60,
                              env={**os.environ, **FAST_ENV})
     assert unknown.returncode == 1
-    assert "unknown source(s): 'Nope' (configured: 'The Daily Example')" in unknown.stderr
+    assert "unknown source: 'Nope' (configured: 'The Daily Example')" in unknown.stderr
 
     # On a terminal: a rich progress bar on stderr.
     controller, terminal = pty.openpty()

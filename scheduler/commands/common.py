@@ -156,7 +156,7 @@ def print_table(headers: list[str], rows: list[list[Any]], *,
     from rich.table import Table
     from rich.text import Text
 
-    stdout = click.get_text_stream("stdout")
+    stdout = sys.stdout
     console = Console(file=stdout, highlight=False, soft_wrap=False,
                       width=None if stdout.isatty() else 10_000)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")

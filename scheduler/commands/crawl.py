@@ -17,6 +17,7 @@ from scheduler.commands.common import (
     fail,
     opened_without_daemon,
     pass_context,
+    plural,
     reports_errors,
 )
 
@@ -85,7 +86,7 @@ class PlainDisplay:
         self.articles = 0
 
     def __enter__(self) -> PlainDisplay:
-        click.echo(f"crawling {len(self.watcher.names)} source(s)")
+        click.echo(f"crawling {plural(len(self.watcher.names), 'source')}")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -158,7 +159,7 @@ class RichDisplay:
 def crawl(ctx: Context, sources: tuple[str, ...]) -> None:
     """Crawl sources now, by hand, and watch the progress.
 
-    Crawls the named sources (every configured source by default) once, in one child
+    Crawls the named sources (every source not paused, by default) once, in one child
     process with the daemon's limits, and stores the new articles; the daemon's next
     cycle (or `newswatch run --once`) matches and alerts on them. On a terminal a progress
     bar shows sources done and articles stored; otherwise one line per source is printed.
@@ -177,10 +178,11 @@ def crawl(ctx: Context, sources: tuple[str, ...]) -> None:
     app = App(ctx.load())
     try:
         configured = [s.name for s in app.config.sources]
-        names = list(dict.fromkeys(sources)) or configured
+        names = list(dict.fromkeys(sources)) or [s.name for s in app.config.polled_sources]
         unknown = [name for name in names if name not in configured]
         if unknown:
-            fail(f"unknown source(s): {', '.join(map(repr, unknown))} (configured: "
+            fail(f"unknown {'source' if len(unknown) == 1 else 'sources'}: "
+                 f"{', '.join(map(repr, unknown))} (configured: "
                  f"{', '.join(map(repr, configured)) or 'none'})")
         if not names:
             fail("no sources are configured")
@@ -205,8 +207,8 @@ def _crawl(app: App, names: list[str]) -> None:
     failed = {problem.name for problem in problems}
     click.echo(
         f"crawl {'finished' if outcome.ok else 'failed'} in "
-        f"{time.monotonic() - started:.1f}s: {len(names)} source(s), {len(failed)} failed, "
-        f"{display.articles} new article(s)"
+        f"{time.monotonic() - started:.1f}s: {plural(len(names), 'source')}, {len(failed)} "
+        f"failed, {plural(display.articles, 'new article')}"
     )
     if not outcome.ok:
         fail(f"crawl failed: {outcome.error}")
