@@ -96,6 +96,8 @@ class Article(Base):
         UniqueConstraint("url_hash", name="uq_articles_url_hash"),
         # Lookups by URL: a hash index on PostgreSQL takes a value of any length.
         Index("ix_articles_url", "url", postgresql_using="hash"),
+        # A source's newest publish dates (why it polls at its interval: status, sources).
+        Index("ix_articles_source_published", "source_id", "published_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
