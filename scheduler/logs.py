@@ -42,6 +42,9 @@ class JsonFormatter(logging.Formatter):
 
 MASK = "****"
 _URL_PART_SEPARATORS = re.compile(r"[/:@?&=#,;]+")
+# URL parts that no service keeps secret: their mention in a text (a source's error naming
+# 127.0.0.1) needs no Apprise (a second of imports) to decide what to mask.
+_NEVER_SECRET = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}|localhost|https?|json|xml|form|mailtos?")
 
 
 class SecretsFilter(logging.Filter):
@@ -59,7 +62,8 @@ class SecretsFilter(logging.Filter):
             known = set(self._values) | {value for value in values if len(value) >= 3}
             self._values = sorted(known, key=len, reverse=True)
             for url in urls:
-                parts = {part for part in _URL_PART_SEPARATORS.split(url) if len(part) >= 3}
+                parts = {part for part in _URL_PART_SEPARATORS.split(url)
+                         if len(part) >= 3 and not _NEVER_SECRET.fullmatch(part)}
                 self._urls.setdefault(url, frozenset(parts))
 
     def forget(self) -> None:
