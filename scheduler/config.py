@@ -412,6 +412,17 @@ class AdminConfig(_Section):
     unhealthy_after: Duration = timedelta(days=1)
 
 
+class WebConfig(_Section):
+    """The browser UI, REST API and feeds (scheduler/web): `newswatch serve`, or the daemon
+    when `enabled`. A non-loopback `host` is refused until a password is set."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    # The address users reach the app at (behind a proxy), for links in feeds.
+    base_url: str | None = None
+
+
 class Config(_Section):
     storage: StorageConfig = StorageConfig()
     crawler: CrawlerConfig = CrawlerConfig()
@@ -422,6 +433,7 @@ class Config(_Section):
     daemon: DaemonConfig = DaemonConfig()
     retention: RetentionConfig = RetentionConfig()
     admin: AdminConfig = AdminConfig()
+    web: WebConfig = WebConfig()
 
     @model_validator(mode="after")
     def _retention_outlasts_the_age_limit(self) -> Config:

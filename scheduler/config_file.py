@@ -10,7 +10,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,34 @@ def remove_entry(path: Path, array: str, name: str) -> LoadedConfig:
     return _replace(path, document)
 
 
+def update_entry(path: Path, array: str, name: str, changes: Mapping[str, Any], *,
+                 check: Callable[[LoadedConfig], None] | None = None) -> LoadedConfig:
+    """Change keys of the entry called `name`: a `[[array]]` table whose `name` key is
+    `name`, or the `[array.name]` table (channels). A None value removes the key; other
+    keys, comments and layout stay. KeyError if there is no such entry. `check` is a
+    further validation of the new config (e.g. `check_channel_urls`)."""
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    table = _find_entry(document, array, name)
+    for key, value in changes.items():
+        if value is None:
+            if key in table:
+                del table[key]
+        else:
+            table[key] = value
+    return _replace(path, document, check)
+
+
+def _find_entry(document: tomlkit.TOMLDocument, array: str, name: str) -> Any:
+    entries = document.get(array)
+    if isinstance(entries, AoT):
+        for table in entries:
+            if table.get("name") == name:
+                return table
+    elif isinstance(entries, dict) and isinstance(entries.get(name), dict):
+        return entries[name]
+    raise KeyError(name)
+
+
 def _copy_ownership(original: Path, replacement: str) -> None:
     status = original.stat()
     os.chmod(replacement, stat.S_IMODE(status.st_mode))
@@ -58,7 +86,8 @@ def _copy_ownership(original: Path, replacement: str) -> None:
         os.chown(replacement, status.st_uid, status.st_gid)
 
 
-def _replace(path: Path, document: tomlkit.TOMLDocument) -> LoadedConfig:
+def _replace(path: Path, document: tomlkit.TOMLDocument,
+             check: Callable[[LoadedConfig], None] | None = None) -> LoadedConfig:
     """Validate the new text, then swap it in atomically; ConfigError leaves the file.
 
     The new file keeps the old one's mode and owner (a daemon user must still be able to
@@ -71,7 +100,9 @@ def _replace(path: Path, document: tomlkit.TOMLDocument) -> LoadedConfig:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(tomlkit.dumps(document))
         try:
-            load_config(Path(temporary))
+            candidate = load_config(Path(temporary))
+            if check is not None:
+                check(candidate)
         except ConfigError as error:
             raise ConfigError(
                 [problem.replace(temporary, str(shown_path)) for problem in error.problems]

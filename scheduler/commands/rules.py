@@ -9,13 +9,12 @@ from datetime import timedelta
 
 import click
 
-from alerts.backtest import Found, find_matching
+from alerts.backtest import Found, backtest_stories, find_matching
 from alerts.durations import parse_duration
 from alerts.highlight import snippet_spans
 from alerts.matching import article_document
 from alerts.query import QueryError, format_query, parse_query
 from crawler.models import utcnow
-from crawler.urls import site_of
 from scheduler.commands.common import Context, fail, opened_app, pass_context, reports_errors
 from scheduler.config_file import append_entry, remove_entry
 
@@ -179,16 +178,10 @@ def rules_test(ctx: Context, query: str, since: timedelta, limit: int) -> None:
     Example: newswatch rules test "Putin visit Pyongyang" --since 7d
     """
     parsed = _parsed(query)
-    stories: dict[int, list[Found]] = {}
     with opened_app(ctx, sync=False) as app, app.sessions() as session:
-        for found in find_matching(session, parsed, since=utcnow() - since):
-            key = found.article.story_id or -found.article.id
-            if key not in stories and len(stories) >= limit:
-                break
-            stories.setdefault(key, []).append(found)
-        for articles in stories.values():
-            first = articles[-1]
-            outlets = sorted({site_of(f.article.url) for f in articles})
+        stories = backtest_stories(session, parsed, utcnow() - since, limit)
+        for story in stories:
+            first, outlets = story.first, story.outlets
             click.echo(f"{_when(first)}  {first.article.title}  ({len(outlets)} outlets: "
                        f"{', '.join(outlets)})")
             click.echo(f"    {_highlighted(first)}")
