@@ -18,6 +18,7 @@ from scheduler.commands.run import run
 from scheduler.commands.sources import sources
 from scheduler.commands.status import status
 from scheduler.commands.stories import stories
+from scheduler.commands.web import serve, web
 from scheduler.config import CONFIG_ENV, config_path
 from scheduler.logs import setup_logging
 
@@ -58,6 +59,7 @@ def main(
 
 for command in (
     run, status, reload, crawl, sources, config, db, extract, rules, search, stories, alerts,
+    serve, web,
 ):
     main.add_command(command)
 
