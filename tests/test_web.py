@@ -297,3 +297,46 @@ def unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def _wait_for(url: str, headers: dict[str, str], process: subprocess.Popen) -> dict:
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                        timeout=5) as answer:
+                return json.load(answer)
+        except (urllib.error.URLError, ConnectionError):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.3)
+
+
+def test_the_daemon_serves_the_app_and_reloads_what_it_saves(web: WebSetup,
+                                                             unused_port: int) -> None:
+    import signal
+    import urllib.request
+
+    with web.config_file.open("a") as config:
+        config.write(f"\n[web]\nenabled = true\nport = {unused_port}\n")
+    daemon = subprocess.Popen([NEWSWATCH, "--config", str(web.config_file), "run"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{unused_port}/api/v1"
+    try:
+        status = _wait_for(f"{base}/status", bearer(web.token), daemon)
+        assert status["daemon"]["running"]
+        request = urllib.request.Request(
+            f"{base}/rules", method="POST", headers={**bearer(web.token),
+                                                     "Content-Type": "application/json"},
+            data=json.dumps({"name": "Kim", "query": "Kim", "channels": ["desk"]}).encode())
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            saved = json.load(answer)
+        assert saved["saved"] and "reloaded its config: rules +Kim" in saved["reload"]
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, log = daemon.communicate(timeout=60)
+    assert "web app on http://127.0.0.1" in log
+    assert "config reloaded" in log and "+Kim" in log
