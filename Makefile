@@ -28,7 +28,17 @@ $(SYNAPSE_VENV)/bin/synapse_homeserver:
 	$(SYNAPSE_VENV)/bin/python -m pip install --quiet 'matrix-synapse>=1.100,<2'
 	touch $@
 
-test: $(BIN)/newswatch $(SYNAPSE_VENV)/bin/synapse_homeserver
+# Debian's Chromium for the web app's browser tests (Playwright drives it through
+# executable_path: no browser can be downloaded here). Needs root; without it those
+# tests are skipped.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	-apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  echo "Chromium not installed: the browser tests will be skipped"
+
+test: $(BIN)/newswatch $(SYNAPSE_VENV)/bin/synapse_homeserver $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
