@@ -299,6 +299,7 @@ class ChannelConfig(_Section):
     """Where alerts go and how they look; see alerts.channels and alerts.templates."""
 
     urls: list[str] = Field(min_length=1)
+    id: StableId = None
     format: Literal["text", "markdown", "html"] = "text"
     timezone: str = "UTC"
     title: str | None = None
@@ -335,8 +336,14 @@ class ChannelConfig(_Section):
         return value
 
 
+# A stable id for a rule or channel (`id = "r7f3a"`): renaming the entry keeps its alert
+# history, so old stories are not alerted again (scheduler/renames.py).
+StableId = Annotated[str | None, Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+
+
 class RuleConfig(_Section):
     name: RuleName
+    id: StableId = None
     query: str
     channels: list[str] = Field(min_length=1)
     sources: list[str] | None = None
@@ -455,6 +462,11 @@ class Config(_Section):
     def _cross_references(self) -> Config:
         _require_unique("sources", [s.name for s in self.sources])
         _require_unique("rules", [r.name for r in self.rules])
+        _require_unique_ids("rules", [r.id for r in self.rules])
+        channel_ids = [(name, c.id) for name, c in self.channels.items() if c.id]
+        for position, (name, stable_id) in enumerate(channel_ids):
+            if any(other == stable_id for _, other in channel_ids[:position]):
+                raise _LocatedError(("channels", name, "id"), f"duplicate id {stable_id!r}")
         for name in self.channels:
             problem = _length_problem(name, CHANNEL_NAME_LENGTH)
             if problem:
@@ -497,6 +509,16 @@ class _LocatedError(ValueError):
     def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
         super().__init__(message)
         self.loc = loc
+
+
+def _require_unique_ids(section: str, ids: list[str | None]) -> None:
+    seen: set[str] = set()
+    for index, stable_id in enumerate(ids):
+        if stable_id is None:
+            continue
+        if stable_id in seen:
+            raise _LocatedError((section, index, "id"), f"duplicate id {stable_id!r}")
+        seen.add(stable_id)
 
 
 def _require_unique(section: str, names: list[str]) -> None:

@@ -69,3 +69,14 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConfigId(Base):
+    """The name a rule's or channel's stable `id` had when last seen: when the config
+    gives that id another name, the history stored under the old name is renamed."""
+
+    __tablename__ = "config_ids"
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # "rule" or "channel"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))

@@ -340,3 +340,30 @@ def test_the_daemon_serves_the_app_and_reloads_what_it_saves(web: WebSetup,
         _, log = daemon.communicate(timeout=60)
     assert "web app on http://127.0.0.1" in log
     assert "config reloaded" in log and "+Kim" in log
+
+
+def test_renaming_a_rule_keeps_its_history_and_never_re_alerts(web: WebSetup) -> None:
+    from crawler.models import Article, Source, Story
+    from scheduler.reload import reload_app
+
+    client = web.client()
+    renamed = client.patch("/api/v1/rules/Putin", headers=bearer(web.token),
+                           json={"name": "Kremlin"})
+    assert renamed.status_code == 200, renamed.text
+    text = web.config_file.read_text()
+    assert 'name = "Kremlin"' in text and 'id = "r' in text
+    assert "# the rule under test" in text
+    reload_app(web.app)  # what the daemon does on the reload the API asked for
+    history = client.get("/api/v1/alerts", params={"rule": "Kremlin"},
+                         headers=bearer(web.token)).json()
+    assert len(history) == 2
+    # A copy of an already alerted story arrives: no second alert under the new name.
+    with web.app.sessions.begin() as session:
+        story = session.query(Story).filter_by(headline="Putin meets Kim").one()
+        source = session.query(Source).filter_by(name="Wire").one()
+        session.add(Article(source=source, url="http://other.test/kim", title="Putin meets Kim",
+                            body="The leaders met in Pyongyang.", language="en",
+                            content_hash="copy", story_id=story.id))
+    report = web.app.match()
+    assert report.matches == 1 and report.notifications == 0
+    assert len(client.get("/api/v1/alerts", headers=bearer(web.token)).json()) == 2

@@ -9,6 +9,7 @@ asking the running daemon to reload (scheduler.reload), exactly like `newswatch 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from scheduler.config import LoadedConfig, check_channel_urls, load_config
 from scheduler.config_file import append_entry, remove_entry, update_entry
 from scheduler.logs import mask_secrets
 from scheduler.reload import NoDaemon, signal_daemon
+from scheduler.renames import remember_name
 from scheduler.status import gather_status, status_json
 
 logger = logging.getLogger(__name__)
@@ -172,9 +174,21 @@ class Service:
         raise NotFound(f"no rule named {name!r}")
 
     def add_rule(self, entry: Mapping[str, Any]) -> Applied:
-        return self._applied(append_entry(self.config_file, "rules", _present(entry)))
+        """Add a rule with a stable id (renaming it later keeps its history)."""
+        entry = {"name": entry.get("name"), "id": new_stable_id(), **_present(entry)}
+        return self._applied(append_entry(self.config_file, "rules", entry))
 
     def update_rule(self, name: str, changes: Mapping[str, Any]) -> Applied:
+        """Change a rule; a new `name` is a rename that keeps the rule's alert history: the
+        rule gets a stable id if it had none, and its current name is remembered for it,
+        so the daemon moves the history when it loads the renamed rule."""
+        changes = dict(changes)
+        if changes.get("name") not in (None, name):
+            current = self.rule(name)
+            stable_id = current.get("id") or new_stable_id()
+            with self.app.sessions.begin() as session:
+                remember_name(session, "rule", stable_id, name)
+            changes["id"] = stable_id
         return self._edit("rules", name, changes)
 
     def remove_rule(self, name: str) -> Applied:
@@ -318,6 +332,10 @@ class Service:
 
     def has_tables(self) -> bool:
         return inspect(self.app.engine).has_table(Source.__tablename__)
+
+
+def new_stable_id() -> str:
+    return "r" + secrets.token_hex(4)
 
 
 def _present(entry: Mapping[str, Any]) -> dict[str, Any]:

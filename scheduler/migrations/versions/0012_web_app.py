@@ -1,4 +1,5 @@
-"""The web app's tables: its settings (password hash, signing keys) and API tokens.
+"""The web app's tables: its settings (password hash, signing keys) and API tokens; and
+the names of rules' and channels' stable ids (renames keep their history).
 
 Revision ID: 0012
 Revises: 0009
@@ -34,8 +35,15 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("last_used_at", UTCDateTime(), nullable=True),
     )
+    op.create_table(
+        "config_ids",
+        sa.Column("kind", sa.String(10), primary_key=True),
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("config_ids")
     op.drop_table("api_tokens")
     op.drop_table("web_settings")
