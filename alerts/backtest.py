@@ -162,12 +162,18 @@ class StoryFound:
         return sorted({site_of(found.article.url) for found in self.articles})
 
 
-def backtest_stories(session: Session, query: Query, since: datetime | None,
-                     limit: int) -> list[StoryFound]:
+def backtest_stories(session: Session, query: Query, since: datetime | None, limit: int,
+                     sources: frozenset[str] | None = None,
+                     languages: frozenset[str] | None = None) -> list[StoryFound]:
     """The stories (at most `limit`, newest first) that `query` would have alerted on
-    among the articles stored since `since`: what `rules test` and the web preview show."""
+    among the articles stored since `since`: what `rules test` and the web preview show.
+    `sources` and `languages`: a rule's filters (None: any)."""
     stories: dict[int, list[Found]] = {}
     for found in find_matching(session, query, since=since):
+        if sources is not None and found.article.source.name not in sources:
+            continue
+        if languages is not None and found.article.language not in languages:
+            continue
         key = found.article.story_id or -found.article.id
         if key not in stories and len(stories) >= limit:
             break

@@ -173,6 +173,26 @@ def delete_source(name: Name, service: ServiceDep) -> dict[str, Any]:
     return _call(service.remove_source, name).as_json()
 
 
+@router.post("/sources/{name}/pause", summary="Pause a source (`paused = true`)")
+def pause_source(name: Name, service: ServiceDep) -> dict[str, Any]:
+    return _call(service.set_paused, "sources", name, True).as_json()
+
+
+@router.post("/sources/{name}/resume", summary="Resume a paused source")
+def resume_source(name: Name, service: ServiceDep) -> dict[str, Any]:
+    return _call(service.set_paused, "sources", name, False).as_json()
+
+
+@router.post("/rules/{name}/pause", summary="Pause a rule (`paused = true`)")
+def pause_rule(name: Name, service: ServiceDep) -> dict[str, Any]:
+    return _call(service.set_paused, "rules", name, True).as_json()
+
+
+@router.post("/rules/{name}/resume", summary="Resume a paused rule")
+def resume_rule(name: Name, service: ServiceDep) -> dict[str, Any]:
+    return _call(service.set_paused, "rules", name, False).as_json()
+
+
 @router.get("/rules", summary="The rules in config.toml")
 def get_rules(service: ServiceDep) -> list[dict[str, Any]]:
     return _call(service.rules)
@@ -182,8 +202,12 @@ def get_rules(service: ServiceDep) -> list[dict[str, Any]]:
             summary="The stories a query would have alerted on, matched words highlighted")
 def get_rule_preview(service: ServiceDep,
                      query: Annotated[str, Query(min_length=1, max_length=4000)],
-                     since: Since = "30d", limit: Limit = 50) -> list[dict[str, Any]]:
-    return _call(service.preview, query, since, limit)
+                     since: Since = "30d", limit: Limit = 50,
+                     source: Annotated[list[str] | None, Query(max_length=200)] = None,
+                     language: Annotated[list[str] | None, Query(max_length=3)] = None,
+                     ) -> list[dict[str, Any]]:
+    """`source` and `language` (repeatable) filter like a rule's `sources`/`languages`."""
+    return _call(service.preview, query, since, limit, source, language)
 
 
 @router.get("/rules/{name}", summary="One rule")
@@ -195,7 +219,8 @@ def get_rule(name: Name, service: ServiceDep) -> dict[str, Any]:
 def get_saved_rule_preview(name: Name, service: ServiceDep, since: Since = "30d",
                            limit: Limit = 50) -> list[dict[str, Any]]:
     rule = _call(service.rule, name)
-    return _call(service.preview, rule["query"], since, limit)
+    return _call(service.preview, rule["query"], since, limit, rule["sources"],
+                 rule["languages"])
 
 
 @router.post("/rules", status_code=201, summary="Add a rule to config.toml")

@@ -20,7 +20,7 @@ from scheduler.config import ConfigError
 from scheduler.status import describe_daemon
 from scheduler.web import security
 from scheduler.web.feeds import feed_path
-from scheduler.web.service import NotFound, Service
+from scheduler.web.service import NotFound, Service, can_pause
 
 HERE = Path(__file__).parent
 templates = Environment(loader=FileSystemLoader(HERE / "templates"),
@@ -51,8 +51,9 @@ def render(request: Request, name: str, status_code: int = 200,
     from scheduler.web.app import csrf_token
 
     page = templates.get_template(name).render(
-        request=request, csrf=csrf_token(request), user=request.session.get("user"),
-        flash=request.session.pop("flash", None), path=request.url.path, **context)
+        request=request, can_pause=can_pause(), csrf=csrf_token(request),
+        user=request.session.get("user"), flash=request.session.pop("flash", None),
+        path=request.url.path, **context)
     return HTMLResponse(page, status_code, headers=headers)
 
 
@@ -220,12 +221,14 @@ def new_rule(request: Request) -> HTMLResponse:
 
 
 @pages.get("/rules/preview")
-def rule_preview(request: Request, query: str = "", since: str = "30d") -> HTMLResponse:
+def rule_preview(request: Request, query: str = "", since: str = "30d", sources: str = "",
+                 languages: str = "") -> HTMLResponse:
     stories: list[dict[str, Any]] = []
     error = None
     if query.strip():
         try:
-            stories = service_of(request).preview(query[:4000], since[:20])
+            stories = service_of(request).preview(query[:4000], since[:20], 50,
+                                                  _listed(sources), _listed(languages))
         except QueryError as problem:
             error = f"Invalid query: {problem}"
         except ValueError as problem:
@@ -397,6 +400,18 @@ def _change(request: Request, back: str, action: Any, done: str) -> Response:
 def _back(request: Request, path: str, flash: str) -> Response:
     request.session["flash"] = flash
     return RedirectResponse(path, 303)
+
+
+# Last: the other POST routes of the same shape (remove, test) must match first.
+@pages.post("/{array}/{name}/{action}")
+def pause_or_resume(request: Request, array: str, name: str, action: str,
+                    csrf_token: Csrf = None) -> Response:
+    if array not in ("sources", "rules") or action not in ("pause", "resume"):
+        raise HTTPException(404, "no such page")
+    check_csrf(request, csrf_token)
+    return _change(request, f"/{array}",
+                   lambda s: s.set_paused(array, name, action == "pause"),
+                   f"{'Paused' if action == 'pause' else 'Resumed'} {name!r}.")
 
 
 router.include_router(pages)

@@ -137,6 +137,7 @@ class Service:
                 "next_poll_why": _why_next_poll(row, config.source_interval(source)),
                 "entries": state.get("entries", {}),
                 "healthy": state.get("failing_since") is None,
+                "paused": bool(getattr(source, "paused", False)),
             })
         return listed
 
@@ -161,6 +162,11 @@ class Service:
 
     def remove_source(self, name: str) -> Applied:
         return self._remove("sources", name)
+
+    def set_paused(self, array: str, name: str, paused: bool) -> Applied:
+        """Pause or resume a source or rule: the `paused` key of issue 15's
+        `sources/rules pause|resume` (refused by the config check where it is unknown)."""
+        return self._edit(array, name, {"paused": True if paused else None})
 
     # -- rules --------------------------------------------------------------------------
 
@@ -194,15 +200,20 @@ class Service:
     def remove_rule(self, name: str) -> Applied:
         return self._remove("rules", name)
 
-    def preview(self, query: str, since: str = "30d",
-                limit: int = PREVIEW_LIMIT) -> list[dict[str, Any]]:
-        """The stories `query` would have alerted on since `since` (`rules test`): its
-        matched words as spans of a snippet, and which terms matched in which field.
-        QueryError or ValueError for a bad query or duration."""
+    def preview(self, query: str, since: str = "30d", limit: int = PREVIEW_LIMIT,
+                sources: list[str] | None = None,
+                languages: list[str] | None = None) -> list[dict[str, Any]]:
+        """The stories `query` would have alerted on since `since` (`rules test`), with a
+        rule's source and language filters: its matched words as spans of a snippet, and
+        which terms matched in which field. QueryError or ValueError for a bad query or
+        duration."""
         parsed = parse_query(query)
         start = utcnow() - parse_duration(since)
         with self.app.sessions() as session:
-            stories = backtest_stories(session, parsed, start, limit)
+            stories = backtest_stories(
+                session, parsed, start, limit,
+                frozenset(sources) if sources else None,
+                frozenset(code.lower() for code in languages) if languages else None)
             return [_story_preview(story) for story in stories]
 
     # -- stories, articles, alerts -------------------------------------------------------
@@ -332,6 +343,13 @@ class Service:
 
     def has_tables(self) -> bool:
         return inspect(self.app.engine).has_table(Source.__tablename__)
+
+
+def can_pause() -> bool:
+    """Whether this config knows `paused` (sources and rules pause|resume, issue 15)."""
+    from scheduler.config import RuleConfig, SourceConfig
+
+    return "paused" in SourceConfig.model_fields and "paused" in RuleConfig.model_fields
 
 
 def new_stable_id() -> str:
