@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.items import AoT
+from tomlkit.items import AoT, Table
 
 from scheduler.config import ConfigError, LoadedConfig, load_config
 
@@ -58,14 +58,46 @@ def update_entry(path: Path, array: str, name: str, changes: Mapping[str, Any], 
     keys, comments and layout stay. KeyError if there is no such entry. `check` is a
     further validation of the new config (e.g. `check_channel_urls`)."""
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    table = _find_entry(document, array, name)
+    _apply(_find_entry(document, array, name), changes)
+    return _replace(path, document, check)
+
+
+def set_table(path: Path, section: str, name: str, entry: Mapping[str, Any], *,
+              check: Callable[[LoadedConfig], None] | None = None) -> LoadedConfig:
+    """Add the table `[section.name]` (e.g. a channel), or set its keys if it exists."""
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    parent = document.get(section)
+    if parent is None:
+        parent = tomlkit.table(is_super_table=True)
+        document.add(tomlkit.nl())
+        document.add(section, parent)
+    if name in parent:
+        _apply(parent[name], entry)
+    else:
+        table = tomlkit.table()
+        _apply(table, entry)
+        parent.add(name, table)
+    return _replace(path, document, check)
+
+
+def remove_table(path: Path, section: str, name: str) -> LoadedConfig:
+    """Remove the table `[section.name]`; KeyError if there is none."""
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    parent = document.get(section)
+    if not isinstance(parent, Table) or name not in parent:
+        raise KeyError(name)
+    del parent[name]
+    return _replace(path, document)
+
+
+def _apply(table: Any, changes: Mapping[str, Any]) -> None:
+    """Set each key of `changes` in `table`; a None value removes the key."""
     for key, value in changes.items():
         if value is None:
             if key in table:
                 del table[key]
         else:
             table[key] = value
-    return _replace(path, document, check)
 
 
 def _find_entry(document: tomlkit.TOMLDocument, array: str, name: str) -> Any:

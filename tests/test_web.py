@@ -381,3 +381,31 @@ def test_renaming_a_rule_keeps_its_history_and_never_re_alerts(web: WebSetup) ->
     report = web.app.match()
     assert report.matches == 1 and report.notifications == 0
     assert len(client.get("/api/v1/alerts", headers=bearer(web.token)).json()) == 2
+
+
+def test_channels_are_added_and_removed_through_the_editor(web: WebSetup) -> None:
+    client = web.client()
+    auth = bearer(web.token)
+    bad = client.post("/api/v1/channels", headers=auth,
+                      json={"name": "ops", "urls": ["nosuch://x"]})
+    assert bad.status_code == 422
+    assert "not a URL Apprise can use" in bad.json()["detail"]["problems"][0]
+    added = client.post("/api/v1/channels", headers=auth, json={
+        "name": "ops", "urls": ["json://bot:topsecret@127.0.0.1:9/ops"], "format": "markdown"})
+    assert added.status_code == 201, added.text
+    text = web.config_file.read_text()
+    assert "[channels.ops]" in text and 'id = "c' in text and "# where alerts go" in text
+    listed = {c["name"]: c for c in client.get("/api/v1/channels", headers=auth).json()}
+    assert listed["ops"]["format"] == "markdown" and "topsecret" not in str(listed)
+    assert client.post("/api/v1/channels", headers=auth, json={
+        "name": "ops", "urls": ["log://"]}).status_code == 422
+    in_use = client.delete("/api/v1/channels/desk", headers=auth)
+    assert in_use.status_code == 422
+    assert "unknown channel 'desk'" in in_use.json()["detail"]["problems"][0]
+    assert client.delete("/api/v1/channels/ops", headers=auth).status_code == 200
+    assert "[channels.ops]" not in web.config_file.read_text()
+    browser = web.logged_in()
+    csrf = csrf_of(browser.get("/channels").text)
+    page = browser.post("/channels", data={"name": "pager", "url": "log://", "format": "text",
+                                           "csrf_token": csrf})
+    assert page.status_code == 303 and "[channels.pager]" in web.config_file.read_text()

@@ -134,6 +134,14 @@ class ChannelChanges(_Body):
     quiet_hours: str | None = Field(default=None, max_length=100)
 
 
+class ChannelIn(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    urls: list[str] = Field(min_length=1, max_length=20)
+    format: Literal["text", "markdown", "html"] = "text"
+    timezone: str | None = Field(default=None, max_length=64)
+    digest: str | None = Field(default=None, max_length=100)
+
+
 class RetryIn(_Body):
     ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(default=[], max_length=1000)
     failed: bool = Field(default=False, description="Requeue every failed alert.")
@@ -280,6 +288,17 @@ def retry_alerts(body: RetryIn, service: ServiceDep) -> dict[str, list[int]]:
 @router.get("/channels", summary="Channels, their Apprise URLs masked")
 def get_channels(service: ServiceDep) -> list[dict[str, Any]]:
     return _call(service.channels)
+
+
+@router.post("/channels", status_code=201, summary="Add a channel to config.toml")
+def post_channel(body: ChannelIn, service: ServiceDep) -> dict[str, Any]:
+    settings = body.model_dump(exclude={"name"})
+    return _call(service.add_channel, body.name, settings).as_json()
+
+
+@router.delete("/channels/{name}", summary="Remove a channel from config.toml")
+def delete_channel(name: Name, service: ServiceDep) -> dict[str, Any]:
+    return _call(service.remove_channel, name).as_json()
 
 
 @router.patch("/channels/{name}", summary="Change a channel in config.toml")

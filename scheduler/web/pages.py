@@ -346,10 +346,43 @@ def retry_alerts(request: Request, ids: Annotated[list[int], Form()] = [],  # no
 
 @pages.get("/channels")
 def channels_page(request: Request) -> HTMLResponse:
+    return _channels_page(request, [])
+
+
+@pages.post("/channels")
+def add_channel(request: Request, name: Annotated[str, Form(max_length=200)],
+                url: Annotated[str, Form(max_length=4000)],
+                format: Annotated[str, Form()] = "text", csrf_token: Csrf = None) -> Response:
+    check_csrf(request, csrf_token)
+    service = service_of(request)
+    try:
+        applied = service.add_channel(name.strip(), {"urls": [url.strip()], "format": format})
+    except ConfigError as error:
+        return _channels_page(request, error.problems)
+    except ValueError as error:
+        return _channels_page(request, [str(error)])
+    return _back(request, "/channels", f"Added channel {name.strip()!r}. {applied.reload}")
+
+
+@pages.post("/channels/{name}/remove")
+def remove_channel(request: Request, name: str, csrf_token: Csrf = None) -> Response:
+    check_csrf(request, csrf_token)
+    service = service_of(request)
+    try:
+        applied = service.remove_channel(name)
+    except ConfigError as error:
+        return _channels_page(request, error.problems)
+    except NotFound as error:
+        raise HTTPException(404, str(error)) from None
+    return _back(request, "/channels", f"Removed channel {name!r}. {applied.reload}")
+
+
+def _channels_page(request: Request, problems: list[str]) -> HTMLResponse:
     channels = service_of(request).channels()
     feeds = {c["name"]: (feed_path(request, "channel", c["name"], "atom"),
                          feed_path(request, "channel", c["name"], "json")) for c in channels}
-    return render(request, "channels.html", channels=channels, feeds=feeds, problems=[])
+    return render(request, "channels.html", 422 if problems else 200, channels=channels,
+                  feeds=feeds, problems=problems)
 
 
 @pages.post("/channels/{name}/test")
@@ -376,12 +409,7 @@ def edit_channel(request: Request, name: str,
     try:
         applied = service.update_channel(name, changes)
     except ConfigError as error:
-        channels = service.channels()
-        feeds = {c["name"]: (feed_path(request, "channel", c["name"], "atom"),
-                             feed_path(request, "channel", c["name"], "json"))
-                 for c in channels}
-        return render(request, "channels.html", 422, channels=channels, feeds=feeds,
-                      problems=error.problems)
+        return _channels_page(request, error.problems)
     except NotFound as error:
         raise HTTPException(404, str(error)) from None
     return _back(request, "/channels", f"Saved channel {name!r}. {applied.reload}")

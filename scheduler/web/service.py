@@ -32,7 +32,13 @@ from crawler.urls import site_of
 from scheduler.app import App
 from scheduler.commands.stories import recent_stories
 from scheduler.config import LoadedConfig, check_channel_urls, load_config
-from scheduler.config_file import append_entry, remove_entry, update_entry
+from scheduler.config_file import (
+    append_entry,
+    remove_entry,
+    remove_table,
+    set_table,
+    update_entry,
+)
 from scheduler.logs import mask_secrets
 from scheduler.reload import NoDaemon, signal_daemon
 from scheduler.renames import remember_name
@@ -305,6 +311,23 @@ class Service:
             shown["urls"] = [redact(url) for url in settings.urls]  # never the secrets
             listed.append({"name": name, **shown})
         return listed
+
+    def add_channel(self, name: str, settings: Mapping[str, Any]) -> Applied:
+        """Add `[channels.NAME]` with a stable id; its URLs are checked like `config
+        check` does. ValueError if the name is taken."""
+        if name in self.loaded.config.channels:
+            raise ValueError(f"a channel named {name!r} exists already")
+        entry = {"id": "c" + secrets.token_hex(4), **_present(settings)}
+        return self._applied(set_table(self.config_file, "channels", name, entry,
+                                       check=check_channel_urls))
+
+    def remove_channel(self, name: str) -> Applied:
+        """Remove a channel; refused (config check's message) while a rule names it."""
+        try:
+            loaded = remove_table(self.config_file, "channels", name)
+        except KeyError:
+            raise NotFound(f"no channel named {name!r}") from None
+        return self._applied(loaded)
 
     def update_channel(self, name: str, changes: Mapping[str, Any]) -> Applied:
         return self._edit("channels", name, changes)
