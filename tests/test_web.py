@@ -409,3 +409,14 @@ def test_channels_are_added_and_removed_through_the_editor(web: WebSetup) -> Non
     page = browser.post("/channels", data={"name": "pager", "url": "log://", "format": "text",
                                            "csrf_token": csrf})
     assert page.status_code == 303 and "[channels.pager]" in web.config_file.read_text()
+
+
+def test_out_of_range_ids_are_refused_not_crashed_on(web: WebSetup) -> None:
+    client = web.logged_in()
+    for page in ["/stories/99999999999999999999", "/articles/99999999999999999999",
+                 "/api/v1/stories/99999999999999999999", "/stories/0"]:
+        assert client.get(page).status_code == 422, page
+    assert client.get("/stories/424242").status_code == 404
+    csrf = csrf_of(client.get("/alerts").text)
+    assert client.post("/alerts/retry", data={"ids": "99999999999999999999",
+                                              "csrf_token": csrf}).status_code == 422

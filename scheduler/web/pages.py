@@ -10,9 +10,11 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
+from pydantic import Field
 
 from alerts.history import STATUSES
 from alerts.query import QueryError
@@ -94,6 +96,7 @@ def service_of(request: Request) -> Service:
 
 
 Csrf = Annotated[str | None, Form(alias="csrf_token")]
+DbId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 router = APIRouter(include_in_schema=False)
 pages = APIRouter(include_in_schema=False, dependencies=[Depends(logged_in)])
 
@@ -305,7 +308,7 @@ def stories_page(request: Request, since: str = "24h", rule: str = "") -> HTMLRe
 
 
 @pages.get("/stories/{story_id}")
-def story_page(request: Request, story_id: int) -> HTMLResponse:
+def story_page(request: Request, story_id: DbId) -> HTMLResponse:
     try:
         story = service_of(request).story(story_id)
     except NotFound as error:
@@ -314,7 +317,7 @@ def story_page(request: Request, story_id: int) -> HTMLResponse:
 
 
 @pages.get("/articles/{article_id}")
-def article_page(request: Request, article_id: int) -> HTMLResponse:
+def article_page(request: Request, article_id: DbId) -> HTMLResponse:
     try:
         article = service_of(request).article(article_id)
     except NotFound as error:
@@ -335,7 +338,9 @@ def alerts_page(request: Request, status: str = "", channel: str = "",
 
 
 @pages.post("/alerts/retry")
-def retry_alerts(request: Request, ids: Annotated[list[int], Form()] = [],  # noqa: B006
+def retry_alerts(request: Request,
+                 ids: Annotated[list[Annotated[int, Field(ge=1, le=2**31 - 1)]],
+                                Form()] = [],  # noqa: B006
                  csrf_token: Csrf = None) -> Response:
     check_csrf(request, csrf_token)
     outcome = service_of(request).retry(ids or None)
