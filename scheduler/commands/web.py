@@ -63,6 +63,8 @@ def web() -> None:
 def set_password(ctx: Context, password: str) -> None:
     """Set the password of the web app's login (at least 8 characters).
 
+    Every browser session logged in with the previous password ends at once.
+
     Example: newswatch web set-password
     """
     with opened_app(ctx, sync=False) as app:
@@ -70,7 +72,7 @@ def set_password(ctx: Context, password: str) -> None:
             security.set_password(app.sessions, password)
         except ValueError as error:
             fail(str(error), code=2)
-    click.echo("password set; restart `newswatch serve` (or the daemon) to end open sessions")
+    click.echo("password set; every open session has ended")
 
 
 @web.group("token")

@@ -45,7 +45,7 @@ def api_client(
             if owner is not None:
                 return f"token {owner}"
         raise HTTPException(401, "invalid API token", headers={"WWW-Authenticate": "Bearer"})
-    if request.session.get("user"):
+    if security.session_user(service_of(request).app.sessions, request.session):
         if request.method in UNSAFE_METHODS and not csrf_ok(
                 request, request.headers.get("x-csrf-token")):
             raise HTTPException(403, "missing or wrong CSRF token (X-CSRF-Token header)")

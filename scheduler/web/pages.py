@@ -54,8 +54,8 @@ def render(request: Request, name: str, status_code: int = 200,
 
     page = templates.get_template(name).render(
         request=request, can_pause=can_pause(), csrf=csrf_token(request),
-        user=request.session.get("user"), flash=request.session.pop("flash", None),
-        path=request.url.path, **context)
+        user=request.session.get("user") if name != "login.html" else None,
+        flash=request.session.pop("flash", None), path=request.url.path, **context)
     return HTMLResponse(page, status_code, headers=headers)
 
 
@@ -72,8 +72,9 @@ def redirect_to_login(request: Request) -> Response:
 
 
 def logged_in(request: Request) -> str:
-    user = request.session.get("user")
+    user = security.session_user(service_of(request).app.sessions, request.session)
     if not user:
+        request.session.pop("user", None)
         raise LoginRequired()
     return user
 
@@ -129,6 +130,7 @@ def login(request: Request, password: Annotated[str, Form(max_length=1000)] = ""
     limiter.succeeded(client)
     request.session.clear()  # a fresh session (and CSRF token) at every login
     request.session["user"] = "admin"
+    request.session["pw"] = security.password_generation(service.app.sessions)
     return RedirectResponse(_local(next), 303)
 
 

@@ -77,14 +77,12 @@ def set_setting(session: Session, key: str, value: str) -> None:
 
 
 def set_password(sessions: sessionmaker, password: str) -> None:
-    """Store the password's hash and a new session key (sessions signed with the old key
-    end when the web app next starts)."""
+    """Store the password's hash: every open session ends (see session_user)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
     hashed = hash_password(password)
     with sessions.begin() as session:
         set_setting(session, PASSWORD_KEY, hashed)
-        set_setting(session, SESSION_KEY, secrets.token_urlsafe(32))
 
 
 def has_password(sessions: sessionmaker) -> bool:
@@ -96,6 +94,22 @@ def check_password(sessions: sessionmaker, password: str) -> bool:
     with sessions() as session:
         stored = get_setting(session, PASSWORD_KEY)
     return stored is not None and verify_password(password, stored)
+
+
+def password_generation(sessions: sessionmaker) -> str | None:
+    """A fingerprint of the stored password hash: a session remembers the one it logged
+    in with, so setting a new password ends every open session at once."""
+    with sessions() as session:
+        stored = get_setting(session, PASSWORD_KEY)
+    return hashlib.sha256(stored.encode()).hexdigest()[:16] if stored else None
+
+
+def session_user(sessions: sessionmaker, cookie_session: dict) -> str | None:
+    """Who a session cookie's session belongs to, if it is still valid."""
+    user = cookie_session.get("user")
+    if not user or cookie_session.get("pw") != password_generation(sessions):
+        return None
+    return user
 
 
 def signing_key(sessions: sessionmaker, key: str) -> str:
