@@ -15,6 +15,7 @@ from alerts.history import STATUSES
 from alerts.query import QueryError
 from scheduler.config import ConfigError
 from scheduler.web import security
+from scheduler.web.csrf import csrf_ok
 from scheduler.web.service import NotFound, Service
 
 bearer = HTTPBearer(auto_error=False, description="An API token from "
@@ -36,8 +37,6 @@ def api_client(
 ) -> str:
     """Who calls: a valid bearer token, or a logged-in session (with the CSRF token in
     `X-CSRF-Token` for changes). 401 otherwise."""
-    from scheduler.web.app import csrf_ok
-
     if request.headers.get("authorization"):
         if credentials is not None and credentials.scheme.lower() == "bearer":
             owner = security.token_owner(service_of(request).app.sessions,

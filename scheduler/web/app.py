@@ -12,7 +12,6 @@ Who gets in:
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,6 @@ from scheduler.web.service import Service, ask_daemon_to_reload
 HERE = Path(__file__).parent
 SESSION_COOKIE = "newswatch_session"
 SESSION_MAX_AGE = 14 * 24 * 3600
-UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 class SessionsBySchema:
@@ -45,20 +43,6 @@ class SessionsBySchema:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         secure = scope.get("scheme") in ("https", "wss")
         await (self.tls if secure else self.plain)(scope, receive, send)
-
-
-def csrf_token(request: Request) -> str:
-    """The session's CSRF token (made on first use), for forms and htmx headers."""
-    token = request.session.get("csrf")
-    if not token:
-        token = secrets.token_urlsafe(32)
-        request.session["csrf"] = token
-    return token
-
-
-def csrf_ok(request: Request, sent: str | None) -> bool:
-    expected = request.session.get("csrf")
-    return bool(expected and sent and secrets.compare_digest(expected, sent))
 
 
 def create_app(app: App, config_file: Path | None = None, *,

@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from feedgen.feed import FeedGenerator
 
+from crawler.models import utcnow
 from scheduler.web import security
 from scheduler.web.service import Service
 
@@ -64,7 +65,7 @@ def atom_feed(token: str, request: Request) -> Response:
     feed.link(href=feed_path(request, kind, name, "atom"), rel="self")
     feed.generator("newswatch")
     if not entries:
-        feed.updated(_now())
+        feed.updated(utcnow())
     for alert in reversed(entries):  # feedgen prepends: add oldest first
         entry = feed.add_entry()
         entry.id(f"urn:newswatch:alert:{alert['id']}")
@@ -92,8 +93,3 @@ def json_feed(token: str, request: Request) -> JSONResponse:
         ],
     }, media_type="application/feed+json")
 
-
-def _now() -> Any:
-    from crawler.models import utcnow
-
-    return utcnow()

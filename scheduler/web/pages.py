@@ -18,9 +18,12 @@ from pydantic import Field
 
 from alerts.history import STATUSES
 from alerts.query import QueryError
+from crawler.models import utcnow
 from scheduler.config import ConfigError
+from scheduler.lock import latest_run
 from scheduler.status import describe_daemon
 from scheduler.web import security
+from scheduler.web.csrf import csrf_ok, csrf_token
 from scheduler.web.feeds import feed_path
 from scheduler.web.service import NotFound, Service, can_pause
 
@@ -50,8 +53,6 @@ templates.filters["when"] = lambda iso: (iso or "")[:16].replace("T", " ") or "â
 
 def render(request: Request, name: str, status_code: int = 200,
            headers: Any = None, **context: Any) -> HTMLResponse:
-    from scheduler.web.app import csrf_token
-
     page = templates.get_template(name).render(
         request=request, can_pause=can_pause(), csrf=csrf_token(request),
         user=request.session.get("user") if name != "login.html" else None,
@@ -82,8 +83,6 @@ def logged_in(request: Request) -> str:
 def check_csrf(request: Request, sent: str | None) -> None:
     """Refuse a state change whose CSRF token is missing or wrong, or that another site
     sent (its Origin names another host)."""
-    from scheduler.web.app import csrf_ok
-
     origin = request.headers.get("origin")
     if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
         raise HTTPException(403, "cross-site request refused")
@@ -153,9 +152,6 @@ def dashboard(request: Request) -> HTMLResponse:
     service = service_of(request)
     status = service.status()
     with service.app.sessions() as session:
-        from scheduler.lock import latest_run
-        from scheduler.status import utcnow
-
         daemon = describe_daemon(latest_run(session), utcnow())
     sources = sorted(service.sources(), key=lambda s: (s["healthy"], s["name"]))
     return render(request, "dashboard.html", status=status, daemon=daemon, sources=sources,
