@@ -6,7 +6,6 @@ from __future__ import annotations
 import click
 
 from scheduler.commands.common import Context, fail, opened_app, pass_context, reports_errors
-from scheduler.web import security
 
 
 @click.command()
@@ -67,6 +66,8 @@ def set_password(ctx: Context, password: str) -> None:
 
     Example: newswatch web set-password
     """
+    from scheduler.web import security
+
     with opened_app(ctx, sync=False) as app:
         try:
             security.set_password(app.sessions, password)
@@ -89,6 +90,8 @@ def token_create(ctx: Context, name: str) -> None:
 
     Example: newswatch web token create ci-bot
     """
+    from scheduler.web import security
+
     if not 1 <= len(name) <= 100:
         fail("a token name has 1 to 100 characters", code=2)
     with opened_app(ctx, sync=False) as app:
@@ -110,6 +113,8 @@ def token_list(ctx: Context) -> None:
 
     Example: newswatch web token list
     """
+    from scheduler.web import security
+
     with opened_app(ctx, sync=False) as app:
         tokens = security.list_tokens(app.sessions)
     if not tokens:
@@ -129,6 +134,8 @@ def token_revoke(ctx: Context, name: str) -> None:
 
     Example: newswatch web token revoke ci-bot
     """
+    from scheduler.web import security
+
     with opened_app(ctx, sync=False) as app:
         if not security.revoke_token(app.sessions, name):
             fail(f"no token named {name!r}", code=2)
