@@ -1,6 +1,7 @@
-"""The web app in a real Chromium (Debian's package, driven by Playwright): log in, add a
-source after its preview, write a rule and watch its live preview, save it into
-config.toml, see its alert in the history, and read the rule's Atom feed. Screenshots of
+"""The web app of a running daemon in a real Chromium (Debian's package, driven by
+Playwright): log in, write a rule and watch its live preview, save it into config.toml,
+add a source after its preview, see the alert it causes in the history, and read the
+rule's Atom feed. Screenshots of
 the main pages (docs/screenshots) are taken on the way, for the README.
 
 `make test` installs Chromium when it can (apt, as root); without it these tests skip."""
@@ -8,7 +9,10 @@ the main pages (docs/screenshots) are taken on the way, for the README.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
+import subprocess
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +20,8 @@ from pathlib import Path
 import feedparser
 import pytest
 from servers import SiteServer, WebhookReceiver
+from test_end_to_end import NEWSWATCH
 from web_fixtures import PASSWORD, WebSetup, make_setup
-
-from crawler.models import Article, Source, Story, utcnow
-from scheduler.web.server import BackgroundServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
@@ -39,22 +41,30 @@ def web(tmp_path: Path, webhook: WebhookReceiver) -> Iterator[WebSetup]:
 
 @pytest.fixture
 def served(web: WebSetup) -> Iterator[str]:
+    """The daemon of this config, serving the web app ([web] enabled) on loopback."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = BackgroundServer(web.app, "127.0.0.1", port)
-    server.start()
+    with web.config_file.open("a") as config:
+        config.write(f"\n[web]\nenabled = true\nport = {port}\n")
+    daemon = subprocess.Popen([NEWSWATCH, "--config", str(web.config_file), "run"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{base}/login", timeout=2).close()
-            break
-        except OSError:
-            server.thread.join(0.1)
     try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{base}/login", timeout=2).close()
+                break
+            except OSError:
+                assert daemon.poll() is None, daemon.communicate()[1]
+                time.sleep(0.2)
         yield base
     finally:
-        server.stop()
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
 
 
 @pytest.fixture
@@ -71,6 +81,8 @@ def browser_page() -> Iterator[object]:
 
 def test_a_watch_from_login_to_feed(web: WebSetup, served: str, browser_page,
                                     seed_site: SiteServer) -> None:
+    """Against the real daemon: the rule saved in the browser is reloaded, the source
+    added in the browser is polled, and the alert it causes shows in the history."""
     page = browser_page
     expect = playwright_api.expect
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -80,21 +92,10 @@ def test_a_watch_from_login_to_feed(web: WebSetup, served: str, browser_page,
     page.fill("input[name=password]", PASSWORD)
     page.click("button:has-text('Log in')")
     expect(page.locator("h1")).to_have_text("Dashboard")
+    expect(page.locator(".card").first).to_contain_text("running since")
     page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
 
-    # A source, seen before it is added.
-    page.click("nav >> text=Sources")
-    page.click("summary:has-text('Add a source')")
-    page.fill("input[name=url]", f"{seed_site.base_url}/feed/")
-    page.fill("input[name=name]", "Seed News")
-    page.click("button:has-text('Preview')")
-    expect(page.locator("#source-preview")).to_contain_text("Found a feed", timeout=90_000)
-    page.screenshot(path=str(SCREENSHOTS / "sources.png"), full_page=True)
-    page.click("#add-source button:has-text('Add')")
-    expect(page.locator(".flash")).to_contain_text("Added source 'Seed News'")
-    assert 'name = "Seed News"' in web.config_file.read_text()
-
-    # A rule, previewed live as it is typed.
+    # A rule, previewed live against the stored history as it is typed.
     page.goto(f"{served}/rules/new")
     page.fill("input[name=name]", "Pyongyang watch")
     page.locator("textarea[name=query]").press_sequentially("Pyongyang", delay=20)
@@ -106,17 +107,37 @@ def test_a_watch_from_login_to_feed(web: WebSetup, served: str, browser_page,
     page.set_viewport_size({"width": 1100, "height": 800})
     page.click("button:has-text('Save to config.toml')")
     expect(page.locator(".flash")).to_contain_text("Saved rule 'Pyongyang watch'")
+    expect(page.locator(".flash")).to_contain_text("reloaded its config: rules +Pyongyang")
     text = web.config_file.read_text()
     assert 'name = "Pyongyang watch"' in text and 'query = "Pyongyang"' in text
     assert "# where alerts go" in text  # the file's comments are kept
 
-    # A new article arrives and is matched and delivered (what the daemon does).
-    _arrives(web, "Kim returns to Pyongyang", "Kim flew back to Pyongyang on Friday.")
-    page.goto(f"{served}/alerts")
-    alert = page.locator("li.alert", has_text="Kim returns to Pyongyang").filter(
-        has_text="Pyongyang watch")
-    expect(alert.locator(".status")).to_have_text("sent")
+    # A source, seen before it is added; the daemon polls it once reloaded.
+    page.click("nav >> text=Sources")
+    page.click("summary:has-text('Add a source')")
+    page.fill("input[name=url]", f"{seed_site.base_url}/feed/")
+    page.fill("input[name=name]", "Seed News")
+    page.click("button:has-text('Preview')")
+    expect(page.locator("#source-preview")).to_contain_text("Found a feed", timeout=90_000)
+    expect(page.locator("#source-preview")).to_contain_text("Ahead Of Pyongyang Visit")
+    page.screenshot(path=str(SCREENSHOTS / "sources.png"), full_page=True)
+    page.click("#add-source button:has-text('Add')")
+    expect(page.locator(".flash")).to_contain_text("Added source 'Seed News'")
+    expect(page.locator(".flash")).to_contain_text("sources +Seed News")
+    assert 'name = "Seed News"' in web.config_file.read_text()
+
+    # The alert arrives in the history: crawled, matched and sent by the daemon.
+    headline = "Putin Hails N. Korea’s Support For Ukraine War Ahead Of Pyongyang Visit"
+    deadline = time.monotonic() + 120
+    while True:
+        page.goto(f"{served}/alerts?rule=Pyongyang+watch")
+        alert = page.locator("li.alert", has_text=headline)
+        if alert.count() and alert.locator(".status").inner_text() == "sent":
+            break
+        assert time.monotonic() < deadline, "no alert in the history"
+        time.sleep(1)
     page.screenshot(path=str(SCREENSHOTS / "alerts.png"), full_page=True)
+    assert any(headline in str(request.json) for request in web.webhook.requests)
 
     page.goto(f"{served}/stories")
     page.screenshot(path=str(SCREENSHOTS / "stories.png"), full_page=True)
@@ -130,19 +151,4 @@ def test_a_watch_from_login_to_feed(web: WebSetup, served: str, browser_page,
     with urllib.request.urlopen(feed_url, timeout=10) as answer:
         feed = feedparser.parse(answer.read())
     assert not feed.bozo
-    assert [entry.title for entry in feed.entries] == ["Kim returns to Pyongyang"]
-
-
-def _arrives(web: WebSetup, title: str, body: str) -> None:
-    from scheduler.config import load_config
-
-    web.app.loaded = load_config(web.config_file)  # the reload the daemon would do
-    now = utcnow()
-    with web.app.sessions.begin() as session:
-        source = session.query(Source).filter_by(name="Wire").one()
-        session.add(Article(source=source, url="http://wire.test/kim", title=title, body=body,
-                            language="en", content_hash="kim", first_seen_at=now,
-                            story=Story(headline=title, first_seen_at=now)))
-    web.app.match()
-    web.app.deliver()
-    assert web.webhook.wait_for(3)
+    assert [entry.title for entry in feed.entries] == [headline]
