@@ -420,3 +420,27 @@ def test_out_of_range_ids_are_refused_not_crashed_on(web: WebSetup) -> None:
     csrf = csrf_of(client.get("/alerts").text)
     assert client.post("/alerts/retry", data={"ids": "99999999999999999999",
                                               "csrf_token": csrf}).status_code == 422
+
+
+def test_the_sources_page_tells_health_skips_and_next_poll(web: WebSetup) -> None:
+    from datetime import timedelta
+
+    from crawler.models import CrawlEntry, Source, utcnow
+
+    now = utcnow()
+    with web.app.sessions.begin() as session:
+        source = session.query(Source).filter_by(name="Wire").one()
+        source.last_polled_at, source.last_status = now, "error"
+        source.last_error, source.error_count = "HTTP 503 from the feed", 6
+        source.unhealthy_since = now - timedelta(hours=2)
+        source.next_poll_at = now + timedelta(minutes=40)
+        for n in range(3):
+            session.add(CrawlEntry(url_key=str(n) * 64, url=f"http://wire.test/old/{n}",
+                                   source_id=source.id, state="skipped",
+                                   expires_at=now + timedelta(days=1)))
+    html = web.logged_in().get("/sources").text
+    assert "HTTP 503 from the feed" in html
+    assert "3 entries older than 3d skipped" in html
+    assert "backing off after 6 failed poll(s)" in html
+    listed = web.client().get("/api/v1/sources", headers=bearer(web.token)).json()
+    assert listed[0]["entries"] == {"skipped": 3} and not listed[0]["healthy"]

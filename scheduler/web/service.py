@@ -120,7 +120,11 @@ class Service:
 
     def sources(self) -> list[dict[str, Any]]:
         config = self.loaded.config
-        states = {s["name"]: s for s in self.status()["sources"]}
+        with self.app.sessions() as session:
+            report = gather_status(session, {s.name for s in config.sources},
+                                   max_article_age=config.crawler.max_article_age)
+        notes = {s.name: s.entries_note for s in report.sources}
+        states = {s["name"]: s for s in status_json(report)["sources"]}
         with self.app.sessions() as session:
             rows = {row.name: row for row in session.scalars(select(Source))}
         listed = []
@@ -142,6 +146,9 @@ class Service:
                 "next_poll_at": state.get("next_poll_at"),
                 "next_poll_why": _why_next_poll(row, config.source_interval(source)),
                 "entries": state.get("entries", {}),
+                # In words, as `newswatch sources` says it: "3 entries older than 3d
+                # skipped", "2 pages to retry".
+                "entries_note": notes.get(source.name, ""),
                 "healthy": state.get("failing_since") is None,
                 "paused": bool(getattr(source, "paused", False)),
             })
