@@ -37,7 +37,7 @@ def bearer(token: str) -> dict[str, str]:
 
 def test_the_password_is_stored_as_a_slow_salted_hash() -> None:
     stored = hash_password(PASSWORD)
-    assert stored.startswith("scrypt$32768$8$1$") and PASSWORD not in stored
+    assert stored.startswith("scrypt$32768$8$3$") and PASSWORD not in stored
     assert stored != hash_password(PASSWORD)  # salted
     assert verify_password(PASSWORD, stored) and not verify_password("wrong", stored)
 

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,9 +24,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.models import utcnow
 from scheduler.models import ApiToken, WebSetting
 
-# scrypt at 2**15 x 8: about 0.1 s and 32 MiB per guess (OWASP's minimum is 2**17 x 8 x 1
-# in memory-cost terms for argon2; scrypt N=2**15, r=8 is the documented interactive level).
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+# One of OWASP's equivalent scrypt settings for passwords (N=2**15, r=8, p=3: 32 MiB and
+# a fraction of a second per guess). Logins are rare and rate-limited, so the cost falls
+# on guessing; at most two run at once, so a burst of logins cannot exhaust memory.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 3
+_KDF_SLOTS = threading.BoundedSemaphore(2)
 PASSWORD_KEY = "password_hash"
 SESSION_KEY = "session_secret"
 FEED_KEY = "feed_secret"
@@ -53,8 +56,9 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
-                          maxmem=256 * 1024 * 1024, dklen=32)
+    with _KDF_SLOTS:
+        return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
+                              maxmem=256 * 1024 * 1024, dklen=32)
 
 
 def token_digest(token: str) -> str:
@@ -133,8 +137,8 @@ def feed_token(feed_key: str, kind: str, name: str) -> str:
 class TokenInfo:
     name: str
     prefix: str
-    created_at: object
-    last_used_at: object
+    created_at: datetime
+    last_used_at: datetime | None
 
 
 def create_token(sessions: sessionmaker, name: str) -> str:
