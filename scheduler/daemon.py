@@ -172,11 +172,11 @@ class Daemon:
     def _start_web(self) -> BackgroundServer | None:
         """The web app on a thread, when `[web] enabled`: the same app as `newswatch
         serve`, refused (and logged) on a non-loopback address without a password."""
-        from scheduler.web.server import BackgroundServer, UnsafeBind
-
         settings = self.app.config.web
         if not settings.enabled:
             return None
+        from scheduler.web.server import BackgroundServer, UnsafeBind
+
         try:
             web = BackgroundServer(self.app, settings.host, settings.port)
         except UnsafeBind as error:
