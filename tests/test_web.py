@@ -70,8 +70,9 @@ def test_login_sets_a_protected_session_cookie(web: WebSetup) -> None:
     page = client.get("/login")
     wrong = client.post("/login", data={"password": "nope", "csrf_token": csrf_of(page.text)})
     assert wrong.status_code == 401 and "Wrong password" in wrong.text
-    right = client.post("/login", data={"password": PASSWORD, "csrf_token": csrf_of(page.text)})
-    assert right.status_code == 303
+    right = client.post("/login", data={"password": PASSWORD, "csrf_token": csrf_of(page.text),
+                                        "next": "/\\evil.test/"})
+    assert right.status_code == 303 and right.headers["location"] == "/"  # no open redirect
     cookie = right.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
     for page in PAGES:

@@ -142,7 +142,8 @@ def logout(request: Request, csrf_token: Csrf = None) -> Response:
 
 def _local(target: str) -> str:
     """Only a path on this site (no open redirect)."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    safe = target.startswith("/") and not target.startswith(("//", "/\\"))
+    return target if safe and "\\" not in target else "/"
 
 
 # -- dashboard -----------------------------------------------------------------------------
