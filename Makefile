@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.toml
 
-.PHONY: run once test lint bench clean
+.PHONY: run once test lint bench clean screenshots
 
 $(BIN)/newswatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ $(CHROMIUM):
 test: $(BIN)/newswatch $(SYNAPSE_VENV)/bin/synapse_homeserver $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The README's screenshots of the web app, taken by its browser test.
+screenshots: $(BIN)/newswatch $(CHROMIUM)
+	NEWSWATCH_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/test_web_browser.py
 
 lint: $(BIN)/newswatch
 	$(BIN)/ruff check .

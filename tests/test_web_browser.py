@@ -1,13 +1,14 @@
 """The web app of a running daemon in a real Chromium (Debian's package, driven by
 Playwright): log in, write a rule and watch its live preview, save it into config.toml,
 add a source after its preview, see the alert it causes in the history, and read the
-rule's Atom feed. Screenshots of
-the main pages (docs/screenshots) are taken on the way, for the README.
+rule's Atom feed. Screenshots of the main pages are taken on the way (`make screenshots`
+puts them in docs/screenshots, for the README).
 
 `make test` installs Chromium when it can (apt, as root); without it these tests skip."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -24,7 +25,9 @@ from test_end_to_end import NEWSWATCH
 from web_fixtures import PASSWORD, WebSetup, make_setup
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+# Where the screenshots go: the README's folder with `make screenshots`, else the test's
+# temporary folder (a test run leaves the work tree as it was).
+SCREENSHOTS_ENV = "NEWSWATCH_SCREENSHOTS"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -80,12 +83,13 @@ def browser_page() -> Iterator[object]:
 
 
 def test_a_watch_from_login_to_feed(web: WebSetup, served: str, browser_page,
-                                    seed_site: SiteServer) -> None:
+                                    seed_site: SiteServer, tmp_path: Path) -> None:
     """Against the real daemon: the rule saved in the browser is reloaded, the source
     added in the browser is polled, and the alert it causes shows in the history."""
     page = browser_page
     expect = playwright_api.expect
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    screenshots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path / "screenshots")
+    screenshots.mkdir(parents=True, exist_ok=True)
 
     page.goto(f"{served}/")
     assert page.url.startswith(f"{served}/login")
@@ -93,7 +97,7 @@ def test_a_watch_from_login_to_feed(web: WebSetup, served: str, browser_page,
     page.click("button:has-text('Log in')")
     expect(page.locator("h1")).to_have_text("Dashboard")
     expect(page.locator(".card").first).to_contain_text("running since")
-    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
 
     # A rule, previewed live against the stored history as it is typed.
     page.goto(f"{served}/rules/new")
@@ -101,9 +105,9 @@ def test_a_watch_from_login_to_feed(web: WebSetup, served: str, browser_page,
     page.locator("textarea[name=query]").press_sequentially("Pyongyang", delay=20)
     expect(page.locator("#preview .preview-count")).to_contain_text("2 stories")
     expect(page.locator("#preview mark").first).to_have_text("Pyongyang")
-    page.screenshot(path=str(SCREENSHOTS / "rule-preview.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "rule-preview.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
-    page.screenshot(path=str(SCREENSHOTS / "rule-preview-phone.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "rule-preview-phone.png"), full_page=True)
     page.set_viewport_size({"width": 1100, "height": 800})
     page.click("button:has-text('Save to config.toml')")
     expect(page.locator(".flash")).to_contain_text("Saved rule 'Pyongyang watch'")
@@ -120,7 +124,7 @@ def test_a_watch_from_login_to_feed(web: WebSetup, served: str, browser_page,
     page.click("button:has-text('Preview')")
     expect(page.locator("#source-preview")).to_contain_text("Found a feed", timeout=90_000)
     expect(page.locator("#source-preview")).to_contain_text("Ahead Of Pyongyang Visit")
-    page.screenshot(path=str(SCREENSHOTS / "sources.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "sources.png"), full_page=True)
     page.click("#add-source button:has-text('Add')")
     expect(page.locator(".flash")).to_contain_text("Added source 'Seed News'")
     expect(page.locator(".flash")).to_contain_text("sources +Seed News")
@@ -136,13 +140,13 @@ def test_a_watch_from_login_to_feed(web: WebSetup, served: str, browser_page,
             break
         assert time.monotonic() < deadline, "no alert in the history"
         time.sleep(1)
-    page.screenshot(path=str(SCREENSHOTS / "alerts.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "alerts.png"), full_page=True)
     assert any(headline in str(request.json) for request in web.webhook.requests)
 
     page.goto(f"{served}/stories")
-    page.screenshot(path=str(SCREENSHOTS / "stories.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "stories.png"), full_page=True)
     page.goto(f"{served}/channels")
-    page.screenshot(path=str(SCREENSHOTS / "channels.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "channels.png"), full_page=True)
 
     # Its Atom feed, read like a feed reader would: no cookie, the address is the key.
     page.goto(f"{served}/rules")
@@ -152,3 +156,4 @@ def test_a_watch_from_login_to_feed(web: WebSetup, served: str, browser_page,
         feed = feedparser.parse(answer.read())
     assert not feed.bozo
     assert [entry.title for entry in feed.entries] == [headline]
+    assert len(list(screenshots.glob("*.png"))) == 7
