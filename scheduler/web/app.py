@@ -12,6 +12,7 @@ Who gets in:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scheduler.app import App
-from scheduler.web import security
+from scheduler.web import api, feeds, pages, security
 from scheduler.web.service import Service, ask_daemon_to_reload
 
 HERE = Path(__file__).parent
@@ -30,7 +31,7 @@ SESSION_COOKIE = "newswatch_session"
 SESSION_MAX_AGE = 14 * 24 * 3600
 
 
-class SessionsBySchema:
+class SessionsByScheme:
     """Starlette's SessionMiddleware, with the cookie marked Secure when the request came
     over TLS (directly, or through a proxy uvicorn trusts): one cookie policy per scheme."""
 
@@ -46,11 +47,9 @@ class SessionsBySchema:
 
 
 def create_app(app: App, config_file: Path | None = None, *,
-               reloader: Any = ask_daemon_to_reload,
+               reloader: Callable[[App], str] = ask_daemon_to_reload,
                limiter: security.LoginLimiter | None = None) -> FastAPI:
     """The ASGI app on `app`'s database and config file (its tables must exist)."""
-    from scheduler.web import api, feeds, pages
-
     service = Service(config_file or app.loaded.path, app, reloader)
     web = FastAPI(
         title="newswatch", version="1",
@@ -79,5 +78,5 @@ def create_app(app: App, config_file: Path | None = None, *,
                                 headers=error.headers)
 
     secret = security.signing_key(app.sessions, security.SESSION_KEY)
-    web.add_middleware(SessionsBySchema, secret_key=secret)
+    web.add_middleware(SessionsByScheme, secret_key=secret)
     return web
