@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.toml
 
-.PHONY: run once test lint bench clean
+.PHONY: run once test lint bench clean screenshots
 
 $(BIN)/newswatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +34,23 @@ $(SYNAPSE_VENV)/bin/synapse_homeserver:
 	$(SYNAPSE_VENV)/bin/python -m pip install --quiet 'matrix-synapse>=1.100,<2'
 	touch $@
 
-test: $(VENV)/.test-tools $(SYNAPSE_VENV)/bin/synapse_homeserver
+# Debian's Chromium for the web app's browser tests (Playwright drives it through
+# executable_path: no browser can be downloaded here). Needs root; without it those
+# tests are skipped.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	-apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  echo "Chromium not installed: the browser tests will be skipped"
+
+test: $(VENV)/.test-tools $(SYNAPSE_VENV)/bin/synapse_homeserver $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The README's screenshots of the web app, taken by its browser test.
+screenshots: $(VENV)/.test-tools $(CHROMIUM)
+	NEWSWATCH_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/test_web_browser.py
 
 lint: $(VENV)/.test-tools
 	$(BIN)/ruff check .

@@ -28,6 +28,7 @@ from alerts.matching import article_document
 from alerts.query import And, Near, Or, Phrase, Prefix, Query, Scope, Word
 from alerts.text import get_stemmer
 from crawler.models import Article
+from crawler.urls import site_of
 
 BATCH_SIZE = 500
 
@@ -143,6 +144,41 @@ def find_matching(
             found += 1
             if limit is not None and found >= limit:
                 return
+
+
+@dataclass(frozen=True)
+class StoryFound:
+    """A story a query would have alerted on: its matching articles, newest first."""
+
+    articles: tuple[Found, ...]
+
+    @property
+    def first(self) -> Found:
+        """The earliest matching article: the one the alert would have been about."""
+        return self.articles[-1]
+
+    @property
+    def outlets(self) -> list[str]:
+        return sorted({site_of(found.article.url) for found in self.articles})
+
+
+def backtest_stories(session: Session, query: Query, since: datetime | None, limit: int,
+                     sources: frozenset[str] | None = None,
+                     languages: frozenset[str] | None = None) -> list[StoryFound]:
+    """The stories (at most `limit`, newest first) that `query` would have alerted on
+    among the articles stored since `since`: what `rules test` and the web preview show.
+    `sources` and `languages`: a rule's filters (None: any)."""
+    stories: dict[int, list[Found]] = {}
+    for found in find_matching(session, query, since=since):
+        if sources is not None and found.article.source.name not in sources:
+            continue
+        if languages is not None and found.article.language not in languages:
+            continue
+        key = found.article.story_id or -found.article.id
+        if key not in stories and len(stories) >= limit:
+            break
+        stories.setdefault(key, []).append(found)
+    return [StoryFound(tuple(articles)) for articles in stories.values()]
 
 
 def _candidate_batches(

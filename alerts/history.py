@@ -45,9 +45,10 @@ class AlertLine:
     url_attempts: tuple[AttemptLine, ...]
 
 
-def alert_history(session: Session, status: str | None = None,
-                  limit: int = 20) -> list[AlertLine]:
-    """The newest alerts (optionally with one status), newest first, with attempts."""
+def alert_history(session: Session, status: str | None = None, limit: int = 20, *,
+                  channel: str | None = None, rule: str | None = None) -> list[AlertLine]:
+    """The newest alerts (optionally with one status, of one channel or rule), newest
+    first, with attempts."""
     query = (
         select(Notification)
         .options(
@@ -60,6 +61,10 @@ def alert_history(session: Session, status: str | None = None,
     )
     if status is not None:
         query = query.where(Notification.status == status)
+    if channel is not None:
+        query = query.where(Notification.channel == channel)
+    if rule is not None:
+        query = query.where(Notification.rule == rule)
     return [_line(notification) for notification in session.scalars(query).unique()]
 
 

@@ -31,6 +31,7 @@ from scheduler.config import Config, LoadedConfig
 from scheduler.crawl_specs import crawl_settings, mask_source_errors, source_spec
 from scheduler.crawls import CrawlRunner
 from scheduler.migrate import upgrade_database
+from scheduler.renames import follow_renames
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class App:
         """Apply pending migrations and make the database's sources match the config."""
         upgrade_database(self.engine)
         self.sync_sources()
+        follow_renames(self.sessions, self.config)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -21,6 +21,7 @@ from scheduler.commands.run import run
 from scheduler.commands.sources import sources
 from scheduler.commands.status import status
 from scheduler.commands.stories import stories
+from scheduler.commands.web import serve, web
 from scheduler.config_basics import CONFIG_ENV, config_path
 from scheduler.logs import setup_logging
 
@@ -80,7 +81,7 @@ def accept_config_anywhere(command: click.Command) -> None:
 
 for command in (
     init, run, status, reload, crawl, sources, channels, config, db, extract, rules, search,
-    stories, articles, alerts,
+    stories, articles, alerts, serve, web,
 ):
     accept_config_anywhere(command)
     main.add_command(command)

@@ -316,6 +316,7 @@ class ChannelConfig(_Section):
     """Where alerts go and how they look; see alerts.channels and alerts.templates."""
 
     urls: list[str] = Field(min_length=1)
+    id: StableId = None
     format: Literal["text", "markdown", "html"] = "text"
     timezone: str = "UTC"
     title: str | None = None
@@ -354,8 +355,14 @@ class ChannelConfig(_Section):
         return value
 
 
+# A stable id for a rule or channel (`id = "r7f3a"`): renaming the entry keeps its alert
+# history, so old stories are not alerted again (scheduler/renames.py).
+StableId = Annotated[str | None, Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+
+
 class RuleConfig(_Section):
     name: RuleName
+    id: StableId = None
     query: str
     channels: list[str] = Field(min_length=1)
     sources: list[str] | None = None
@@ -432,6 +439,17 @@ class AdminConfig(_Section):
     unhealthy_after: Duration = timedelta(days=1)
 
 
+class WebConfig(_Section):
+    """The browser UI, REST API and feeds (scheduler/web): `newswatch serve`, or the daemon
+    when `enabled`. A non-loopback `host` is refused until a password is set."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    # The address users reach the app at (behind a proxy), for links in feeds.
+    base_url: str | None = None
+
+
 class Config(_Section):
     storage: StorageConfig = StorageConfig()
     crawler: CrawlerConfig = CrawlerConfig()
@@ -442,6 +460,7 @@ class Config(_Section):
     daemon: DaemonConfig = DaemonConfig()
     retention: RetentionConfig = RetentionConfig()
     admin: AdminConfig = AdminConfig()
+    web: WebConfig = WebConfig()
 
     @model_validator(mode="after")
     def _retention_outlasts_the_age_limit(self) -> Config:
@@ -463,6 +482,11 @@ class Config(_Section):
     def _cross_references(self) -> Config:
         _require_unique("sources", [s.name for s in self.sources])
         _require_unique("rules", [r.name for r in self.rules])
+        _require_unique_ids("rules", [r.id for r in self.rules])
+        channel_ids = [(name, c.id) for name, c in self.channels.items() if c.id]
+        for position, (name, stable_id) in enumerate(channel_ids):
+            if any(other == stable_id for _, other in channel_ids[:position]):
+                raise _LocatedError(("channels", name, "id"), f"duplicate id {stable_id!r}")
         for name in self.channels:
             problem = _length_problem(name, CHANNEL_NAME_LENGTH)
             if problem:
@@ -515,6 +539,16 @@ class _LocatedError(ValueError):
     def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
         super().__init__(message)
         self.loc = loc
+
+
+def _require_unique_ids(section: str, ids: list[str | None]) -> None:
+    seen: set[str] = set()
+    for index, stable_id in enumerate(ids):
+        if stable_id is None:
+            continue
+        if stable_id in seen:
+            raise _LocatedError((section, index, "id"), f"duplicate id {stable_id!r}")
+        seen.add(stable_id)
 
 
 def _require_unique(section: str, names: list[str]) -> None:

@@ -10,7 +10,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,17 +51,15 @@ def remove_entry(path: Path, array: str, name: str) -> LoadedConfig:
     return _replace(path, document)
 
 
-def update_entry(path: Path, array: str, name: str, changes: Mapping[str, Any]) -> LoadedConfig:
-    """Set keys of the `[[array]]` table named `name` (a value of None removes the key),
-    keeping every other line; KeyError if there is no such entry."""
+def update_entry(path: Path, array: str, name: str, changes: Mapping[str, Any], *,
+                 check: Callable[[LoadedConfig], None] | None = None) -> LoadedConfig:
+    """Change keys of the entry called `name`: a `[[array]]` table whose `name` key is
+    `name`, or the `[array.name]` table (channels). A None value removes the key; other
+    keys, comments and layout stay. KeyError if there is no such entry. `check` is a
+    further validation of the new config (e.g. `check_channel_urls`)."""
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    entries = document.get(array)
-    table = next((entry for entry in entries if entry.get("name") == name), None) if isinstance(
-        entries, AoT) else None
-    if table is None:
-        raise KeyError(name)
-    _apply(table, changes)
-    return _replace(path, document)
+    _apply(_find_entry(document, array, name), changes)
+    return _replace(path, document, check)
 
 
 def entry_names(path: Path, array: str) -> list[str]:
@@ -71,7 +69,8 @@ def entry_names(path: Path, array: str) -> list[str]:
     return [str(entry.get("name")) for entry in entries] if isinstance(entries, AoT) else []
 
 
-def set_table(path: Path, section: str, name: str, entry: Mapping[str, Any]) -> LoadedConfig:
+def set_table(path: Path, section: str, name: str, entry: Mapping[str, Any], *,
+              check: Callable[[LoadedConfig], None] | None = None) -> LoadedConfig:
     """Add the table `[section.name]` (e.g. a channel), or set its keys if it exists."""
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
     parent = document.get(section)
@@ -85,7 +84,7 @@ def set_table(path: Path, section: str, name: str, entry: Mapping[str, Any]) -> 
         table = tomlkit.table()
         _apply(table, entry)
         parent.add(name, table)
-    return _replace(path, document)
+    return _replace(path, document, check)
 
 
 def remove_table(path: Path, section: str, name: str) -> LoadedConfig:
@@ -117,12 +116,24 @@ def toml_value(value: Any) -> str:
 
 
 def _apply(table: Any, changes: Mapping[str, Any]) -> None:
+    """Set each key of `changes` in `table`; a None value removes the key."""
     for key, value in changes.items():
         if value is None:
             if key in table:
                 del table[key]
         else:
             table[key] = value
+
+
+def _find_entry(document: tomlkit.TOMLDocument, array: str, name: str) -> Any:
+    entries = document.get(array)
+    if isinstance(entries, AoT):
+        for table in entries:
+            if table.get("name") == name:
+                return table
+    elif isinstance(entries, dict) and isinstance(entries.get(name), dict):
+        return entries[name]
+    raise KeyError(name)
 
 
 def _copy_ownership(original: Path, replacement: str) -> None:
@@ -132,7 +143,8 @@ def _copy_ownership(original: Path, replacement: str) -> None:
         os.chown(replacement, status.st_uid, status.st_gid)
 
 
-def _replace(path: Path, document: tomlkit.TOMLDocument) -> LoadedConfig:
+def _replace(path: Path, document: tomlkit.TOMLDocument,
+             check: Callable[[LoadedConfig], None] | None = None) -> LoadedConfig:
     """Validate the new text, then swap it in atomically; ConfigError leaves the file.
 
     The new file keeps the old one's mode and owner (a daemon user must still be able to
@@ -145,7 +157,9 @@ def _replace(path: Path, document: tomlkit.TOMLDocument) -> LoadedConfig:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(tomlkit.dumps(document))
         try:
-            load_config(Path(temporary))
+            candidate = load_config(Path(temporary))
+            if check is not None:
+                check(candidate)
         except ConfigError as error:
             raise ConfigError(
                 [problem.replace(temporary, str(shown_path)) for problem in error.problems]

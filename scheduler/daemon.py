@@ -75,6 +75,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -91,6 +92,9 @@ from scheduler.housekeeping import housekeeping
 from scheduler.lock import HEARTBEAT, daemon_lock, held_by_message, this_host
 from scheduler.models import DaemonRun
 from scheduler.reload import record_reload, reload_app
+
+if TYPE_CHECKING:
+    from scheduler.web.server import BackgroundServer
 
 logger = logging.getLogger(__name__)
 
@@ -155,12 +159,31 @@ class Daemon:
             worker = threading.Thread(target=self._work_loop, name="worker", daemon=True)
             worker.start()
             self.delivery.start()
+            web = self._start_web()
             while not self.stopping.wait(0.5):
                 pass
+            if web is not None:
+                web.stop()
             self._shutdown(worker)
         finally:
             self.lock.release()
         return self.exit_code
+
+    def _start_web(self) -> BackgroundServer | None:
+        """The web app on a thread, when `[web] enabled`: the same app as `newswatch
+        serve`, refused (and logged) on a non-loopback address without a password."""
+        settings = self.app.config.web
+        if not settings.enabled:
+            return None
+        from scheduler.web.server import BackgroundServer, UnsafeBind
+
+        try:
+            web = BackgroundServer(self.app, settings.host, settings.port)
+        except UnsafeBind as error:
+            logger.error("web app not started: %s", error)
+            return None
+        web.start()
+        return web
 
     def stop(self, *_: object) -> None:
         self.stopping.set()

@@ -44,3 +44,39 @@ class AdminEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(300), unique=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebSetting(Base):
+    """A value the web app keeps (scheduler/web): the password's scrypt hash and the keys
+    that sign session cookies and feed tokens. Never a password in clear."""
+
+    __tablename__ = "web_settings"
+
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API, stored as its SHA-256 (the token is shown once,
+    at creation); `prefix` lets a user recognise it in `web token list`."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConfigId(Base):
+    """The name a rule's or channel's stable `id` had when last seen: when the config
+    gives that id another name, the history stored under the old name is renamed."""
+
+    __tablename__ = "config_ids"
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # "rule" or "channel"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))

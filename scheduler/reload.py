@@ -29,6 +29,7 @@ from scheduler.app import App
 from scheduler.config import Config, ConfigError, check_channel_urls, load_config
 from scheduler.lock import RunningDaemon, latest_run, this_host
 from scheduler.models import DaemonRun
+from scheduler.renames import follow_renames
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ def reload_app(app: App, path: Path | None = None) -> ConfigChange:
     previous, app.loaded = app.loaded, loaded
     try:
         app.sync_sources()
+        follow_renames(app.sessions, loaded.config)
     except Exception:
         app.loaded = previous  # all or nothing: keep running the config we had
         raise

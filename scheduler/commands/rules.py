@@ -249,22 +249,16 @@ def rules_test(ctx: Context, query: str, since: timedelta, limit: int, as_json: 
 
     Example: newswatch rules test "Putin visit Pyongyang" --since 7d
     """
-    from alerts.backtest import find_matching
+    from alerts.backtest import backtest_stories
     from crawler.models import utcnow
-    from crawler.urls import site_of
 
     parsed = _parsed(query)
-    stories: dict[int, list[Found]] = {}
     with opened_app(ctx, sync=False) as app, app.sessions() as session:
-        for found in find_matching(session, parsed, since=utcnow() - since):
-            key = found.article.story_id or -found.article.id
-            if key not in stories and len(stories) >= limit:
-                break
-            stories.setdefault(key, []).append(found)
-        for articles in stories.values():
-            first = articles[-1]
+        stories = backtest_stories(session, parsed, utcnow() - since, limit)
+        for story in stories:
+            first = story.first
             article = first.article
-            outlets = sorted({site_of(f.article.url) for f in articles})
+            outlets = story.outlets
             if as_json:
                 echo_json({
                     "story_id": article.story_id, "article_id": article.id,
