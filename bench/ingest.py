@@ -15,7 +15,8 @@ tests/outlets.py.
 What it prints, for the first run (every page new) and the second (every feed 304):
 wall time and pages per second, CPU milliseconds per page of `run --once` and every
 process it started (crawl child, extraction workers), and peak resident memory of that
-whole process tree (sampled every 50 ms). Before the crawl, the same pages go through
+whole process tree (sampled every 100 ms; summed RSS and PSS). Before the crawl, the
+same pages go through
 `crawler.extract.extract_article` directly in this process: the project's own
 extraction-only CPU per page, and the ratio of the crawl's CPU to it.
 
@@ -206,45 +207,46 @@ def extraction_only(outlets: Outlets, pages: list[Page]) -> float:
     return time.process_time() - started
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of `pid` and all its descendants."""
-    total, stack = 0, [pid]
+def tree_memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in bytes of `pid` and all its descendants. Summed RSS counts the pages
+    forked workers share with their parent once per process; PSS splits them."""
+    rss, pss, stack = 0, 0, [pid]
     while stack:
         current = stack.pop()
         try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-                    break
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) * 1024
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) * 1024
             for task in Path(f"/proc/{current}/task").iterdir():
                 children = (task / "children").read_text().split()
                 stack.extend(int(child) for child in children)
         except (OSError, ValueError):
             continue
-    return total
+    return rss, pss
 
 
 class PeakSampler:
     """Samples the resident memory of a process tree until stopped; keeps the peak."""
 
-    def __init__(self, pid: int, every: float = 0.05) -> None:
-        self.pid, self.every, self.peak = pid, every, 0
+    def __init__(self, pid: int, every: float = 0.1) -> None:
+        self.pid, self.every, self.peak, self.peak_pss = pid, every, 0, 0
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         while not self.done.wait(self.every):
-            self.peak = max(self.peak, tree_rss(self.pid))
+            rss, pss = tree_memory(self.pid)
+            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
 
-    def reset(self) -> int:
-        peak, self.peak = self.peak, 0
-        return peak
+    def reset(self) -> None:
+        self.peak = self.peak_pss = 0
 
-    def stop(self) -> int:
+    def stop(self) -> None:
         self.done.set()
         self.thread.join()
-        return self.peak
 
 
 @dataclass
@@ -252,6 +254,7 @@ class RunResult:
     wall: float
     cpu: float
     peak_rss: int
+    peak_pss: int
     stored: int
     summary: str
 
@@ -268,14 +271,14 @@ def run_once(config: Path, profile: Path | None = None) -> RunResult:
     sampler = PeakSampler(process.pid)
     _, errors = process.communicate()
     wall = time.perf_counter() - started
-    peak = sampler.stop()
+    sampler.stop()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode != 0:
         raise SystemExit(f"run --once failed ({process.returncode}):\n{errors[-3000:]}")
     summary = next((line for line in errors.splitlines() if line.startswith("crawl: ")), "")
     stored = int(summary.split()[1]) if summary else 0
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return RunResult(wall, cpu, peak, stored, summary)
+    return RunResult(wall, cpu, sampler.peak, sampler.peak_pss, stored, summary)
 
 
 def articles_stored(database: Path) -> int:
@@ -304,7 +307,7 @@ def daemon_rounds(folder: Path, outlets: Outlets, rounds: int) -> None:
             daemon_rss = _own_rss(daemon.pid)
             print(f"round {number:>2}: {stored:>5} articles stored ({len(added)} new) in "
                   f"{time.monotonic() - started:5.1f}s; daemon RSS {daemon_rss / 2**20:6.1f} MB,"
-                  f" peak of daemon + crawl processes {sampler.peak / 2**20:6.1f} MB",
+                  f" peak of daemon + crawl processes {_memory(sampler.peak, sampler.peak_pss)}",
                   flush=True)
     finally:
         sampler.stop()
@@ -317,6 +320,10 @@ def _own_rss(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def _memory(rss: int, pss: int) -> str:
+    return f"{rss / 2**20:.0f} MB RSS summed, {pss / 2**20:.0f} MB PSS"
 
 
 def load() -> str:
@@ -352,13 +359,13 @@ def main() -> None:
             cpu_page = first.cpu / count * 1000
             print(f"first run:  {first.stored} stored of {count} pages in {first.wall:.1f}s = "
                   f"{count / first.wall:.1f} pages/s; CPU {cpu_page:.1f} ms/page = "
-                  f"{cpu_page / per_page:.2f}x extraction only; peak RSS "
-                  f"{first.peak_rss / 2**20:.0f} MB ({first.summary})", flush=True)
+                  f"{cpu_page / per_page:.2f}x extraction only; peak memory "
+                  f"{_memory(first.peak_rss, first.peak_pss)} ({first.summary})", flush=True)
             before = outlets.requests
             second = run_once(config)
             print(f"second run (all 304): {second.wall:.1f}s, {outlets.requests - before} "
-                  f"requests, {second.stored} new; CPU {second.cpu:.1f}s; peak RSS "
-                  f"{second.peak_rss / 2**20:.0f} MB", flush=True)
+                  f"requests, {second.stored} new; CPU {second.cpu:.1f}s; peak memory "
+                  f"{_memory(second.peak_rss, second.peak_pss)}", flush=True)
             print(f"after: {load()}")
             if args.daemon_rounds:
                 daemon_rounds(folder, outlets, args.daemon_rounds)

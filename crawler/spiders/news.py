@@ -32,14 +32,16 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import StopDownload
 from scrapy.http import Response, TextResponse
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.python.failure import Failure
 
 from crawler import meta
 from crawler.discovery import FEED, PAGE, SITEMAP, feed_links, sniff_kind
 from crawler.entries import Entry
-from crawler.extract import extract_article
+from crawler.extract import ExtractedArticle, extract_article
+from crawler.extraction_pool import ExtractionCrashed, ExtractionPool
 from crawler.failures import BLOCKED as BLOCKED_PAGE
-from crawler.failures import MISSING, REFUSED, describe_failure, page_failure_kind
+from crawler.failures import MISSING, REFUSED, TRANSIENT, describe_failure, page_failure_kind
 from crawler.feeds import parse_feed
 from crawler.items import (
     ArticleItem,
@@ -73,9 +75,12 @@ _PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/
 class NewsSpider(scrapy.Spider):
     name = "news"
 
-    def __init__(self, job: CrawlJob, **kwargs: Any) -> None:
+    def __init__(self, job: CrawlJob, extraction_pool: ExtractionPool | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job = job
+        # Worker processes for extraction (crawler/run.py starts them); None: in-process.
+        self.extraction_pool = extraction_pool
         self.max_age = timedelta(seconds=job.settings.max_article_age_seconds)
         self.policy = RetryPolicy(
             retries=job.settings.page_retries,
@@ -346,15 +351,31 @@ class NewsSpider(scrapy.Spider):
             },
         )
 
-    def parse_article(self, response: Response, source: SourceSpec,
-                      item: LedgerEntry) -> Iterator[ArticleItem | EntryOutcomeItem]:
-        entry, revision = item.entry, item.revision
+    async def parse_article(self, response: Response, source: SourceSpec,
+                            item: LedgerEntry) -> AsyncIterator[ArticleItem | EntryOutcomeItem]:
         if not _is_html(response):
             logger.info("skipped %s: not an HTML page (%s)", response.url,
                         _content_type(response) or "no type")
-            yield from self._unreadable(source, item, "not an HTML page")
-            return
-        extracted = extract_article(_markup(response), response.url)
+            outcomes = self._unreadable(source, item, "not an HTML page")
+        else:
+            try:
+                extracted = await self.extract(_markup(response), response.url)
+            except ExtractionCrashed as crash:
+                outcomes = self._try_later(source, item, TRANSIENT, str(crash))
+            else:
+                outcomes = self._article(response, source, item, extracted)
+        for outcome in outcomes:
+            yield outcome
+
+    async def extract(self, markup: str | bytes, url: str) -> ExtractedArticle:
+        """The page's article, extracted in the crawl's worker processes when it has them."""
+        if self.extraction_pool is None:
+            return extract_article(markup, url)
+        return await maybe_deferred_to_future(self.extraction_pool.extract(markup, url))
+
+    def _article(self, response: Response, source: SourceSpec, item: LedgerEntry,
+                 extracted: ExtractedArticle) -> Iterator[ArticleItem | EntryOutcomeItem]:
+        entry, revision = item.entry, item.revision
         if extracted.error or not extracted.body:
             yield from self._unreadable(source, item, extracted.error or "no text")
             return
@@ -392,6 +413,12 @@ class NewsSpider(scrapy.Spider):
         if kind == BLOCKED_PAGE:
             yield from self._unreadable(source, item, reason)
             return
+        yield from self._try_later(source, item, kind, reason)
+
+    def _try_later(self, source: SourceSpec, item: LedgerEntry, kind: str,
+                   reason: str) -> Iterator[ArticleItem | EntryOutcomeItem]:
+        """A page that failed in a way that may pass: tried again at a later crawl, until
+        the retries run out (then gone, or given up with the listing's text standing in)."""
         tries = item.attempts + 1
         if tries < self.policy.retries:
             logger.info("could not read %s (%s); trying again later (%d of %d)",
