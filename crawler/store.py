@@ -62,6 +62,12 @@ class ArticleStore:
                 found.update((row.url, row.entry_updated_at) for row in rows)
         return found
 
+    def what_is_known(
+        self, urls: list[str]
+    ) -> tuple[dict[str, datetime | None], dict[str, str]]:
+        """For a listing's entry URLs: `stored_change_dates` and `ledger_states`."""
+        return self.stored_change_dates(urls), self.ledger_states(urls)
+
     def ledger_states(self, urls: Iterable[str]) -> dict[str, str]:
         """The crawl ledger's state of each of these entry URLs it holds."""
         with self.sessions() as session:

@@ -33,6 +33,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import StopDownload
 from scrapy.http import Response, TextResponse
 from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from crawler import meta
@@ -114,7 +115,8 @@ class NewsSpider(scrapy.Spider):
         if self.store is None:
             return
         # Pages left pending by an earlier crawl, or due for another try.
-        for item in self.store.due_entries(crawled):
+        due = await maybe_deferred_to_future(deferToThread(self.store.due_entries, crawled))
+        for item in due:
             yield self.article_request(crawled[item.source_id], item)
 
     # -- the source itself ------------------------------------------------------------
@@ -145,9 +147,9 @@ class NewsSpider(scrapy.Spider):
             },
         )
 
-    def parse_source(
+    async def parse_source(
         self, response: Response, source: SourceSpec, discovered: str | None
-    ) -> Iterator[Any]:
+    ) -> AsyncIterator[Any]:
         if response.status == 304:
             yield SourceStatusItem(source.id, ok=True, status="not modified")
             return
@@ -170,11 +172,13 @@ class NewsSpider(scrapy.Spider):
                 return
         resolved = discovered if discovered else None
         if kind == FEED:
-            yield from self.read_feed(response, source, resolved)
+            listing = self.read_feed(response, source, resolved)
         elif kind == SITEMAP:
-            yield from self.read_sitemap(response, source, depth=0)
+            listing = self.read_sitemap(response, source, depth=0)
         else:
-            yield from self.read_page(response, source)
+            listing = self.read_page(response, source)
+        async for found in listing:
+            yield found
 
     def source_failed(self, failure: Failure) -> Iterator[SourceStatusItem]:
         request = failure.request  # type: ignore[attr-defined]
@@ -201,8 +205,8 @@ class NewsSpider(scrapy.Spider):
 
     # -- feeds ----------------------------------------------------------------------
 
-    def read_feed(self, response: Response, source: SourceSpec,
-                  resolved: str | None) -> Iterator[Any]:
+    async def read_feed(self, response: Response, source: SourceSpec,
+                        resolved: str | None) -> AsyncIterator[Any]:
         parsed = parse_feed(response.body, response.url, _content_type(response))
         if parsed.error:
             yield self._failed_status(source, "parse error", parsed.error)
@@ -214,13 +218,17 @@ class NewsSpider(scrapy.Spider):
                                   parsed.warning)
             yield _preview(source, FEED, resolved, parsed.title, parsed.entries, parsed.warning)
             return
-        requests = yield from self.follow(source, parsed.entries, meta.ANYWHERE)
+        to_fetch = await self.new_or_changed(source, parsed.entries, meta.ANYWHERE)
+        if to_fetch:
+            yield PendingEntriesItem(to_fetch)
         yield self._ok_status(response, source, FEED, resolved, parsed.entries, parsed.warning)
-        yield from requests
+        for item in to_fetch:
+            yield self.article_request(source, item)
 
     # -- sitemaps --------------------------------------------------------------------
 
-    def read_sitemap(self, response: Response, source: SourceSpec, depth: int) -> Iterator[Any]:
+    async def read_sitemap(self, response: Response, source: SourceSpec,
+                           depth: int) -> AsyncIterator[Any]:
         parsed = parse_sitemap(response.body, response.url, self.job.settings.max_sitemap_size)
         is_source = depth == 0
         if parsed.error:
@@ -241,14 +249,18 @@ class NewsSpider(scrapy.Spider):
             children = [Entry(url=child.url, updated=child.lastmod) for child in parsed.sitemaps]
             yield _preview(source, SITEMAP, None, "", dated or children, warning)
             return
-        requests = yield from self.follow(source, dated, meta.SITE)
+        to_fetch = await self.new_or_changed(source, dated, meta.SITE)
+        if to_fetch:
+            yield PendingEntriesItem(to_fetch)
         if is_source:
             # An index's validators are not kept: its children may change while it does
             # not, and a crawl cut short before they were read must read them again.
             yield self._ok_status(response, source, SITEMAP, None, dated, warning,
                                   validators=not parsed.sitemaps)
-        yield from self.follow_sitemaps(source, parsed.sitemaps, depth)
-        yield from requests
+        for request in self.follow_sitemaps(source, parsed.sitemaps, depth):
+            yield request
+        for item in to_fetch:
+            yield self.article_request(source, item)
 
     def follow_sitemaps(self, source: SourceSpec, sitemaps: Iterable[ChildSitemap],
                         depth: int) -> Iterator[scrapy.Request]:
@@ -290,7 +302,7 @@ class NewsSpider(scrapy.Spider):
 
     # -- section pages ---------------------------------------------------------------
 
-    def read_page(self, response: Response, source: SourceSpec) -> Iterator[Any]:
+    async def read_page(self, response: Response, source: SourceSpec) -> AsyncIterator[Any]:
         links = article_links(_text(response), response.url, self.directory.scope(source),
                               MAX_LINKS_PER_PAGE)
         oldest = (datetime.now(UTC) - self.max_age).date() - timedelta(days=1)
@@ -299,17 +311,21 @@ class NewsSpider(scrapy.Spider):
             yield self._ok_status(response, source, PAGE, None, [], None, count=len(links))
             yield _preview(source, PAGE, None, _page_title(response), fresh, None)
             return
-        requests = yield from self.follow(source, fresh, meta.SITE)
+        to_fetch = await self.new_or_changed(source, fresh, meta.SITE)
+        if to_fetch:
+            yield PendingEntriesItem(to_fetch)
         yield self._ok_status(response, source, PAGE, None, [], None, count=len(links))
-        yield from requests
+        for item in to_fetch:
+            yield self.article_request(source, item)
 
     # -- articles --------------------------------------------------------------------
 
-    def follow(self, source: SourceSpec, entries: Iterable[Entry],
-               scope: str) -> Iterator[PendingEntriesItem | list[scrapy.Request]]:
-        """Plan the fetch of the entries' pages that are new, or changed since stored:
-        yields them as pending for the ledger, and returns their requests, for the caller
-        to yield after the listing's status. Entries the ledger holds are left to it."""
+    async def new_or_changed(self, source: SourceSpec, entries: Iterable[Entry],
+                             scope: str) -> list[LedgerEntry]:
+        """The entries whose pages are to be fetched: new, or changed since stored. The
+        caller yields them as pending for the ledger, then the listing's status, then
+        their requests. Entries the ledger holds are left to it. The database is asked
+        on a thread, in two queries for the whole listing: the reactor never waits."""
         assert self.store is not None
         wanted: dict[str, Entry] = {}
         outside = 0
@@ -322,8 +338,8 @@ class NewsSpider(scrapy.Spider):
             wanted[entry.url] = entry
         if outside:
             logger.info("source %r: %d links to other sites not followed", source.name, outside)
-        stored = self.store.stored_change_dates(wanted)
-        known = self.store.ledger_states(wanted)
+        stored, known = await maybe_deferred_to_future(
+            deferToThread(self.store.what_is_known, list(wanted)))
         to_fetch: list[LedgerEntry] = []
         for url, entry in wanted.items():
             if url in known:
@@ -332,9 +348,7 @@ class NewsSpider(scrapy.Spider):
                 to_fetch.append(LedgerEntry(source.id, entry, scope))
             elif _moved_forward(entry.changed_at, stored[url]):
                 to_fetch.append(LedgerEntry(source.id, entry, scope, revision=True))
-        if to_fetch:
-            yield PendingEntriesItem(to_fetch)
-        return [self.article_request(source, item) for item in to_fetch]
+        return to_fetch
 
     def article_request(self, source: SourceSpec, item: LedgerEntry) -> scrapy.Request:
         return scrapy.Request(
