@@ -46,6 +46,8 @@ council warned that one lane would stay closed for another fortnight.</p></artic
 
 
 _PR_SET_PDEATHSIG = 1
+# Tries at starting the workers before extraction falls back to the crawl process.
+_STARTS = 3
 
 
 class ExtractionCrashed(Exception):
@@ -82,13 +84,21 @@ class ExtractionPool:
         self.executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        # "fork": workers inherit the warm, already-imported extraction code.
-        executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
-                                       initializer=_start_worker)
-        # With fork, the first submit starts every worker at once: do it now, while no
-        # other thread runs.
-        executor.submit(os.getpid).result()
-        return executor
+        for attempt in range(1, _STARTS + 1):
+            # "fork": workers inherit the warm, already-imported extraction code.
+            executor = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("fork"),
+                initializer=_start_worker)
+            try:
+                # With fork, the first submit starts every worker at once: do it now,
+                # while no other thread runs.
+                executor.submit(os.getpid).result()
+                return executor
+            except BrokenProcessPool:
+                executor.shutdown(wait=False)
+                if attempt == _STARTS:
+                    raise
+        raise AssertionError("unreachable")
 
     def extract(self, markup: str | bytes, url: str) -> Deferred[ExtractedArticle]:
         from twisted.internet import reactor  # the one Scrapy installed
@@ -144,4 +154,9 @@ def start_pool(workers: int | None) -> ExtractionPool | None:
     warm_up()
     if count <= 0:
         return None
-    return ExtractionPool(count)
+    try:
+        return ExtractionPool(count)
+    except (BrokenProcessPool, OSError) as error:
+        logger.warning("could not start extraction workers (%s); extracting in the crawl "
+                       "process", error)
+        return None

@@ -188,15 +188,41 @@ def record_crawl_failure(
 
 
 def resident_memory(pid: int) -> int | None:
-    """Resident set size of a process in bytes, from /proc (None where there is none)."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        return None
+    """Memory of a crawl in bytes: the process and every process it started (its
+    extraction workers), from /proc (None where there is none). Pages the forked workers
+    still share with the crawl process are counted once, split between them (PSS)."""
+    total, found, stack = 0, False, [pid]
+    while stack:
+        current = stack.pop()
+        size = _process_memory(current)
+        if size is None:
+            continue
+        total, found = total + size, True
+        stack.extend(_child_pids(current))
+    return total if found else None
+
+
+def _process_memory(pid: int) -> int | None:
+    for path, key in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
+        try:
+            with open(path, encoding="ascii") as lines:
+                for line in lines:
+                    if line.startswith(key):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError):
+            continue
     return None
+
+
+def _child_pids(pid: int) -> list[int]:
+    children: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as listed:
+                children.extend(int(child) for child in listed.read().split())
+    except (OSError, ValueError):
+        pass
+    return children
 
 
 class LogRelay:
