@@ -173,7 +173,8 @@ class Outlets:
         return self.sites[page.outlet].base + page.path
 
 
-def write_config(folder: Path, outlets: Outlets, interval: str = "10m") -> Path:
+def write_config(folder: Path, outlets: Outlets, interval: str = "10m",
+                 workers: int | None = None) -> Path:
     sources = "".join(
         f'[[sources]]\nname = "Outlet {n}"\nurl = "{site.base}/feed.xml"\n\n'
         for n, site in enumerate(outlets.sites)
@@ -187,7 +188,8 @@ def write_config(folder: Path, outlets: Outlets, interval: str = "10m") -> Path:
         f'[storage]\nurl = "sqlite:///{folder / "ingest.db"}"\n\n'
         '[crawler]\ndownload_delay = "0s"\nconcurrent_requests = 32\n'
         'concurrent_requests_per_domain = 4\ncrawl_time_limit = "30m"\n'
-        f'max_article_age = "30d"\nmax_poll_interval = "{interval}"\n\n'
+        f'max_article_age = "30d"\nmax_poll_interval = "{interval}"\n'
+        + (f"extraction_workers = {workers}\n" if workers is not None else "") + "\n"
         f'[defaults]\ninterval = "{interval}"\n\n'
         '[daemon]\ndeliver_interval = "5s"\n\n'
         '[channels.log]\nurls = ["log://"]\n\n' + rules + sources,
@@ -337,6 +339,9 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=10, help="pages per outlet")
     parser.add_argument("--daemon-rounds", type=int, default=0, metavar="N")
     parser.add_argument("--profile", type=Path, metavar="FILE")
+    parser.add_argument("--workers", type=lambda text: [int(n) for n in text.split(",")],
+                        metavar="N,M", help="compare crawler.extraction_workers settings "
+                        "(a fresh database for each; default: the product's default)")
     args = parser.parse_args()
     if args.profile and not shutil.which("py-spy"):
         raise SystemExit("--profile needs py-spy on PATH")
@@ -352,23 +357,27 @@ def main() -> None:
     print(f"extraction only (extract_article in one process): {per_page:.1f} ms CPU/page",
           flush=True)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            config = write_config(folder, outlets)
-            first = run_once(config, args.profile)
-            cpu_page = first.cpu / count * 1000
-            print(f"first run:  {first.stored} stored of {count} pages in {first.wall:.1f}s = "
-                  f"{count / first.wall:.1f} pages/s; CPU {cpu_page:.1f} ms/page = "
-                  f"{cpu_page / per_page:.2f}x extraction only; peak memory "
-                  f"{_memory(first.peak_rss, first.peak_pss)} ({first.summary})", flush=True)
-            before = outlets.requests
-            second = run_once(config)
-            print(f"second run (all 304): {second.wall:.1f}s, {outlets.requests - before} "
-                  f"requests, {second.stored} new; CPU {second.cpu:.1f}s; peak memory "
-                  f"{_memory(second.peak_rss, second.peak_pss)}", flush=True)
-            print(f"after: {load()}")
-            if args.daemon_rounds:
-                daemon_rounds(folder, outlets, args.daemon_rounds)
+        for workers in args.workers or [None]:
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = Path(tmp)
+                config = write_config(folder, outlets, workers=workers)
+                label = "" if workers is None else f"[extraction_workers = {workers}] "
+                first = run_once(config, args.profile)
+                cpu_page = first.cpu / count * 1000
+                print(f"{label}first run: {first.stored} stored of {count} pages in "
+                      f"{first.wall:.1f}s = {count / first.wall:.1f} pages/s; CPU "
+                      f"{cpu_page:.1f} ms/page = {cpu_page / per_page:.2f}x extraction only; "
+                      f"peak memory {_memory(first.peak_rss, first.peak_pss)} "
+                      f"({first.summary})", flush=True)
+                before = outlets.requests
+                second = run_once(config)
+                print(f"{label}second run (all 304): {second.wall:.1f}s, "
+                      f"{outlets.requests - before} requests, {second.stored} new; CPU "
+                      f"{second.cpu:.1f}s; peak memory "
+                      f"{_memory(second.peak_rss, second.peak_pss)}", flush=True)
+                print(f"after: {load()}")
+                if args.daemon_rounds:
+                    daemon_rounds(folder, outlets, args.daemon_rounds)
     finally:
         outlets.stop()
 

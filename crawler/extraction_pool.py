@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import logging
 import multiprocessing
 import os
@@ -84,6 +85,10 @@ class ExtractionPool:
         self.executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
+        # The objects alive now (modules, the language model...) are never collected:
+        # kept out of the garbage collector's sight, they stay shared with the workers
+        # instead of being copied into each as the collector touches them.
+        gc.freeze()
         for attempt in range(1, _STARTS + 1):
             # "fork": workers inherit the warm, already-imported extraction code.
             executor = ProcessPoolExecutor(
