@@ -265,7 +265,8 @@ def run_once(config: Path, profile: Path | None = None) -> RunResult:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     command = [NEWSWATCH, "--config", str(config), "run", "--once"]
     if profile is not None:
-        command = ["py-spy", "record", "--subprocesses", "--format", "speedscope",
+        command = ["py-spy", "record", "--subprocesses", "--gil", "--nonblocking",
+                   "--format", "speedscope",
                    "--rate", "50", "-o", str(profile), "--", *command]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
