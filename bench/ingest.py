@@ -285,37 +285,53 @@ def run_once(config: Path, profile: Path | None = None) -> RunResult:
 
 
 def articles_stored(database: Path) -> int:
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as connection:
-        return connection.execute("SELECT count(*) FROM articles").fetchone()[0]
-
-
-def daemon_rounds(folder: Path, outlets: Outlets, rounds: int) -> None:
-    config = write_config(folder, outlets, interval="1s")
-    database = folder / "ingest.db"
-    env = {**os.environ, "NEWSWATCH_TEST_MIN_INTERVAL": "1s"}
-    daemon = subprocess.Popen([NEWSWATCH, "--config", str(config), "run"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    sampler = PeakSampler(daemon.pid)
     try:
-        expected = articles_stored(database)
-        for number in range(1, rounds + 1):
-            started = time.monotonic()
-            sampler.reset()
-            added = outlets.publish(1)
-            expected += len(added)
-            stored = articles_stored(database)
-            while stored < expected and time.monotonic() - started < 300:
-                time.sleep(0.5)
-                stored = articles_stored(database)
-            daemon_rss = _own_rss(daemon.pid)
-            print(f"round {number:>2}: {stored:>5} articles stored ({len(added)} new) in "
-                  f"{time.monotonic() - started:5.1f}s; daemon RSS {daemon_rss / 2**20:6.1f} MB,"
-                  f" peak of daemon + crawl processes {_memory(sampler.peak, sampler.peak_pss)}",
-                  flush=True)
-    finally:
-        sampler.stop()
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=60)
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as connection:
+            return connection.execute("SELECT count(*) FROM articles").fetchone()[0]
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+def daemon_rounds(outlets: Outlets, rounds: int) -> None:
+    """Rounds of the daemon on a database of its own: the first round stores every page
+    published so far, each later one the page each outlet adds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        config = write_config(folder, outlets, interval="1s")
+        database = folder / "ingest.db"
+        env = {**os.environ, "NEWSWATCH_TEST_MIN_INTERVAL": "1s"}
+        daemon = subprocess.Popen([NEWSWATCH, "--config", str(config), "run"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        sampler = PeakSampler(daemon.pid)
+        try:
+            stored = 0
+            for number in range(1, rounds + 1):
+                started = time.monotonic()
+                sampler.reset()
+                added = len(outlets.publish(1)) if number > 1 else outlets.made
+                stored = _wait_until_stored(database, stored, added, started)
+                print(f"round {number:>2}: {stored:>5} articles stored ({added} pages new) in "
+                      f"{time.monotonic() - started:5.1f}s; daemon RSS "
+                      f"{_own_rss(daemon.pid) / 2**20:6.1f} MB, peak of daemon + crawl "
+                      f"processes {_memory(sampler.peak, sampler.peak_pss)}", flush=True)
+        finally:
+            sampler.stop()
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(timeout=60)
+
+
+def _wait_until_stored(database: Path, before: int, added: int, started: float) -> int:
+    """The article count once at least 70% of the added pages are stored (some real
+    pages give no article) and it has not moved for 3 s; at most 5 minutes."""
+    stored, last_change = before, time.monotonic()
+    while time.monotonic() - started < 300:
+        time.sleep(0.5)
+        now = articles_stored(database) if database.exists() else 0
+        if now != stored:
+            stored, last_change = now, time.monotonic()
+        elif stored - before >= added * 0.7 and time.monotonic() - last_change > 3:
+            break
+    return stored
 
 
 def _own_rss(pid: int) -> int:
@@ -339,6 +355,8 @@ def main() -> None:
     parser.add_argument("--outlets", type=int, default=100)
     parser.add_argument("--pages", type=int, default=10, help="pages per outlet")
     parser.add_argument("--daemon-rounds", type=int, default=0, metavar="N")
+    parser.add_argument("--only-daemon", action="store_true",
+                        help="skip the run --once runs (with --daemon-rounds)")
     parser.add_argument("--profile", type=Path, metavar="FILE")
     parser.add_argument("--workers", type=lambda text: [int(n) for n in text.split(",")],
                         metavar="N,M", help="compare crawler.extraction_workers settings "
@@ -353,12 +371,12 @@ def main() -> None:
     count = len(pages)
     print(f"{args.outlets} outlets, {count} pages ({len(pages[::2])} real, the rest "
           f"generated); {load()}", flush=True)
-    extract_cpu = extraction_only(outlets, pages)
-    per_page = extract_cpu / count * 1000
+    extract_cpu = extraction_only(outlets, pages[:50] if args.only_daemon else pages)
+    per_page = extract_cpu / (50 if args.only_daemon else count) * 1000
     print(f"extraction only (extract_article in one process): {per_page:.1f} ms CPU/page",
           flush=True)
     try:
-        for workers in args.workers or [None]:
+        for workers in [] if args.only_daemon else args.workers or [None]:
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp)
                 config = write_config(folder, outlets, workers=workers)
@@ -377,8 +395,8 @@ def main() -> None:
                       f"{second.cpu:.1f}s; peak memory "
                       f"{_memory(second.peak_rss, second.peak_pss)}", flush=True)
                 print(f"after: {load()}")
-                if args.daemon_rounds:
-                    daemon_rounds(folder, outlets, args.daemon_rounds)
+        if args.daemon_rounds:
+            daemon_rounds(outlets, args.daemon_rounds)
     finally:
         outlets.stop()
 

@@ -66,8 +66,11 @@ class CrawlRunner:
         command: Sequence[str] = CRAWL_COMMAND,
         on_tick: Callable[[], None] | None = None,
         relay_log: bool = True,
+        concurrent_crawls: int = 1,
     ) -> None:
         self.sessions = sessions
+        # Crawls that may run at once share the cores between their extraction workers.
+        self.concurrent_crawls = max(1, concurrent_crawls)
         self.memory_limit = memory_limit_mb * 1024 * 1024
         self.command = list(command)
         self.on_tick = on_tick
@@ -79,6 +82,9 @@ class CrawlRunner:
 
     def __call__(self, job: CrawlJob, time_limit: float) -> CrawlOutcome:
         started = utcnow()
+        if job.settings.extraction_workers is None:
+            workers = max(1, _cores() // self.concurrent_crawls)
+            job = replace(job, settings=replace(job.settings, extraction_workers=workers))
         outcome = self.run_child(job.to_json(), time_limit)
         if not outcome.ok and self.shutting_down:
             outcome = replace(outcome, interrupted=True)
@@ -185,6 +191,13 @@ def record_crawl_failure(
             source.last_status = "crawl failed"
             source.last_error = error
             source.error_count = (source.error_count or 0) + 1
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def resident_memory(pid: int) -> int | None:
