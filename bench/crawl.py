@@ -55,12 +55,12 @@ _WORD = re.compile(r"[A-Za-z]{4,}")
 class Site:
     """Static files in memory, with ETag validators, served by a threaded HTTP server."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.files: dict[str, tuple[bytes, str, str]] = {}
         self.requests = 0
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = ThreadingHTTPServer((host, 0), self._handler())
+        self.base = f"http://{host}:{self.server.server_address[1]}"
 
     def add(self, path: str, body: bytes, content_type: str) -> None:
         etag = '"' + hashlib.sha1(body).hexdigest() + '"'
@@ -99,6 +99,10 @@ class Site:
 
     def start(self) -> None:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def load_templates(data: Path) -> list[tuple[str, str]]:

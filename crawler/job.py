@@ -75,6 +75,9 @@ class CrawlSettings:
     # crawls, waiting page_retry_delay, then twice that, and so on (crawler/ledger.py).
     page_retries: int = 5
     page_retry_delay_seconds: float = 120
+    # Processes extracting articles beside the crawl's own; None: one per core, 0: none
+    # (extraction runs in the crawl process).
+    extraction_workers: int | None = None
 
 
 @dataclass(frozen=True)

@@ -9,21 +9,17 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from crawler.database import retry_transient
-from crawler.items import (
-    ArticleItem,
-    EntryOutcomeItem,
-    PendingEntriesItem,
-    PreviewItem,
-    SourceStatusItem,
-)
+from crawler.items import ArticleItem, EntryOutcomeItem, PreviewItem, SourceStatusItem
 from crawler.job import CrawlJob, SourceSpec
 from crawler.ledger import RetryPolicy
 from crawler.polling import PollOutcome
-from crawler.store import ArticleStore
+from crawler.store import KNOWN, REVISED, STORED, ArticleStore
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -31,16 +27,21 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PREVIEW_STAT = "newswatch/preview"
+# Items written in one transaction at most: a batch's commit is also when its articles
+# become visible to matching.
+MAX_BATCH = 200
 
 
 class StorePipeline:
     """Writes articles (once per canonical URL, or as a new version when re-fetched),
-    the crawl ledger's entries, each source's fetch status, and, when the crawl closes,
+    the crawl ledger's entries, each source's fetch status and, when the crawl closes,
     each polled source's schedule (which needs the run's count of new articles).
 
     Every write runs on one writer thread, in the order the items came: the reactor
     never waits on the database, and an entry is always written down as pending before
-    its article can arrive."""
+    its article can arrive. Items that arrive while a batch is being written form the
+    next batch, written in one transaction (`ArticleStore.write_batch`): the busier the
+    crawl, the bigger the batches, and an idle crawl writes each item at once."""
 
     def __init__(self, crawler: Crawler, job: CrawlJob) -> None:
         self.store = ArticleStore(job.database_url)
@@ -53,6 +54,8 @@ class StorePipeline:
             retry_delay=timedelta(seconds=job.settings.page_retry_delay_seconds),
             memory=timedelta(seconds=job.settings.max_article_age_seconds),
         )
+        self.waiting: list[tuple[object, Deferred[None]]] = []
+        self.writing = False
         self.writer = ThreadPool(minthreads=1, maxthreads=1, name="newswatch-store")
         self.writer.start()
         # Also stopped when the crawl is forced down without closing the spider: a live
@@ -66,43 +69,57 @@ class StorePipeline:
         return cls(crawler, crawler.settings["NEWSWATCH_JOB"])
 
     async def process_item(self, item: object) -> object:
-        from twisted.internet import reactor  # imported early, Twisted's default would win
-
-        await maybe_deferred_to_future(
-            # A write that finds the database locked is run again rather than lost.
-            deferToThreadPool(reactor, self.writer, retry_transient,
-                              partial(self._write, item), "storing what the crawl found")
-        )
+        written: Deferred[None] = Deferred()
+        self.waiting.append((item, written))
+        self._write_next_batch()
+        await maybe_deferred_to_future(written)
         return item
 
-    def _write(self, item: object) -> None:
+    def _write_next_batch(self) -> None:
+        from twisted.internet import reactor  # imported early, Twisted's default would win
+
+        if self.writing or not self.waiting:
+            return
+        batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+        items = [item for item, _ in batch]
+        self.writing = True
+        # A batch that finds the database locked is run again whole rather than lost.
+        writing = deferToThreadPool(reactor, self.writer, retry_transient,
+                                    partial(self.store.write_batch, items, self.policy),
+                                    "storing what the crawl found")
+
+        def written(outcomes: list[str | None] | Failure) -> None:
+            self.writing = False
+            if isinstance(outcomes, Failure):
+                for _, done in batch:
+                    done.errback(outcomes)
+            else:
+                for (item, done), outcome in zip(batch, outcomes, strict=True):
+                    self._count(item, outcome)
+                    done.callback(None)
+            self._write_next_batch()
+
+        writing.addBoth(written)
+
+    def _count(self, item: object, outcome: str | None) -> None:
+        if outcome is None:
+            return  # refused by the database, and logged
         if isinstance(item, ArticleItem):
-            self._store_article(item)
-        elif isinstance(item, PendingEntriesItem):
-            self.store.record_pending(item.entries, self.policy)
+            if outcome == REVISED:
+                self.stats.inc_value("newswatch/articles_revised")
+                logger.info("stored a new version of %s", item.url)
+            elif outcome == STORED:
+                self.stats.inc_value("newswatch/articles_stored")
+                self.new_articles[item.source_id] += 1
+                logger.info("stored %s", item.url)
+            elif outcome == KNOWN:
+                self.stats.inc_value("newswatch/articles_already_known")
         elif isinstance(item, EntryOutcomeItem):
-            self.store.record_entry_outcome(item.item, item.state, item.reason, self.policy)
             self.stats.inc_value(f"newswatch/entries_{item.state}")
         elif isinstance(item, SourceStatusItem):
-            self.store.record_source_status(item)
             self.statuses[item.source_id] = item
             if not item.ok:
                 self.stats.inc_value("newswatch/sources_failed")
-
-    def _store_article(self, item: ArticleItem) -> None:
-        if item.revision:
-            if self.store.revise_article(item):
-                self.stats.inc_value("newswatch/articles_revised")
-                logger.info("stored a new version of %s", item.url)
-        elif self.store.save_article(item):
-            self.stats.inc_value("newswatch/articles_stored")
-            self.new_articles[item.source_id] += 1
-            logger.info("stored %s", item.url)
-        else:
-            self.stats.inc_value("newswatch/articles_already_known")
-        if not item.from_feed:
-            # A stand-in keeps its ledger row: the page is tried again for the full text.
-            self.store.forget_entries({item.url, item.entry_url or item.url})
 
     def close_spider(self) -> None:
         try:

@@ -13,6 +13,7 @@ import sys
 
 from scrapy.crawler import CrawlerProcess
 
+from crawler.extraction_pool import start_pool
 from crawler.job import CrawlJob
 from crawler.pipelines import PREVIEW_STAT
 from crawler.settings import scrapy_settings
@@ -31,10 +32,16 @@ SUMMARY_KEYS = {
 
 
 def crawl(job: CrawlJob) -> dict[str, object]:
-    process = CrawlerProcess(scrapy_settings(job))
-    crawler = process.create_crawler(NewsSpider)
-    process.crawl(crawler, job=job)
-    process.start()
+    # Forked first, while this process has no other thread (crawler/extraction_pool.py).
+    pool = None if job.preview else start_pool(job.settings.extraction_workers)
+    try:
+        process = CrawlerProcess(scrapy_settings(job))
+        crawler = process.create_crawler(NewsSpider)
+        process.crawl(crawler, job=job, extraction_pool=pool)
+        process.start()
+    finally:
+        if pool is not None:
+            pool.close()
     stats = crawler.stats.get_stats() if crawler.stats else {}
     summary = {name: stats.get(key, 0) for key, name in SUMMARY_KEYS.items()}
     summary["peak_memory_bytes"] = peak_memory() or stats.get("memusage/max", 0)

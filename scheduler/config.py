@@ -159,6 +159,9 @@ class CrawlerConfig(_Section):
     max_poll_interval: Duration = timedelta(hours=2)
     max_backoff: Duration = timedelta(hours=6)
     unhealthy_after_failures: int = Field(default=5, ge=1, le=1000)
+    # Processes extracting articles during a crawl: one per core by default; 0 extracts
+    # in the crawl process itself.
+    extraction_workers: int | None = Field(default=None, ge=0, le=64)
 
 
 class DefaultsConfig(_Section):

@@ -36,6 +36,7 @@ def crawl_settings(config: Config) -> CrawlSettings:
         verify_tls=crawler.verify_tls,
         page_retries=crawler.page_retries,
         page_retry_delay_seconds=crawler.page_retry_delay.total_seconds(),
+        extraction_workers=crawler.extraction_workers,
     )
 
 

@@ -66,8 +66,11 @@ class CrawlRunner:
         command: Sequence[str] = CRAWL_COMMAND,
         on_tick: Callable[[], None] | None = None,
         relay_log: bool = True,
+        concurrent_crawls: int = 1,
     ) -> None:
         self.sessions = sessions
+        # Crawls that may run at once share the cores between their extraction workers.
+        self.concurrent_crawls = max(1, concurrent_crawls)
         self.memory_limit = memory_limit_mb * 1024 * 1024
         self.command = list(command)
         self.on_tick = on_tick
@@ -79,6 +82,9 @@ class CrawlRunner:
 
     def __call__(self, job: CrawlJob, time_limit: float) -> CrawlOutcome:
         started = utcnow()
+        if job.settings.extraction_workers is None:
+            workers = max(1, _cores() // self.concurrent_crawls)
+            job = replace(job, settings=replace(job.settings, extraction_workers=workers))
         outcome = self.run_child(job.to_json(), time_limit)
         if not outcome.ok and self.shutting_down:
             outcome = replace(outcome, interrupted=True)
@@ -187,16 +193,49 @@ def record_crawl_failure(
             source.error_count = (source.error_count or 0) + 1
 
 
-def resident_memory(pid: int) -> int | None:
-    """Resident set size of a process in bytes, from /proc (None where there is none)."""
+def _cores() -> int:
     try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        return None
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def resident_memory(pid: int) -> int | None:
+    """Memory of a crawl in bytes: the process and every process it started (its
+    extraction workers), from /proc (None where there is none). Pages the forked workers
+    still share with the crawl process are counted once, split between them (PSS)."""
+    total, found, stack = 0, False, [pid]
+    while stack:
+        current = stack.pop()
+        size = _process_memory(current)
+        if size is None:
+            continue
+        total, found = total + size, True
+        stack.extend(_child_pids(current))
+    return total if found else None
+
+
+def _process_memory(pid: int) -> int | None:
+    for path, key in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
+        try:
+            with open(path, encoding="ascii") as lines:
+                for line in lines:
+                    if line.startswith(key):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError):
+            continue
     return None
+
+
+def _child_pids(pid: int) -> list[int]:
+    children: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as listed:
+                children.extend(int(child) for child in listed.read().split())
+    except (OSError, ValueError):
+        pass
+    return children
 
 
 class LogRelay:

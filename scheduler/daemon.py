@@ -122,7 +122,8 @@ class Daemon:
         self.stopping = threading.Event()
         self.exit_code = 0
         self.scheduler = BackgroundScheduler(timezone=UTC)
-        self.runner = CrawlRunner(app.sessions, app.config.daemon.crawl_memory_limit_mb)
+        self.runner = CrawlRunner(app.sessions, app.config.daemon.crawl_memory_limit_mb,
+                                  concurrent_crawls=app.config.daemon.max_concurrent_crawls)
         self.crawl_threads = concurrent.futures.ThreadPoolExecutor(
             max_workers=CRAWL_THREADS, thread_name_prefix="crawl"
         )

@@ -32,14 +32,17 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import StopDownload
 from scrapy.http import Response, TextResponse
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from crawler import meta
 from crawler.discovery import FEED, PAGE, SITEMAP, feed_links, sniff_kind
 from crawler.entries import Entry
-from crawler.extract import extract_article
+from crawler.extract import ExtractedArticle, extract_article
+from crawler.extraction_pool import ExtractionCrashed, ExtractionPool
 from crawler.failures import BLOCKED as BLOCKED_PAGE
-from crawler.failures import MISSING, REFUSED, describe_failure, page_failure_kind
+from crawler.failures import MISSING, REFUSED, TRANSIENT, describe_failure, page_failure_kind
 from crawler.feeds import parse_feed
 from crawler.items import (
     ArticleItem,
@@ -73,9 +76,12 @@ _PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/
 class NewsSpider(scrapy.Spider):
     name = "news"
 
-    def __init__(self, job: CrawlJob, **kwargs: Any) -> None:
+    def __init__(self, job: CrawlJob, extraction_pool: ExtractionPool | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job = job
+        # Worker processes for extraction (crawler/run.py starts them); None: in-process.
+        self.extraction_pool = extraction_pool
         self.max_age = timedelta(seconds=job.settings.max_article_age_seconds)
         self.policy = RetryPolicy(
             retries=job.settings.page_retries,
@@ -109,7 +115,8 @@ class NewsSpider(scrapy.Spider):
         if self.store is None:
             return
         # Pages left pending by an earlier crawl, or due for another try.
-        for item in self.store.due_entries(crawled):
+        due = await maybe_deferred_to_future(deferToThread(self.store.due_entries, crawled))
+        for item in due:
             yield self.article_request(crawled[item.source_id], item)
 
     # -- the source itself ------------------------------------------------------------
@@ -140,9 +147,9 @@ class NewsSpider(scrapy.Spider):
             },
         )
 
-    def parse_source(
+    async def parse_source(
         self, response: Response, source: SourceSpec, discovered: str | None
-    ) -> Iterator[Any]:
+    ) -> AsyncIterator[Any]:
         if response.status == 304:
             yield SourceStatusItem(source.id, ok=True, status="not modified")
             return
@@ -165,11 +172,13 @@ class NewsSpider(scrapy.Spider):
                 return
         resolved = discovered if discovered else None
         if kind == FEED:
-            yield from self.read_feed(response, source, resolved)
+            listing = self.read_feed(response, source, resolved)
         elif kind == SITEMAP:
-            yield from self.read_sitemap(response, source, depth=0)
+            listing = self.read_sitemap(response, source, depth=0)
         else:
-            yield from self.read_page(response, source)
+            listing = self.read_page(response, source)
+        async for found in listing:
+            yield found
 
     def source_failed(self, failure: Failure) -> Iterator[SourceStatusItem]:
         request = failure.request  # type: ignore[attr-defined]
@@ -197,8 +206,8 @@ class NewsSpider(scrapy.Spider):
 
     # -- feeds ----------------------------------------------------------------------
 
-    def read_feed(self, response: Response, source: SourceSpec,
-                  resolved: str | None) -> Iterator[Any]:
+    async def read_feed(self, response: Response, source: SourceSpec,
+                        resolved: str | None) -> AsyncIterator[Any]:
         parsed = parse_feed(response.body, response.url, _content_type(response))
         if parsed.error:
             yield self._failed_status(source, "parse error", parsed.error)
@@ -210,13 +219,17 @@ class NewsSpider(scrapy.Spider):
                                   parsed.warning)
             yield _preview(source, FEED, resolved, parsed.title, parsed.entries, parsed.warning)
             return
-        requests = yield from self.follow(source, parsed.entries, meta.ANYWHERE)
+        to_fetch = await self.new_or_changed(source, parsed.entries, meta.ANYWHERE)
+        if to_fetch:
+            yield PendingEntriesItem(to_fetch)
         yield self._ok_status(response, source, FEED, resolved, parsed.entries, parsed.warning)
-        yield from requests
+        for item in to_fetch:
+            yield self.article_request(source, item)
 
     # -- sitemaps --------------------------------------------------------------------
 
-    def read_sitemap(self, response: Response, source: SourceSpec, depth: int) -> Iterator[Any]:
+    async def read_sitemap(self, response: Response, source: SourceSpec,
+                           depth: int) -> AsyncIterator[Any]:
         parsed = parse_sitemap(response.body, response.url, self.job.settings.max_sitemap_size)
         is_source = depth == 0
         if parsed.error:
@@ -237,14 +250,18 @@ class NewsSpider(scrapy.Spider):
             children = [Entry(url=child.url, updated=child.lastmod) for child in parsed.sitemaps]
             yield _preview(source, SITEMAP, None, "", dated or children, warning)
             return
-        requests = yield from self.follow(source, dated, meta.SITE)
+        to_fetch = await self.new_or_changed(source, dated, meta.SITE)
+        if to_fetch:
+            yield PendingEntriesItem(to_fetch)
         if is_source:
             # An index's validators are not kept: its children may change while it does
             # not, and a crawl cut short before they were read must read them again.
             yield self._ok_status(response, source, SITEMAP, None, dated, warning,
                                   validators=not parsed.sitemaps)
-        yield from self.follow_sitemaps(source, parsed.sitemaps, depth)
-        yield from requests
+        for request in self.follow_sitemaps(source, parsed.sitemaps, depth):
+            yield request
+        for item in to_fetch:
+            yield self.article_request(source, item)
 
     def follow_sitemaps(self, source: SourceSpec, sitemaps: Iterable[ChildSitemap],
                         depth: int) -> Iterator[scrapy.Request]:
@@ -286,7 +303,7 @@ class NewsSpider(scrapy.Spider):
 
     # -- section pages ---------------------------------------------------------------
 
-    def read_page(self, response: Response, source: SourceSpec) -> Iterator[Any]:
+    async def read_page(self, response: Response, source: SourceSpec) -> AsyncIterator[Any]:
         links = article_links(_text(response), response.url, self.directory.scope(source),
                               MAX_LINKS_PER_PAGE)
         oldest = (datetime.now(UTC) - self.max_age).date() - timedelta(days=1)
@@ -295,17 +312,21 @@ class NewsSpider(scrapy.Spider):
             yield self._ok_status(response, source, PAGE, None, [], None, count=len(links))
             yield _preview(source, PAGE, None, _page_title(response), fresh, None)
             return
-        requests = yield from self.follow(source, fresh, meta.SITE)
+        to_fetch = await self.new_or_changed(source, fresh, meta.SITE)
+        if to_fetch:
+            yield PendingEntriesItem(to_fetch)
         yield self._ok_status(response, source, PAGE, None, [], None, count=len(links))
-        yield from requests
+        for item in to_fetch:
+            yield self.article_request(source, item)
 
     # -- articles --------------------------------------------------------------------
 
-    def follow(self, source: SourceSpec, entries: Iterable[Entry],
-               scope: str) -> Iterator[PendingEntriesItem | list[scrapy.Request]]:
-        """Plan the fetch of the entries' pages that are new, or changed since stored:
-        yields them as pending for the ledger, and returns their requests, for the caller
-        to yield after the listing's status. Entries the ledger holds are left to it."""
+    async def new_or_changed(self, source: SourceSpec, entries: Iterable[Entry],
+                             scope: str) -> list[LedgerEntry]:
+        """The entries whose pages are to be fetched: new, or changed since stored. The
+        caller yields them as pending for the ledger, then the listing's status, then
+        their requests. Entries the ledger holds are left to it. The database is asked
+        on a thread, in two queries for the whole listing: the reactor never waits."""
         assert self.store is not None
         wanted: dict[str, Entry] = {}
         outside = 0
@@ -318,8 +339,8 @@ class NewsSpider(scrapy.Spider):
             wanted[entry.url] = entry
         if outside:
             logger.info("source %r: %d links to other sites not followed", source.name, outside)
-        stored = self.store.stored_change_dates(wanted)
-        known = self.store.ledger_states(wanted)
+        stored, known = await maybe_deferred_to_future(
+            deferToThread(self.store.what_is_known, list(wanted)))
         to_fetch: list[LedgerEntry] = []
         for url, entry in wanted.items():
             if url in known:
@@ -328,9 +349,7 @@ class NewsSpider(scrapy.Spider):
                 to_fetch.append(LedgerEntry(source.id, entry, scope))
             elif _moved_forward(entry.changed_at, stored[url]):
                 to_fetch.append(LedgerEntry(source.id, entry, scope, revision=True))
-        if to_fetch:
-            yield PendingEntriesItem(to_fetch)
-        return [self.article_request(source, item) for item in to_fetch]
+        return to_fetch
 
     def article_request(self, source: SourceSpec, item: LedgerEntry) -> scrapy.Request:
         return scrapy.Request(
@@ -347,15 +366,31 @@ class NewsSpider(scrapy.Spider):
             },
         )
 
-    def parse_article(self, response: Response, source: SourceSpec,
-                      item: LedgerEntry) -> Iterator[ArticleItem | EntryOutcomeItem]:
-        entry, revision = item.entry, item.revision
+    async def parse_article(self, response: Response, source: SourceSpec,
+                            item: LedgerEntry) -> AsyncIterator[ArticleItem | EntryOutcomeItem]:
         if not _is_html(response):
             logger.info("skipped %s: not an HTML page (%s)", response.url,
                         _content_type(response) or "no type")
-            yield from self._unreadable(source, item, "not an HTML page")
-            return
-        extracted = extract_article(_markup(response), response.url)
+            outcomes = self._unreadable(source, item, "not an HTML page")
+        else:
+            try:
+                extracted = await self.extract(_markup(response), response.url)
+            except ExtractionCrashed as crash:
+                outcomes = self._try_later(source, item, TRANSIENT, str(crash))
+            else:
+                outcomes = self._article(response, source, item, extracted)
+        for outcome in outcomes:
+            yield outcome
+
+    async def extract(self, markup: str | bytes, url: str) -> ExtractedArticle:
+        """The page's article, extracted in the crawl's worker processes when it has them."""
+        if self.extraction_pool is None:
+            return extract_article(markup, url)
+        return await maybe_deferred_to_future(self.extraction_pool.extract(markup, url))
+
+    def _article(self, response: Response, source: SourceSpec, item: LedgerEntry,
+                 extracted: ExtractedArticle) -> Iterator[ArticleItem | EntryOutcomeItem]:
+        entry, revision = item.entry, item.revision
         if extracted.error or not extracted.body:
             yield from self._unreadable(source, item, extracted.error or "no text")
             return
@@ -393,6 +428,12 @@ class NewsSpider(scrapy.Spider):
         if kind == BLOCKED_PAGE:
             yield from self._unreadable(source, item, reason)
             return
+        yield from self._try_later(source, item, kind, reason)
+
+    def _try_later(self, source: SourceSpec, item: LedgerEntry, kind: str,
+                   reason: str) -> Iterator[ArticleItem | EntryOutcomeItem]:
+        """A page that failed in a way that may pass: tried again at a later crawl, until
+        the retries run out (then gone, or given up with the listing's text standing in)."""
         tries = item.attempts + 1
         if tries < self.policy.retries:
             logger.info("could not read %s (%s); trying again later (%d of %d)",

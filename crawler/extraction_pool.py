@@ -1,0 +1,167 @@
+"""Article extraction in worker processes, so that a crawl uses every core.
+
+Extraction is pure CPU work (lxml, trafilatura, htmldate): run on the reactor thread it
+held every download, and run on threads it would hold the GIL. The crawl child therefore
+hands each page to a `ProcessPoolExecutor` and awaits the result as a Deferred; the
+reactor only moves bytes.
+
+The workers are forked from the crawl child once it has warmed extraction up (the first
+page costs most of a second: htmldate and dateparser compile their patterns), before the
+reactor and its threads start, so every worker starts warm and no lock can be held by a
+thread that does not exist in the fork.
+
+A worker that dies (a page that crashes lxml, the kernel's out-of-memory killer) breaks
+the whole executor: every page in flight fails with `BrokenProcessPool`. The pool is
+then replaced by a fresh one and each of those pages is extracted once more; a page that
+breaks the fresh pool as well is reported as `ExtractionCrashed`, for the spider to try
+again at a later crawl (crawler/ledger.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import logging
+import multiprocessing
+import os
+import signal
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from twisted.internet.defer import Deferred
+
+from crawler.extract import ExtractedArticle, extract_article
+
+logger = logging.getLogger(__name__)
+
+# Enough for every date and language path to compile what it compiles lazily.
+_WARM_UP_PAGE = """<html lang="en"><head><title>Harbour bridge reopens after repairs</title>
+</head><body><article><h1>Harbour bridge reopens after repairs</h1>
+<p class="byline">By Ana Lima, 18 June 2024</p>
+<p>The harbour bridge reopened to traffic on Tuesday morning after eight months of repairs
+that cost the city council more than it had planned, officials said at a press briefing.</p>
+<p>Commuters who had spent the winter on ferries and buses welcomed the news, although the
+council warned that one lane would stay closed for another fortnight.</p></article>
+</body></html>"""
+
+
+_PR_SET_PDEATHSIG = 1
+# Tries at starting the workers before extraction falls back to the crawl process.
+_STARTS = 3
+
+
+class ExtractionCrashed(Exception):
+    """The page's extraction killed its worker process twice."""
+
+
+def default_workers() -> int:
+    """One worker per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _start_worker() -> None:
+    """Ctrl-C is the crawl's to handle (it finishes the pages in flight, which needs the
+    workers); and a worker must not outlive its crawl, however the crawl ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Not on Linux, the daemon's kill of the crawl's process group still takes them.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def warm_up() -> None:
+    extract_article(_WARM_UP_PAGE, "https://news.example.org/2024/06/18/harbour-bridge/")
+
+
+class ExtractionPool:
+    """`extract(markup, url)` -> Deferred firing with the ExtractedArticle."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.generation = 0
+        self.executor = self._new_executor()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        # The objects alive now (modules, the language model...) are never collected:
+        # kept out of the garbage collector's sight, they stay shared with the workers
+        # instead of being copied into each as the collector touches them.
+        gc.freeze()
+        for attempt in range(1, _STARTS + 1):
+            # "fork": workers inherit the warm, already-imported extraction code.
+            executor = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("fork"),
+                initializer=_start_worker)
+            try:
+                # With fork, the first submit starts every worker at once: do it now,
+                # while no other thread runs.
+                executor.submit(os.getpid).result()
+                return executor
+            except BrokenProcessPool:
+                executor.shutdown(wait=False)
+                if attempt == _STARTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    def extract(self, markup: str | bytes, url: str) -> Deferred[ExtractedArticle]:
+        from twisted.internet import reactor  # the one Scrapy installed
+
+        result: Deferred[ExtractedArticle] = Deferred()
+
+        def submit(retried: bool) -> None:
+            generation = self.generation
+            try:
+                future = self.executor.submit(extract_article, markup, url)
+            except BrokenProcessPool:
+                reactor.callLater(0, crashed, generation, retried)
+                return
+            future.add_done_callback(
+                lambda done: reactor.callFromThread(finished, done, generation, retried))
+
+        def finished(done: Future[ExtractedArticle], generation: int, retried: bool) -> None:
+            error = done.exception()
+            if isinstance(error, BrokenProcessPool):
+                crashed(generation, retried)
+            elif error is not None:
+                result.errback(error)
+            else:
+                result.callback(done.result())
+
+        def crashed(generation: int, retried: bool) -> None:
+            self._replace(generation)
+            if retried:
+                result.errback(ExtractionCrashed(f"extraction crashed its worker twice: {url}"))
+            else:
+                submit(retried=True)
+
+        submit(retried=False)
+        return result
+
+    def _replace(self, broken_generation: int) -> None:
+        """Replace the executor, once per breakage however many pages it took down."""
+        if broken_generation != self.generation:
+            return
+        logger.warning("an extraction worker died; starting a new pool of %d", self.workers)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.generation += 1
+        self.executor = self._new_executor()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def start_pool(workers: int | None) -> ExtractionPool | None:
+    """Warm extraction up, then fork `workers` extraction processes (default: one per
+    core). None when extraction is to run in this process (0 workers)."""
+    count = default_workers() if workers is None else workers
+    warm_up()
+    if count <= 0:
+        return None
+    try:
+        return ExtractionPool(count)
+    except (BrokenProcessPool, OSError) as error:
+        logger.warning("could not start extraction workers (%s); extracting in the crawl "
+                       "process", error)
+        return None
