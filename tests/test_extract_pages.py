@@ -350,3 +350,118 @@ def test_author_meta_written_with_a_value_attribute_is_read() -> None:
     result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
 
     assert result.authors == ["Maria Lopez"]
+
+
+# --- dates shown beside the headline, site names, bylines in other conventions --------
+
+
+def test_a_date_printed_beside_the_headline_dates_a_page_without_date_metadata() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS[:2] * 2, lang="es", title="Plan del tranvía",
+             byline="<p class='fecha'>jueves 2 de abril de 2020</p>",
+             after="<p>Copyright 2016</p>"),
+        "https://diario.example/noticias/tranvia")
+
+    assert result.published is not None
+    assert result.published.date() == date(2020, 4, 2)
+    assert result.published_precision == "day"
+
+
+def test_a_date_far_below_the_headline_in_running_text_is_not_the_publish_date() -> None:
+    prose = ("The plan was first published on January 18, 2011 and debated for a "
+             "decade before the council finally voted on it this week in a long session.")
+    result = extract_article(page([*EN_PARAGRAPHS, prose]), "https://paper.example/tram")
+
+    assert result.published is None
+
+
+def test_a_title_suffix_naming_the_domain_is_cut_though_the_site_name_is_unknown() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS, title="Council backs tram plan • The Nutrition Source",
+             h1="Council backs tram plan"),
+        "https://nutritionsource.example.org/tram-plan/")
+
+    assert result.title == "Council backs tram plan"
+
+
+def test_a_site_name_glued_to_the_headline_without_separator_is_cut() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS, title="Council backs tram plan » Local » Ultima Hora",
+             head='<meta name="twitter:title" content="Council backs tram plan">',
+             h1="Council backs tram plan<span>Ultima Hora</span>"),
+        "https://ultimahora.example/local/tram.html")
+
+    assert result.title == "Council backs tram plan"
+
+
+def test_an_h1_holding_the_site_name_is_not_the_headline() -> None:
+    result = extract_article(
+        page(ZH_PARAGRAPHS, lang="zh", title="有轨电车扩建计划获批_城市_好奇心日报",
+             h1="好奇心日报"),
+        "https://qdaily.example/articles/38282.html")
+
+    assert result.title == "有轨电车扩建计划获批"
+
+
+def test_an_h1_that_is_a_segment_of_the_og_title_is_the_headline() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS, title="Purple Rain Lyrics | Lyrics Site",
+             head='<meta property="og:title" content="Prince and the Revolution – Purple Rain">',
+             h1="Purple Rain"),
+        "https://lyrics.example/purple-rain")
+
+    assert result.title == "Purple Rain"
+
+
+def test_a_surname_first_byline_is_turned_round() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS, head='<meta name="parsely-author" content="Gillman, Steve">'),
+        "https://paper.example/tram")
+
+    assert result.authors == ["Steve Gillman"]
+
+
+def test_an_agency_code_beside_a_name_is_not_an_author() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS, head='<meta name="author" content="Saibal Dasgupta, TNN">'),
+        "https://paper.example/tram")
+
+    assert result.authors == ["Saibal Dasgupta"]
+
+
+def test_an_organisation_in_the_structured_author_list_is_not_an_author() -> None:
+    ld = ('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Tram plan",'
+          ' "author": [{"@type": "Person", "name": "Jane Doe"},'
+          ' {"@type": "Organization", "name": "Springfield Media Group"}]}</script>')
+    result = extract_article(page(EN_PARAGRAPHS, head=ld), "https://paper.example/tram")
+
+    assert result.authors == ["Jane Doe"]
+
+
+def test_author_page_addresses_name_the_authors_with_the_bylines_spelling() -> None:
+    head = ('<meta property="article:author" content="https://paper.example/auteur/'
+            '5631-alexandre-hervaud,https://paper.example/auteur/17350-jeremy-piette">')
+    result = extract_article(
+        page(EN_PARAGRAPHS, lang="fr", head=head,
+             byline="<p>Par Alexandre Hervaud et Jérémy Piette</p>"),
+        "https://paper.example/tram")
+
+    assert result.authors == ["Alexandre Hervaud", "Jérémy Piette"]
+
+
+def test_the_author_tag_whose_name_the_byline_shows_beats_the_owners_name() -> None:
+    head = ('<meta name="author" content="Conde Holdings">'
+            '<meta property="article:author" content="Larry Fitzmaurice">')
+    result = extract_article(
+        page(EN_PARAGRAPHS, head=head, byline='<p class="byline">By Larry Fitzmaurice</p>'),
+        "https://reviews.example/albums/1")
+
+    assert result.authors == ["Larry Fitzmaurice"]
+
+
+def test_a_date_glued_to_the_byline_name_is_dropped() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS, byline="<div>By Teresa NewsomeDec. 2, 2016</div>"),
+        "https://paper.example/tram")
+
+    assert result.authors == ["Teresa Newsome"]

@@ -82,9 +82,11 @@ _FAST_ENOUGH_SHARE = 0.6
 
 
 def _bare(tree: HtmlElement, url: str, fast: bool, modes: dict[str, bool]) -> list[Block]:
+    # No url: trafilatura would resolve every link against it, and only whether a link
+    # has an address matters here.
     try:
         document = trafilatura.bare_extraction(
-            tree, url=url, include_comments=False, include_tables=True,
+            tree, url=None, include_comments=False, include_tables=True,
             include_links=True, with_metadata=False, fast=fast, **modes,
         )
     except Exception:  # trafilatura has many internal failure modes on hostile markup

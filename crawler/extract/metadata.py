@@ -24,6 +24,7 @@ _AUTHOR_TAIL = re.compile(
     r"|(?i:\b(?:updated|published|posted|edited|link\s+copied)\b.*)"
     # a date after the name ("Jane Doe Dec 19"), a role ("Jane Doe Staff Writer", "CEO")
     r"|(?<=\w)\s+(?i:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\s+\d.*)?)"
+    r"|(?<=[a-z])(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s*\d.*"
     r"|(?<=[a-z])\s+(?i:(?:staff|senior|chief|contributing|special)\s+)?"
     r"(?i:writer|reporter|correspondent|editor|columnist|ceo|founder)s?"
     # the publisher in capitals after a name ("Jane Doe NEW YORK DAILY NEWS")
@@ -50,6 +51,11 @@ _JOB_TITLE = re.compile(
     r"\b(?:correspondent|editor|reporter|writer|columnist|contributor|critic|producer|"
     r"photographer|analyst|presenter|commentator|updates)s?\b", re.I
 )
+# A word in capitals of up to five letters beside a person's name is the news agency or
+# desk ("Jane Doe, TNN"); alone, it is the byline the page gives ("AFP").
+_AGENCY_CODE = re.compile(r"^[A-Z]{2,5}$")
+# "Gillman, Steve" / "Jong, Michiel de": a surname, a comma, then given names.
+_SURNAME_FIRST = re.compile(r"^([^\W\d_][\w'’-]*),\s+([^\W\d_][\w.'’-]*(?:\s+[\w.'’-]+)?)$")
 _PARENTHESES = re.compile(r"\([^)]*\)")
 # "and" in the languages whose bylines join names with it; a page in another (or an
 # unknown) language is split on all of them.
@@ -92,19 +98,44 @@ _DATE_SEGMENT = re.compile(
 )
 # Separators used without spaces (CJK titles, "Site: Headline"), and brackets around a
 # trailing name; only segments that name the site or a date are cut at them.
-_CJK_SEPARATORS = re.compile(r"\s*[：｜|:]\s*|\s*::\s*|(?=（[^（）]+）$)")
-_WIDE_SEPARATORS = re.compile(r"\s+(?:[|–—•·:»«/-]|--|::)\s+|\s+\|\s*|\s*\|\s+")
+_CJK_SEPARATORS = re.compile(r"\s*[：｜|:_]\s*|\s*::\s*|(?=（[^（）]+）$)")
+_WIDE_SEPARATORS = re.compile(
+    r"\s+(?:[|–—•·:»«/@-]|--|::)\s+|\s+\|\s*|\s*\|\s+|\s+::$")
 # Two signals agree when one holds the other and the shorter is this share of the longer
 # ("Headline | Site" holds "Headline"; an og:title cut short is held by the h1).
 _AGREEMENT_SHARE = 0.5
 _MAX_H1S = 5
 
 
+# A domain label this short ("dw", "ft") is too common a word part to be recognised
+# inside a segment; it must match the whole segment.
+_MIN_LABEL_CHARS = 5
+
+
+def names_site(key: str, publishers: set[str]) -> bool:
+    """Whether `key` (lenient) names the site: one of its names, the start of one
+    ("日本経済新聞" of "日本経済新聞 電子版", "factorio" of "factorio com"), or the
+    site's domain label written out ("Ultima Hora Mallorca" for ultimahora.es)."""
+    if not key:
+        return False
+    joined = key.replace(" ", "")
+    for name in publishers:
+        if key == name or joined == name.replace(" ", ""):
+            return True
+        if name.startswith(key + " "):
+            return True
+        label = name.replace(" ", "")
+        if " " not in name and len(label) >= _MIN_LABEL_CHARS and label in joined and len(
+                label) * 2 >= len(joined):
+            return True
+    return False
+
+
 def _is_site_segment(segment: str, publishers: set[str]) -> bool:
     key = lenient(segment.strip("（）() "))
     if not key:
         return True
-    return key in publishers or key.replace(" ", "") in publishers or bool(
+    return names_site(key, publishers) or bool(
         _DATE_SEGMENT.match(segment.strip()) or _BY_PREFIX.match(segment))
 
 
@@ -120,7 +151,10 @@ def strip_site_name(title: str, publishers: set[str], guess: bool = False) -> st
             parts.pop()
         while len(parts) > 1 and _is_site_segment(parts[0], publishers):
             parts.pop(0)
-        if len(parts) > 1 and guess and separators is _WIDE_SEPARATORS:
+        if len(parts) > 1 and guess and (separators is _WIDE_SEPARATORS or len(parts) < len(
+                [p for p in separators.split(title) if p is not None])):
+            # A section name left between the headline and the cut site name
+            # ("Headline_Section_Site") goes too.
             return max(parts, key=len)
         kept = _rejoin(title, parts)
         if kept != title:
@@ -135,14 +169,23 @@ def _rejoin(title: str, parts: list[str]) -> str:
     return title[start:end] if 0 <= start < end else title
 
 
+def _segments(text: str) -> list[str]:
+    return [lenient(part) for separators in (_WIDE_SEPARATORS, _CJK_SEPARATORS)
+            for part in separators.split(text) if part]
+
+
 def _agree(a: str, b: str) -> bool:
+    """Same headline: equal, one holding most of the other, or one being a whole
+    segment of the other ("Purple Rain" of "Prince and the Revolution – Purple Rain")."""
     la, lb = lenient(a), lenient(b)
     if not la or not lb:
         return False
     if la == lb:
         return True
     short, long_ = sorted((la, lb), key=len)
-    return short in long_ and len(short) >= _AGREEMENT_SHARE * len(long_)
+    if short in long_ and len(short) >= _AGREEMENT_SHARE * len(long_):
+        return True
+    return short in _segments(b if len(la) < len(lb) else a)
 
 
 def _headings(tree: HtmlElement) -> list[str]:
@@ -170,28 +213,71 @@ def extract_title(
     names = set(publishers or ())
     if site_name:
         names.add(lenient(site_name))
+    page_title = _clean(tree.findtext(".//title"))
+    h1s = _headings(tree)
+    names |= _site_headings(h1s, page_title)
+    h1s = [h1 for h1 in h1s if not names_site(lenient(h1), names)]
     signals = [_clean(value) for value in (
         data.headline, first_meta(tags, "og:title"),
         first_meta(tags, "twitter:title", "headline", "title", "dc.title"),
     )]
-    page_title = _clean(tree.findtext(".//title"))
     cleaned = [strip_site_name(s, names) for s in signals if s]
     others = [*cleaned, *([strip_site_name(page_title, names)] if page_title else [])]
-    h1s = _headings(tree)
     for h1 in h1s:
-        if any(_agree(h1, other) for other in others):
-            return strip_site_name(h1, names)
+        agreeing = [other for other in others if _agree(h1, other)]
+        if agreeing:
+            return _unglued(strip_site_name(h1, names), agreeing, names)
     # Two metadata signals agreeing with each other outvote a lone one.
     for index, value in enumerate(cleaned):
         if any(_agree(value, other) for other in cleaned[index + 1:]):
             return value
     if cleaned:
         return cleaned[0]
-    if len(h1s) == 1:
+    if len(h1s) == 1 and not (page_title and _unrelated(h1s[0], page_title)):
         return h1s[0]
     if page_title:
         return strip_site_name(page_title, names, guess=True)
     return h1s[0] if h1s else None
+
+
+def _site_headings(h1s: list[str], page_title: str | None) -> set[str]:
+    """<h1>s that are the last, shorter segment of <title>: the site's name in a page
+    header ("Headline_Section_Site" under an <h1> "Site"), not the headline."""
+    if not page_title:
+        return set()
+    parts = [lenient(part) for part in _WIDE_SEPARATORS.split(page_title) if part]
+    if len(parts) < 2:
+        parts = [lenient(part) for part in re.split(r"[_：｜|]", page_title) if part]
+    if len(parts) < 2 or len(parts[-1]) >= max(map(len, parts[:-1])):
+        return set()
+    return {lenient(h1) for h1 in h1s if lenient(h1) == parts[-1]}
+
+
+def _unglued(h1: str, agreeing: list[str], names: set[str]) -> str:
+    """The h1 without a site name glued on with no separator ("…InfantaUltima Hora"),
+    when another signal is the h1's text up to it."""
+    key = lenient(h1)
+    for other in sorted(agreeing, key=len, reverse=True):
+        rest = lenient(other)
+        if rest != key and key.startswith(rest) and names_site(key[len(rest):].strip(), names):
+            return other
+    return h1
+
+
+def _unrelated(h1: str, page_title: str) -> bool:
+    """An <h1> sharing no word with <title> heads something else (a greeting, a widget)."""
+    return not set(lenient(h1).split()) & set(lenient(page_title).split())
+
+
+def headline_element(tree: HtmlElement, title: str | None) -> HtmlElement | None:
+    """The <h1> showing the chosen title, else the page's first <h1>."""
+    first = None
+    for h1 in tree.iter("h1"):
+        if title and _agree(h1.text_content(), title):
+            return h1
+        if first is None:
+            first = h1
+    return first
 
 
 def _conjunction_split(text: str, language: str | None) -> list[str]:
@@ -205,6 +291,9 @@ def normalise_author(raw: str, language: str | None = None) -> list[str]:
     """Split a byline into names, dropping "By", roles, URLs and placeholders."""
     text = _PARENTHESES.sub(" ", _clean(raw) or "")
     text = _BYLINE_PREFIX.sub("", text)
+    surname_first = _SURNAME_FIRST.match(text)
+    if surname_first and not _JOB_TITLE.search(text):
+        text = f"{surname_first.group(2)} {surname_first.group(1)}"
     pieces = [bit for part in _AUTHOR_SPLIT.split(text) for chunk in _NAME_LISTS.split(part)
               for bit in _conjunction_split(chunk, language)]
     parts = [_AUTHOR_TAIL.sub("", _BYLINE_PREFIX.sub("", part)).strip(" .,:;-")
@@ -213,6 +302,7 @@ def normalise_author(raw: str, language: str | None = None) -> list[str]:
     # "Jane Doe, Chief Political Correspondent" names Jane Doe; "Staff Reporter" alone
     # is still the byline the page gives.
     people = [part for part in parts if not _JOB_TITLE.search(part)] or parts
+    people = [part for part in people if not _AGENCY_CODE.match(part)] or people
     return [_unshout(name) for name in people]
 
 
@@ -308,6 +398,67 @@ def _visible_byline(tree: HtmlElement) -> list[str]:
 logging.getLogger("trafilatura.metadata").setLevel(logging.CRITICAL)
 
 
+_META_AUTHOR_TAGS = ("author", "article:author", "parsely-author", "sailthru.author",
+                     "dc.creator")
+# Path words of author-page addresses that are not part of the name.
+_SLUG_NOISE = re.compile(r"^(?:\d+|author|authors|profile|people|auteur|autor|by|staff)$")
+
+
+def slug_name(address: str) -> str | None:
+    """The name in an author page's address ("/profile/sam-levin" -> "Sam Levin")."""
+    if not re.match(r"https?://", address):
+        return None
+    segments = [seg for seg in urlsplit(address).path.split("/") if seg]
+    if not segments:
+        return None
+    words = [w for w in re.split(r"[-_]+", segments[-1]) if w and not _SLUG_NOISE.match(w)]
+    if not 2 <= len(words) <= 4 or not all(w.isalpha() for w in words):
+        return None
+    return " ".join(w.capitalize() for w in words)
+
+
+def _meta_authors(tags: MetaTags) -> list[tuple[str, str, bool]]:
+    """(tag, byline, spelled from an address) from the author meta tags; author-page
+    addresses (several may share one tag, comma-joined) stand for the names they spell."""
+    found = []
+    for key in _META_AUTHOR_TAGS:
+        for value in tags.get(key, []):
+            addresses = [part.strip() for part in value.split(",")]
+            if all(re.match(r"https?://", part) for part in addresses):
+                found.extend((key, name, True) for name in map(slug_name, addresses) if name)
+            else:
+                found.append((key, value, False))
+    return found
+
+
+def _folded(name: str) -> str:
+    """Lenient form without accents, to match "Jeremy" with "Jérémy"."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", lenient(name))
+                   if not unicodedata.combining(ch))
+
+
+def _visible_names(tree: HtmlElement, language: str | None) -> dict[str, str]:
+    """Names the article's visible byline shows, by their folded form."""
+    scope = article_scope(tree)
+    raws = _byline_texts(scope) + _visible_byline(tree) + _by_line(scope)
+    return {_folded(name): name for raw in raws for name in normalise_author(raw, language)}
+
+
+def _confirmed(found: list[tuple[str, str, bool]], tree: HtmlElement,
+               language: str | None) -> list[str]:
+    """Meta bylines checked against the visible byline, when there is reason to: tags
+    that disagree ("author" naming the publisher's owner, "article:author" the reporter:
+    the tags whose names the byline shows win), or names spelled from an address
+    (the byline gives their accents and capitals)."""
+    if len({tag for tag, _, _ in found}) < 2 and not any(slug for _, _, slug in found):
+        return [raw for _, raw, _ in found]
+    shown = _visible_names(tree, language)
+    agreeing = {tag for tag, raw, _ in found
+                if any(_folded(n) in shown for n in normalise_author(raw, language))}
+    return [shown.get(_folded(raw), raw) if slug else raw
+            for tag, raw, slug in found if not agreeing or tag in agreeing]
+
+
 def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
                     publishers: set[str] | None = None,
                     language: str | None = None) -> list[str]:
@@ -316,9 +467,7 @@ def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
     goes by (`publishers`, in lenient form) are not authors."""
     sources = [
         lambda: data.authors,
-        lambda: tags.get("author", []) + tags.get("article:author", [])
-        + tags.get("parsely-author", []) + tags.get("sailthru.author", [])
-        + tags.get("dc.creator", []),
+        lambda: _confirmed(_meta_authors(tags), tree, language),
         lambda: _byline_texts(article_scope(tree)),
         lambda: _visible_byline(tree),
         lambda: _by_line(article_scope(tree)),
@@ -329,7 +478,7 @@ def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
         for raw in source():
             for name in normalise_author(raw, language):
                 key = lenient(name)
-                if key in (publishers or ()) or key.replace(" ", "") in (publishers or ()):
+                if names_site(key, publishers or set()):
                     continue
                 if key and key not in {lenient(n) for n in names}:
                     names.append(name)
