@@ -465,3 +465,19 @@ def test_a_date_glued_to_the_byline_name_is_dropped() -> None:
         "https://paper.example/tram")
 
     assert result.authors == ["Teresa Newsome"]
+
+
+def test_affiliations_after_a_job_title_in_the_byline_are_not_authors() -> None:
+    byline = ('<div class="blog-author">By Daniel Kahn Gillmor, Senior Staff Technologist, '
+              'Speech, Privacy, and Technology Project</div>')
+    result = extract_article(page(EN_PARAGRAPHS, byline=byline), "https://blog.example/p/1")
+
+    assert result.authors == ["Daniel Kahn Gillmor"]
+
+
+def test_a_placeholder_marked_as_author_gives_way_to_the_real_byline() -> None:
+    byline = ('<form><span class="username">Username</span></form>'
+              '<span class="pb-byline">By Erin Cunningham</span>')
+    result = extract_article(page(EN_PARAGRAPHS, byline=byline), "https://paper.example/w/1")
+
+    assert result.authors == ["Erin Cunningham"]

@@ -9,9 +9,10 @@ import unicodedata
 from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
-from trafilatura.metadata import extract_author as trafilatura_byline
+from trafilatura.metadata import normalize_authors
+from trafilatura.xpaths import AUTHOR_XPATHS
 
-from crawler.extract.prune import is_furniture
+from crawler.extract.prune import class_words, is_furniture
 from crawler.extract.structured import StructuredArticle
 
 MetaTags = dict[str, list[str]]
@@ -49,7 +50,8 @@ _TEXT_BYLINE = re.compile(
 # Job titles that bylines list beside names ("Jane Doe, Senior Political Correspondent").
 _JOB_TITLE = re.compile(
     r"\b(?:correspondent|editor|reporter|writer|columnist|contributor|critic|producer|"
-    r"photographer|analyst|presenter|commentator|updates)s?\b", re.I
+    r"photographer|analyst|presenter|commentator|technologist|director|professor|fellow|"
+    r"researcher|scientist|updates)s?\b", re.I
 )
 # A word in capitals of up to five letters beside a person's name is the news agency or
 # desk ("Jane Doe, TNN"); alone, it is the byline the page gives ("AFP").
@@ -299,6 +301,12 @@ def normalise_author(raw: str, language: str | None = None) -> list[str]:
     parts = [_AUTHOR_TAIL.sub("", _BYLINE_PREFIX.sub("", part)).strip(" .,:;-")
              for part in pieces]
     parts = [part for part in parts if _looks_like_name(part)]
+    # "Jane Doe, Senior Technologist, Speech and Privacy Project": after the first job
+    # title come the person's affiliations, not more names.
+    for index, part in enumerate(parts):
+        if index and _JOB_TITLE.search(part):
+            parts = parts[:index + 1]
+            break
     # "Jane Doe, Chief Political Correspondent" names Jane Doe; "Staff Reporter" alone
     # is still the byline the page gives.
     people = [part for part in parts if not _JOB_TITLE.search(part)] or parts
@@ -354,16 +362,33 @@ _BY_LINE = re.compile(r"^\s*(?:by|por|par|von|door|av|af|przez)\s+(\S+)\s+(\S+)"
 _MAX_BYLINE_CHARS = 80
 
 
+_BY_WORD = re.compile(r"^\s*(?:by|por|par|von|door|av|af|przez)\b", re.I)
+_BY_LINE_TAGS = frozenset({"div", "span", "p", "li", "address"})
+
+
 def _by_line(tree: HtmlElement) -> list[str]:
     """A short visible line that opens with "By" ("By <a>Jane Doe</a>"), outside comments
     and teaser cards: the byline of pages that mark it with no class of their own."""
-    for element in tree.iter("div", "span", "p", "li", "address"):
-        text = " ".join(element.text_content().split())
-        match = _BY_LINE.match(text) if len(text) <= _MAX_BYLINE_CHARS else None
-        # A name follows: "By Jane Doe", not "By the end of the year".
-        if match and all(word[0].isupper() for word in match.groups()) and not _in_furniture(
-                element):
-            return [text]
+    for node in tree.xpath(".//text()"):
+        if not _BY_WORD.match(node):
+            continue
+        element = node.getparent()
+        if node.is_tail:
+            element = element.getparent()
+        # Up from the "By" to the smallest line holding a name after it ("<div><span>By
+        # </span><a>Jane Doe</a></div>").
+        while element is not None:
+            text = " ".join(element.text_content().split())
+            if len(text) > _MAX_BYLINE_CHARS:
+                break
+            match = _BY_LINE.match(text) if element.tag in _BY_LINE_TAGS else None
+            if match:
+                # A name follows: "By Jane Doe", not "By the end of the year".
+                if all(word[0].isupper() for word in match.groups()) and not _in_furniture(
+                        element):
+                    return [text]
+                break
+            element = element.getparent()
     return []
 
 
@@ -387,12 +412,75 @@ def article_scope(tree: HtmlElement) -> HtmlElement:
     return tree
 
 
+_MAX_AUTHOR_CHARS = 120
+
+
+def _inside(element: HtmlElement, scope: HtmlElement) -> bool:
+    return scope.getparent() is None or any(a is scope for a in element.iterancestors())
+
+
+# Parts of a byline element that are not the name: its date, share buttons, pictures.
+_BYLINE_NOISE = re.compile(r"date|time|share|comment|caption|social|avatar", re.I)
+
+
+def _byline_text(element: HtmlElement) -> str:
+    """The element's text with words of separate elements kept apart, leaving out its
+    dates, share buttons and pictures."""
+    parts: list[str] = []
+
+    def walk(node: HtmlElement) -> None:
+        noisy = node is not element and (
+            node.tag in ("time", "figure", "img", "svg", "button", "script", "style")
+            or _BYLINE_NOISE.search(f"{node.get('class') or ''} {node.get('id') or ''}"))
+        if not noisy:
+            parts.append(node.text or "")
+            for child in node:
+                if isinstance(child.tag, str):
+                    walk(child)
+                else:
+                    parts.append(child.tail or "")
+        if node is not element:
+            parts.append(node.tail or "")
+
+    walk(element)
+    return " ".join(" ".join(parts).split())
+
+
+# Containers of other stories and of readers' comments, whose bylines are not the article's.
+_OTHER_STORIES = frozenset({
+    "comment", "comments", "commentlist", "respond", "disqus", "related", "recirc",
+    "recirculation", "popular", "trending", "mostread", "outbrain", "taboola", "teaser",
+    "teasers", "card", "cards", "collection", "collections"})
+
+
+def _in_other_stories(element: HtmlElement) -> bool:
+    return any(any(word in _OTHER_STORIES for word in class_words(ancestor))
+               for ancestor in (element, *element.iterancestors()))
+
+
 def _visible_byline(tree: HtmlElement) -> list[str]:
-    try:
-        found = trafilatura_byline(article_scope(tree))
-    except Exception:  # a fallback only: odd markup must not stop extraction
-        return []
-    return found.split(";") if found else []
+    """The first element marked as the author (trafilatura's byline patterns: rel=author,
+    class "author-name", "byline", ...) in the article's own part of the page, outside
+    comments and teaser cards. The patterns are read on the page as it is: trafilatura's
+    own byline search first copies the whole page."""
+    scope = article_scope(tree)
+    for pattern in AUTHOR_XPATHS:
+        try:
+            found = pattern(tree)
+        except Exception:  # a fallback only: odd markup must not stop extraction
+            return []
+        for element in found:
+            if not isinstance(element.tag, str) or not _inside(element, scope):
+                continue
+            text = _byline_text(element)
+            if not 2 < len(text) < _MAX_AUTHOR_CHARS:
+                continue
+            if _in_other_stories(element):
+                continue
+            names = normalize_authors(None, text)  # "; "-joined, read as one byline
+            if names and normalise_author(names):
+                return [names]
+    return []
 
 
 logging.getLogger("trafilatura.metadata").setLevel(logging.CRITICAL)
@@ -482,8 +570,9 @@ def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
                     continue
                 if key and key not in {lenient(n) for n in names}:
                     names.append(name)
+        people = [name for name in names if not _AGENCY_CODE.match(name)]
         if names:
-            return names
+            return people or names
     return []
 
 
