@@ -10,7 +10,6 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 from trafilatura.metadata import normalize_authors
-from trafilatura.xpaths import AUTHOR_XPATHS
 
 from crawler.extract.prune import class_words, is_furniture
 from crawler.extract.structured import StructuredArticle
@@ -392,10 +391,16 @@ def _by_line(tree: HtmlElement) -> list[str]:
     return []
 
 
+_BYLINE_MARKERS = ("作者", "撰文", "撰稿", "记者", "記者")
+
+
 def _text_byline(tree: HtmlElement) -> list[str]:
     """A byline written into the text ("作者：张三"), as CJK pages often give it."""
-    for text in tree.itertext():
-        match = _TEXT_BYLINE.search(text)
+    text = "\n".join(tree.itertext())
+    if not any(marker in text for marker in _BYLINE_MARKERS):
+        return []
+    for line in text.split("\n"):
+        match = _TEXT_BYLINE.search(line)
         if match:
             return re.split(r"[、，\s]+", match.group(1))
     return []
@@ -413,6 +418,53 @@ def article_scope(tree: HtmlElement) -> HtmlElement:
 
 
 _MAX_AUTHOR_CHARS = 120
+# trafilatura's byline patterns (trafilatura.xpaths.AUTHOR_XPATHS), most specific first,
+# checked in one walk over the page: libxml2's XPath takes ten times as long, and the
+# EXSLT regular expressions of the originals call back into Python for every element.
+_TIER1_TAGS = frozenset({"a", "address", "div", "link", "p", "span", "strong"})
+_TIER2_TAGS = frozenset({"a", "div", "h3", "h4", "p", "span"})
+_TIER1_CLASS = ("author-name", "authorname", "AuthorName", "authorName")
+_TIER2_ID = ("author", "zuozhe", "bianji", "xiaobian")
+_TIER2_CLASS = ("author", "channel-name", "zuozhe", "bianji", "xiaobian", "submitted-by",
+                "posted-by", "journalist-name")
+_TIER3_CLASS = ("author", "Author", "screenname", "writer", "byline", "Byline")
+
+
+def _author_tier(element: HtmlElement) -> int | None:
+    """1, 2 or 3 when the element is marked as a byline (most specific first), else None."""
+    tag = element.tag
+    if tag == "author":
+        return 1
+    get = element.get
+    cls, ident, prop = get("class") or "", get("id") or "", get("itemprop") or ""
+    if not (cls or ident or prop or get("rel") or get("data-testid") or get(
+            "data-component")):
+        return None
+    if tag in _TIER1_TAGS and (
+            get("rel") == "author" or ident == "author" or cls == "author"
+            or prop == "author name" or get("data-testid") in ("AuthorCard", "AuthorURL")
+            or any(word in cls for word in _TIER1_CLASS)):
+        return 1
+    if tag in _TIER2_TAGS and (
+            cls in ("byline", "username", "byl", "BBL") or "author" in prop
+            or any(word in ident for word in _TIER2_ID)
+            or any(word in cls for word in _TIER2_CLASS)):
+        return 2
+    if ("Byline" in (get("data-component") or "") or "author" in prop
+            or "author" in ident or "Author" in ident
+            or any(word in cls for word in _TIER3_CLASS)):
+        return 3
+    return None
+
+
+def _author_elements(tree: HtmlElement) -> list[HtmlElement]:
+    tiers: dict[int, list[HtmlElement]] = {1: [], 2: [], 3: []}
+    for element in tree.iter():
+        if isinstance(element.tag, str):
+            tier = _author_tier(element)
+            if tier:
+                tiers[tier].append(element)
+    return tiers[1] + tiers[2] + tiers[3]
 
 
 def _inside(element: HtmlElement, scope: HtmlElement) -> bool:
@@ -464,22 +516,15 @@ def _visible_byline(tree: HtmlElement) -> list[str]:
     comments and teaser cards. The patterns are read on the page as it is: trafilatura's
     own byline search first copies the whole page."""
     scope = article_scope(tree)
-    for pattern in AUTHOR_XPATHS:
-        try:
-            found = pattern(tree)
-        except Exception:  # a fallback only: odd markup must not stop extraction
-            return []
-        for element in found:
-            if not isinstance(element.tag, str) or not _inside(element, scope):
-                continue
-            text = _byline_text(element)
-            if not 2 < len(text) < _MAX_AUTHOR_CHARS:
-                continue
-            if _in_other_stories(element):
-                continue
-            names = normalize_authors(None, text)  # "; "-joined, read as one byline
-            if names and normalise_author(names):
-                return [names]
+    for element in _author_elements(tree):
+        if not _inside(element, scope):
+            continue
+        text = _byline_text(element)
+        if not 2 < len(text) < _MAX_AUTHOR_CHARS or _in_other_stories(element):
+            continue
+        names = normalize_authors(None, text)  # "; "-joined, read as one byline
+        if names and normalise_author(names):
+            return [names]
     return []
 
 
