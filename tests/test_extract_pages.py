@@ -481,3 +481,35 @@ def test_a_placeholder_marked_as_author_gives_way_to_the_real_byline() -> None:
     result = extract_article(page(EN_PARAGRAPHS, byline=byline), "https://paper.example/w/1")
 
     assert result.authors == ["Erin Cunningham"]
+
+
+def test_a_recipe_card_in_the_article_is_kept() -> None:
+    card = ('<div class="recipe-card"><h2>Sourdough loaf</h2><ul>'
+            '<li>500 grams of bread flour, sifted twice before mixing</li>'
+            '<li>350 grams of water at room temperature, added slowly</li>'
+            '<li>100 grams of active starter fed the night before</li></ul></div>')
+    with_card = extract_article(
+        page(EN_PARAGRAPHS).replace('<div class="article-body">',
+                                    f'<div class="article-body">{card}'),
+        "https://recipes.example/loaf")
+
+    assert "350 grams of water at room temperature, added slowly" in with_card.body
+
+
+def test_a_link_keeps_the_space_before_the_following_word() -> None:
+    # Text straight in the body <div>, lines ended by <br>: trafilatura splits the lines
+    # at the links and drops the space after each.
+    post = ("I have written a couple of posts in the past few months but they were all for "
+            '<a href="https://work.example/blog">the blog at work</a> so I figured I am long '
+            "overdue for one here.<br /><h2>So what is a GreenPak?</h2>Silego Technology is a "
+            "fabless semiconductor company located in the Bay area, which makes a line of "
+            'programmable logic devices known as GreenPak. Their <a href="https://silego.example'
+            '/g5">5th generation parts</a> were just announced, but I started this project '
+            "before that happened.<br /><br />GreenPak devices are kind of like itty bitty PSoCs "
+            "with a mixed signal fabric, comparators and voltage references.<br/>")
+    html = ('<html><head><title>GreenPak</title></head><body><article><h1>GreenPak</h1>'
+            f'<div class="post-body entry-content">{post}</div></article></body></html>')
+    result = extract_article(html, "https://blog.example/2016/05/greenpak.html")
+
+    assert "the blog at work so I figured" in result.body
+    assert "5th generation parts were just announced" in result.body

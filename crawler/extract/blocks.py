@@ -14,6 +14,9 @@ logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 _SPACES = re.compile(r"[ \t\u00a0\u2009\u200a\u202f]+")
 _BLANK_LINES = re.compile(r"\s*\n\s*")
+# Words of spaced scripts (Latin, Greek, Cyrillic) on both sides of a link's end.
+_GLUED = re.compile(r"[0-9A-Za-z\u00c0-\u024f\u0370-\u04ff]{2}")
+_GLUED_END = re.compile(r"[0-9A-Za-z\u00c0-\u024f\u0370-\u04ff]$")
 
 
 @dataclass
@@ -40,6 +43,9 @@ def _element_text(element: _Element) -> str:
         if node.text and node.tag != "lb":
             parts.append(node.text)
         if node is not element and node.tail:
+            if node.tag == "ref" and _GLUED.match(node.tail) and _GLUED_END.search(
+                    "".join(parts[-1:])):
+                parts.append(" ")  # trafilatura strips the space after a link in some layouts
             parts.append(node.tail)
     text = _SPACES.sub(" ", "".join(parts))
     return _BLANK_LINES.sub("\n", text).strip()
