@@ -513,3 +513,16 @@ def test_a_link_keeps_the_space_before_the_following_word() -> None:
 
     assert "the blog at work so I figured" in result.body
     assert "5th generation parts were just announced" in result.body
+
+
+def test_the_date_beside_a_blogs_post_heading_is_found_under_the_blog_name_h1() -> None:
+    html = ("<html><head><title>Advent of Code week 2</title></head><body>"
+            "<header><h1>Roger's Blog</h1><ul>"
+            + "".join(f"<li><a href='/tag/{n}'>Tag {n}</a></li>" for n in range(40))
+            + "</ul></header><main>"
+            "<h2>Advent of Code week 2</h2><p>20 December 2025</p>"
+            + "".join(f"<p>{p}</p>" for p in EN_PARAGRAPHS) + "</main></body></html>")
+    result = extract_article(html, "https://blog.example/posts/aoc-2")
+
+    assert result.published is not None
+    assert result.published.date() == date(2025, 12, 20)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 
 import dateparser
@@ -30,6 +30,8 @@ MAX_PARSES = 6
 _DATE_LIKE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)|(?<!\d)\d{1,2}[./-]\d{1,2}[./-]\d{2}(?!\d)")
 _SETTINGS = {"REQUIRE_PARTS": ["day", "month", "year"], "PREFER_DATES_FROM": "past",
              "RETURN_AS_TIMEZONE_AWARE": False}
+# A parsed value with a fraction of a second was computed ("3 hours ago"), not printed.
+_EARLIEST = datetime(1995, 1, 1)
 _TEXT = ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]"
 
 
@@ -60,6 +62,10 @@ def _parse(line: str, languages: list[str]) -> datetime | None:
     return found
 
 
+def _latest() -> datetime:
+    return datetime.now() + timedelta(days=2)
+
+
 def _headline_line(lines: list, headline: HtmlElement) -> int | None:
     inside = set(headline.iter())
     for index, line in enumerate(lines):
@@ -86,7 +92,7 @@ def header_date(tree: HtmlElement, headline: HtmlElement | None,
         if len(line) > MAX_LINE_CHARS or not _DATE_LIKE.search(line):
             continue
         found = _parse(line, languages)
-        if found is not None:
+        if found is not None and not found.microsecond and _EARLIEST <= found <= _latest():
             return found
         parses += 1
         if parses >= MAX_PARSES:

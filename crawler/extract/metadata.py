@@ -271,13 +271,14 @@ def _unrelated(h1: str, page_title: str) -> bool:
 
 
 def headline_element(tree: HtmlElement, title: str | None) -> HtmlElement | None:
-    """The <h1> showing the chosen title, else the page's first <h1>."""
-    first = None
-    for h1 in tree.iter("h1"):
-        if title and _agree(h1.text_content(), title):
-            return h1
-        if first is None:
-            first = h1
+    """The heading showing the chosen title (an <h1>, else an <h2> or <h3>: blogs give
+    the <h1> to their own name), else the page's first <h1>."""
+    first = tree.find(".//h1")
+    if title:
+        for tag in ("h1", "h2", "h3"):
+            for heading in tree.iter(tag):
+                if _agree(heading.text_content(), title):
+                    return heading
     return first
 
 
