@@ -526,3 +526,16 @@ def test_the_date_beside_a_blogs_post_heading_is_found_under_the_blog_name_h1() 
 
     assert result.published is not None
     assert result.published.date() == date(2025, 12, 20)
+
+
+def test_a_menu_of_links_before_the_story_is_not_body() -> None:
+    # A layout table of links above the story, as older portals have.
+    menu = "<table><tr>" + "".join(
+        f"<td><a href='/s/{n}'>{name}</a></td>" for n, name in enumerate(
+            ["Home", "City profile", "Open data", "Services", "Contact us"])) + "</tr></table>"
+    html = page(EN_PARAGRAPHS * 2).replace('<div class="article-body">',
+                                           f'<div class="article-body">{menu}')
+    result = extract_article(html, "https://gov.example/news/1.html")
+
+    assert EN_PARAGRAPHS[0] in result.body
+    assert "City profile" not in result.body
