@@ -539,3 +539,15 @@ def test_a_menu_of_links_before_the_story_is_not_body() -> None:
 
     assert EN_PARAGRAPHS[0] in result.body
     assert "City profile" not in result.body
+
+
+def test_a_heading_linking_to_itself_is_kept() -> None:
+    parts = []
+    for n, paragraph in enumerate(EN_PARAGRAPHS):
+        parts.append(f'<h3 id="s{n}"><a href="#s{n}">Section heading {n}</a></h3>'
+                     f"<p>{paragraph}</p>")
+    html = page([]).replace('<div class="article-body">',
+                            '<div class="article-body">' + "".join(parts))
+    result = extract_article(html, "https://guide.example/music")
+
+    assert "Section heading 1" in result.body

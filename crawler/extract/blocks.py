@@ -52,9 +52,10 @@ def _element_text(element: _Element) -> str:
 
 
 def _links(element: _Element) -> list[str]:
-    """Text of the block's links; anchors without an address (<a id=...>) are not links."""
+    """Text of the block's links; anchors without an address (<a id=...>) and links to a
+    place on the same page (a heading's own "#section" link) lead nowhere else."""
     return [_SPACES.sub(" ", "".join(ref.itertext())).strip() for ref in element.iter("ref")
-            if ref.get("target")]
+            if ref.get("target") and not ref.get("target", "").startswith("#")]
 
 
 def _block(element: _Element, kind: str) -> Block | None:
