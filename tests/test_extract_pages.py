@@ -350,3 +350,204 @@ def test_author_meta_written_with_a_value_attribute_is_read() -> None:
     result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
 
     assert result.authors == ["Maria Lopez"]
+
+
+# --- dates shown beside the headline, site names, bylines in other conventions --------
+
+
+def test_a_date_printed_beside_the_headline_dates_a_page_without_date_metadata() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS[:2] * 2, lang="es", title="Plan del tranvía",
+             byline="<p class='fecha'>jueves 2 de abril de 2020</p>",
+             after="<p>Copyright 2016</p>"),
+        "https://diario.example/noticias/tranvia")
+
+    assert result.published is not None
+    assert result.published.date() == date(2020, 4, 2)
+    assert result.published_precision == "day"
+
+
+def test_a_date_far_below_the_headline_in_running_text_is_not_the_publish_date() -> None:
+    prose = ("The plan was first published on January 18, 2011 and debated for a "
+             "decade before the council finally voted on it this week in a long session.")
+    result = extract_article(page([*EN_PARAGRAPHS, prose]), "https://paper.example/tram")
+
+    assert result.published is None
+
+
+def test_a_title_suffix_naming_the_domain_is_cut_though_the_site_name_is_unknown() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS, title="Council backs tram plan • The Nutrition Source",
+             h1="Council backs tram plan"),
+        "https://nutritionsource.example.org/tram-plan/")
+
+    assert result.title == "Council backs tram plan"
+
+
+def test_a_site_name_glued_to_the_headline_without_separator_is_cut() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS, title="Council backs tram plan » Local » Ultima Hora",
+             head='<meta name="twitter:title" content="Council backs tram plan">',
+             h1="Council backs tram plan<span>Ultima Hora</span>"),
+        "https://ultimahora.example/local/tram.html")
+
+    assert result.title == "Council backs tram plan"
+
+
+def test_an_h1_holding_the_site_name_is_not_the_headline() -> None:
+    result = extract_article(
+        page(ZH_PARAGRAPHS, lang="zh", title="有轨电车扩建计划获批_城市_好奇心日报",
+             h1="好奇心日报"),
+        "https://qdaily.example/articles/38282.html")
+
+    assert result.title == "有轨电车扩建计划获批"
+
+
+def test_an_h1_that_is_a_segment_of_the_og_title_is_the_headline() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS, title="Purple Rain Lyrics | Lyrics Site",
+             head='<meta property="og:title" content="Prince and the Revolution – Purple Rain">',
+             h1="Purple Rain"),
+        "https://lyrics.example/purple-rain")
+
+    assert result.title == "Purple Rain"
+
+
+def test_a_surname_first_byline_is_turned_round() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS, head='<meta name="parsely-author" content="Gillman, Steve">'),
+        "https://paper.example/tram")
+
+    assert result.authors == ["Steve Gillman"]
+
+
+def test_an_agency_code_beside_a_name_is_not_an_author() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS, head='<meta name="author" content="Saibal Dasgupta, TNN">'),
+        "https://paper.example/tram")
+
+    assert result.authors == ["Saibal Dasgupta"]
+
+
+def test_an_organisation_in_the_structured_author_list_is_not_an_author() -> None:
+    ld = ('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Tram plan",'
+          ' "author": [{"@type": "Person", "name": "Jane Doe"},'
+          ' {"@type": "Organization", "name": "Springfield Media Group"}]}</script>')
+    result = extract_article(page(EN_PARAGRAPHS, head=ld), "https://paper.example/tram")
+
+    assert result.authors == ["Jane Doe"]
+
+
+def test_author_page_addresses_name_the_authors_with_the_bylines_spelling() -> None:
+    head = ('<meta property="article:author" content="https://paper.example/auteur/'
+            '5631-alexandre-hervaud,https://paper.example/auteur/17350-jeremy-piette">')
+    result = extract_article(
+        page(EN_PARAGRAPHS, lang="fr", head=head,
+             byline="<p>Par Alexandre Hervaud et Jérémy Piette</p>"),
+        "https://paper.example/tram")
+
+    assert result.authors == ["Alexandre Hervaud", "Jérémy Piette"]
+
+
+def test_the_author_tag_whose_name_the_byline_shows_beats_the_owners_name() -> None:
+    head = ('<meta name="author" content="Conde Holdings">'
+            '<meta property="article:author" content="Larry Fitzmaurice">')
+    result = extract_article(
+        page(EN_PARAGRAPHS, head=head, byline='<p class="byline">By Larry Fitzmaurice</p>'),
+        "https://reviews.example/albums/1")
+
+    assert result.authors == ["Larry Fitzmaurice"]
+
+
+def test_a_date_glued_to_the_byline_name_is_dropped() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS, byline="<div>By Teresa NewsomeDec. 2, 2016</div>"),
+        "https://paper.example/tram")
+
+    assert result.authors == ["Teresa Newsome"]
+
+
+def test_affiliations_after_a_job_title_in_the_byline_are_not_authors() -> None:
+    byline = ('<div class="blog-author">By Daniel Kahn Gillmor, Senior Staff Technologist, '
+              'Speech, Privacy, and Technology Project</div>')
+    result = extract_article(page(EN_PARAGRAPHS, byline=byline), "https://blog.example/p/1")
+
+    assert result.authors == ["Daniel Kahn Gillmor"]
+
+
+def test_a_placeholder_marked_as_author_gives_way_to_the_real_byline() -> None:
+    byline = ('<form><span class="username">Username</span></form>'
+              '<span class="pb-byline">By Erin Cunningham</span>')
+    result = extract_article(page(EN_PARAGRAPHS, byline=byline), "https://paper.example/w/1")
+
+    assert result.authors == ["Erin Cunningham"]
+
+
+def test_a_recipe_card_in_the_article_is_kept() -> None:
+    card = ('<div class="recipe-card"><h2>Sourdough loaf</h2><ul>'
+            '<li>500 grams of bread flour, sifted twice before mixing</li>'
+            '<li>350 grams of water at room temperature, added slowly</li>'
+            '<li>100 grams of active starter fed the night before</li></ul></div>')
+    with_card = extract_article(
+        page(EN_PARAGRAPHS).replace('<div class="article-body">',
+                                    f'<div class="article-body">{card}'),
+        "https://recipes.example/loaf")
+
+    assert "350 grams of water at room temperature, added slowly" in with_card.body
+
+
+def test_a_link_keeps_the_space_before_the_following_word() -> None:
+    # Text straight in the body <div>, lines ended by <br>: trafilatura splits the lines
+    # at the links and drops the space after each.
+    post = ("I have written a couple of posts in the past few months but they were all for "
+            '<a href="https://work.example/blog">the blog at work</a> so I figured I am long '
+            "overdue for one here.<br /><h2>So what is a GreenPak?</h2>Silego Technology is a "
+            "fabless semiconductor company located in the Bay area, which makes a line of "
+            'programmable logic devices known as GreenPak. Their <a href="https://silego.example'
+            '/g5">5th generation parts</a> were just announced, but I started this project '
+            "before that happened.<br /><br />GreenPak devices are kind of like itty bitty PSoCs "
+            "with a mixed signal fabric, comparators and voltage references.<br/>")
+    html = ('<html><head><title>GreenPak</title></head><body><article><h1>GreenPak</h1>'
+            f'<div class="post-body entry-content">{post}</div></article></body></html>')
+    result = extract_article(html, "https://blog.example/2016/05/greenpak.html")
+
+    assert "the blog at work so I figured" in result.body
+    assert "5th generation parts were just announced" in result.body
+
+
+def test_the_date_beside_a_blogs_post_heading_is_found_under_the_blog_name_h1() -> None:
+    html = ("<html><head><title>Advent of Code week 2</title></head><body>"
+            "<header><h1>Roger's Blog</h1><ul>"
+            + "".join(f"<li><a href='/tag/{n}'>Tag {n}</a></li>" for n in range(40))
+            + "</ul></header><main>"
+            "<h2>Advent of Code week 2</h2><p>20 December 2025</p>"
+            + "".join(f"<p>{p}</p>" for p in EN_PARAGRAPHS) + "</main></body></html>")
+    result = extract_article(html, "https://blog.example/posts/aoc-2")
+
+    assert result.published is not None
+    assert result.published.date() == date(2025, 12, 20)
+
+
+def test_a_menu_of_links_before_the_story_is_not_body() -> None:
+    # A layout table of links above the story, as older portals have.
+    menu = "<table><tr>" + "".join(
+        f"<td><a href='/s/{n}'>{name}</a></td>" for n, name in enumerate(
+            ["Home", "City profile", "Open data", "Services", "Contact us"])) + "</tr></table>"
+    html = page(EN_PARAGRAPHS * 2).replace('<div class="article-body">',
+                                           f'<div class="article-body">{menu}')
+    result = extract_article(html, "https://gov.example/news/1.html")
+
+    assert EN_PARAGRAPHS[0] in result.body
+    assert "City profile" not in result.body
+
+
+def test_a_heading_linking_to_itself_is_kept() -> None:
+    parts = []
+    for n, paragraph in enumerate(EN_PARAGRAPHS):
+        parts.append(f'<h3 id="s{n}"><a href="#s{n}">Section heading {n}</a></h3>'
+                     f"<p>{paragraph}</p>")
+    html = page([]).replace('<div class="article-body">',
+                            '<div class="article-body">' + "".join(parts))
+    result = extract_article(html, "https://guide.example/music")
+
+    assert "Section heading 1" in result.body

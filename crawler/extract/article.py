@@ -29,6 +29,7 @@ from crawler.extract.metadata import (
     extract_image,
     extract_site_name,
     extract_title,
+    headline_element,
     meta_tags,
     publisher_names,
 )
@@ -96,10 +97,10 @@ def _extract(html: str | bytes, url: str) -> ExtractedArticle:
     data = structured_article(nodes)
     tags = meta_tags(tree)
     site_name = extract_site_name(tags, data, website_name(nodes))
-    dates = extract_dates(tree, tags, data, url)
     declared = declared_language(tree, data.language)
     publishers = publisher_names(url, site_name, data.publisher, website_name(nodes))
     title = extract_title(tree, tags, data, site_name, publishers)
+    dates = extract_dates(tree, tags, data, url, headline_element(tree, title), declared)
     description = extract_description(tags, data)
     authors = extract_authors(tree, tags, data, publishers, declared)
     canonical = extract_canonical(tree, tags, url)

@@ -14,6 +14,9 @@ logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 _SPACES = re.compile(r"[ \t\u00a0\u2009\u200a\u202f]+")
 _BLANK_LINES = re.compile(r"\s*\n\s*")
+# Words of spaced scripts (Latin, Greek, Cyrillic) on both sides of a link's end.
+_GLUED = re.compile(r"[0-9A-Za-z\u00c0-\u024f\u0370-\u04ff]{2}")
+_GLUED_END = re.compile(r"[0-9A-Za-z\u00c0-\u024f\u0370-\u04ff]$")
 
 
 @dataclass
@@ -40,15 +43,19 @@ def _element_text(element: _Element) -> str:
         if node.text and node.tag != "lb":
             parts.append(node.text)
         if node is not element and node.tail:
+            if node.tag == "ref" and _GLUED.match(node.tail) and _GLUED_END.search(
+                    "".join(parts[-1:])):
+                parts.append(" ")  # trafilatura strips the space after a link in some layouts
             parts.append(node.tail)
     text = _SPACES.sub(" ", "".join(parts))
     return _BLANK_LINES.sub("\n", text).strip()
 
 
 def _links(element: _Element) -> list[str]:
-    """Text of the block's links; anchors without an address (<a id=...>) are not links."""
+    """Text of the block's links; anchors without an address (<a id=...>) and links to a
+    place on the same page (a heading's own "#section" link) lead nowhere else."""
     return [_SPACES.sub(" ", "".join(ref.itertext())).strip() for ref in element.iter("ref")
-            if ref.get("target")]
+            if ref.get("target") and not ref.get("target", "").startswith("#")]
 
 
 def _block(element: _Element, kind: str) -> Block | None:
@@ -82,9 +89,11 @@ _FAST_ENOUGH_SHARE = 0.6
 
 
 def _bare(tree: HtmlElement, url: str, fast: bool, modes: dict[str, bool]) -> list[Block]:
+    # No url: trafilatura would resolve every link against it, and only whether a link
+    # has an address matters here.
     try:
         document = trafilatura.bare_extraction(
-            tree, url=url, include_comments=False, include_tables=True,
+            tree, url=None, include_comments=False, include_tables=True,
             include_links=True, with_metadata=False, fast=fast, **modes,
         )
     except Exception:  # trafilatura has many internal failure modes on hostile markup

@@ -80,10 +80,36 @@ def _drop_closing_furniture(blocks: list[Block], authors: list[str]) -> list[Blo
     return blocks[:start] + [block for block in tail if not _is_closing_link(block)]
 
 
+# Short lines that are mostly a link, several in a row at the very start or end of the
+# text: a menu or a list of other stories that the content extractor took along.
+_EDGE_LINK_DENSITY = 0.8
+_EDGE_RUN = 2
+
+
+def _is_link_line(block: Block) -> bool:
+    return block.link_density >= _EDGE_LINK_DENSITY and not any(
+        _ADDRESS.search(link) for link in block.links)
+
+
+def _trim_link_edges(blocks: list[Block]) -> list[Block]:
+    start = 0
+    while start < len(blocks) and _is_link_line(blocks[start]):
+        start += 1
+    end = len(blocks)
+    while end > start and _is_link_line(blocks[end - 1]):
+        end -= 1
+    if start < _EDGE_RUN:
+        start = 0
+    if len(blocks) - end < _EDGE_RUN:
+        end = len(blocks)
+    return blocks[start:end]
+
+
 def clean_blocks(blocks: list[Block], title: str | None, authors: list[str]) -> list[Block]:
-    """Drop the repeated headline, link-only lines and closing furniture."""
+    """Drop the repeated headline, link-only lines, menus at the edges and closing
+    furniture."""
     kept = [
         block for index, block in enumerate(blocks)
         if not _is_headline(block, index, title) and not _is_link_only(block)
     ]
-    return _drop_closing_furniture(kept, authors)
+    return _drop_closing_furniture(_trim_link_edges(kept), authors)

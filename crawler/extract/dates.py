@@ -11,11 +11,13 @@ from email.utils import parsedate_to_datetime
 from htmldate import find_date
 from lxml.html import HtmlElement
 
+from crawler.extract.header_date import header_date
 from crawler.extract.metadata import MetaTags
 from crawler.extract.structured import StructuredArticle, microdata_values
 
 # Source names, most authoritative first; the bench reports agreement between them.
-STRUCTURED, META, VISIBLE, URL, HTMLDATE = "structured", "meta", "visible", "url", "htmldate"
+STRUCTURED, META, VISIBLE, URL = "structured", "meta", "visible", "url"
+HTMLDATE, HEADER = "htmldate", "header"
 SOURCE_ORDER = (STRUCTURED, META, VISIBLE, URL)
 
 # Meta names are compared in a normal form (lowercase, ":", ".", "-" and "_" alike), so
@@ -157,7 +159,7 @@ def _meta_values(tags: MetaTags, keys: tuple[str, ...]) -> list[str]:
 
 def _htmldate(tree: HtmlElement, url: str) -> datetime | None:
     try:
-        found = find_date(tree, url=url, original_date=True, extensive_search=True,
+        found = find_date(tree, url=url, original_date=True, extensive_search=False,
                           outputformat="%Y-%m-%dT%H:%M:%S")
     except Exception:  # htmldate raises assorted errors on odd pages; it is only a fallback
         return None
@@ -208,16 +210,34 @@ def date_candidates(
     return {source: value for source, value in found.items() if value}
 
 
+def _shown_day(tree: HtmlElement, headline: HtmlElement | None,
+               language: str | None) -> datetime | None:
+    found = header_date(tree, headline, language)
+    if found is None:
+        return None
+    return _plausible(datetime(found.year, found.month, found.day, tzinfo=DATE_ONLY))
+
+
+def _fallback(tree: HtmlElement, url: str, headline: HtmlElement | None,
+              language: str | None) -> tuple[str, datetime] | None:
+    """For pages that state no date in metadata: htmldate's markup analysis (its cheap
+    mode), then the date printed beside the headline."""
+    found = _htmldate(tree, url)
+    if found:
+        return HTMLDATE, found
+    shown = _shown_day(tree, headline, language)
+    return (HEADER, shown) if shown else None
+
+
 def extract_dates(
-    tree: HtmlElement, tags: MetaTags, data: StructuredArticle, url: str
+    tree: HtmlElement, tags: MetaTags, data: StructuredArticle, url: str,
+    headline: HtmlElement | None = None, language: str | None = None,
 ) -> DateEvidence:
-    """Publish time (falling back to htmldate's page analysis) and modified time."""
+    """Publish time (falling back to the page's markup and the date shown beside the
+    headline, `headline` being its <h1>) and modified time."""
     candidates = date_candidates(tree, tags, data, url)
     evidence = DateEvidence(candidates=candidates)
-    chosen = _choose(candidates)
-    if chosen is None:
-        fallback = _htmldate(tree, url)
-        chosen = (HTMLDATE, fallback) if fallback else None
+    chosen = _choose(candidates) or _fallback(tree, url, headline, language)
     if chosen:
         evidence.published_source, evidence.published = chosen
     evidence.modified = (

@@ -9,9 +9,9 @@ import unicodedata
 from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
-from trafilatura.metadata import extract_author as trafilatura_byline
+from trafilatura.metadata import normalize_authors
 
-from crawler.extract.prune import is_furniture
+from crawler.extract.prune import class_words, is_furniture
 from crawler.extract.structured import StructuredArticle
 
 MetaTags = dict[str, list[str]]
@@ -24,6 +24,7 @@ _AUTHOR_TAIL = re.compile(
     r"|(?i:\b(?:updated|published|posted|edited|link\s+copied)\b.*)"
     # a date after the name ("Jane Doe Dec 19"), a role ("Jane Doe Staff Writer", "CEO")
     r"|(?<=\w)\s+(?i:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\s+\d.*)?)"
+    r"|(?<=[a-z])(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s*\d.*"
     r"|(?<=[a-z])\s+(?i:(?:staff|senior|chief|contributing|special)\s+)?"
     r"(?i:writer|reporter|correspondent|editor|columnist|ceo|founder)s?"
     # the publisher in capitals after a name ("Jane Doe NEW YORK DAILY NEWS")
@@ -48,8 +49,14 @@ _TEXT_BYLINE = re.compile(
 # Job titles that bylines list beside names ("Jane Doe, Senior Political Correspondent").
 _JOB_TITLE = re.compile(
     r"\b(?:correspondent|editor|reporter|writer|columnist|contributor|critic|producer|"
-    r"photographer|analyst|presenter|commentator|updates)s?\b", re.I
+    r"photographer|analyst|presenter|commentator|technologist|director|professor|fellow|"
+    r"researcher|scientist|updates)s?\b", re.I
 )
+# A word in capitals of up to five letters beside a person's name is the news agency or
+# desk ("Jane Doe, TNN"); alone, it is the byline the page gives ("AFP").
+_AGENCY_CODE = re.compile(r"^[A-Z]{2,5}$")
+# "Gillman, Steve" / "Jong, Michiel de": a surname, a comma, then given names.
+_SURNAME_FIRST = re.compile(r"^([^\W\d_][\w'’-]*),\s+([^\W\d_][\w.'’-]*(?:\s+[\w.'’-]+)?)$")
 _PARENTHESES = re.compile(r"\([^)]*\)")
 # "and" in the languages whose bylines join names with it; a page in another (or an
 # unknown) language is split on all of them.
@@ -92,19 +99,44 @@ _DATE_SEGMENT = re.compile(
 )
 # Separators used without spaces (CJK titles, "Site: Headline"), and brackets around a
 # trailing name; only segments that name the site or a date are cut at them.
-_CJK_SEPARATORS = re.compile(r"\s*[：｜|:]\s*|\s*::\s*|(?=（[^（）]+）$)")
-_WIDE_SEPARATORS = re.compile(r"\s+(?:[|–—•·:»«/-]|--|::)\s+|\s+\|\s*|\s*\|\s+")
+_CJK_SEPARATORS = re.compile(r"\s*[：｜|:_]\s*|\s*::\s*|(?=（[^（）]+）$)")
+_WIDE_SEPARATORS = re.compile(
+    r"\s+(?:[|–—•·:»«/@-]|--|::)\s+|\s+\|\s*|\s*\|\s+|\s+::$")
 # Two signals agree when one holds the other and the shorter is this share of the longer
 # ("Headline | Site" holds "Headline"; an og:title cut short is held by the h1).
 _AGREEMENT_SHARE = 0.5
 _MAX_H1S = 5
 
 
+# A domain label this short ("dw", "ft") is too common a word part to be recognised
+# inside a segment; it must match the whole segment.
+_MIN_LABEL_CHARS = 5
+
+
+def names_site(key: str, publishers: set[str]) -> bool:
+    """Whether `key` (lenient) names the site: one of its names, the start of one
+    ("日本経済新聞" of "日本経済新聞 電子版", "factorio" of "factorio com"), or the
+    site's domain label written out ("Ultima Hora Mallorca" for ultimahora.es)."""
+    if not key:
+        return False
+    joined = key.replace(" ", "")
+    for name in publishers:
+        if key == name or joined == name.replace(" ", ""):
+            return True
+        if name.startswith(key + " "):
+            return True
+        label = name.replace(" ", "")
+        if " " not in name and len(label) >= _MIN_LABEL_CHARS and label in joined and len(
+                label) * 2 >= len(joined):
+            return True
+    return False
+
+
 def _is_site_segment(segment: str, publishers: set[str]) -> bool:
     key = lenient(segment.strip("（）() "))
     if not key:
         return True
-    return key in publishers or key.replace(" ", "") in publishers or bool(
+    return names_site(key, publishers) or bool(
         _DATE_SEGMENT.match(segment.strip()) or _BY_PREFIX.match(segment))
 
 
@@ -120,7 +152,10 @@ def strip_site_name(title: str, publishers: set[str], guess: bool = False) -> st
             parts.pop()
         while len(parts) > 1 and _is_site_segment(parts[0], publishers):
             parts.pop(0)
-        if len(parts) > 1 and guess and separators is _WIDE_SEPARATORS:
+        if len(parts) > 1 and guess and (separators is _WIDE_SEPARATORS or len(parts) < len(
+                [p for p in separators.split(title) if p is not None])):
+            # A section name left between the headline and the cut site name
+            # ("Headline_Section_Site") goes too.
             return max(parts, key=len)
         kept = _rejoin(title, parts)
         if kept != title:
@@ -135,14 +170,23 @@ def _rejoin(title: str, parts: list[str]) -> str:
     return title[start:end] if 0 <= start < end else title
 
 
+def _segments(text: str) -> list[str]:
+    return [lenient(part) for separators in (_WIDE_SEPARATORS, _CJK_SEPARATORS)
+            for part in separators.split(text) if part]
+
+
 def _agree(a: str, b: str) -> bool:
+    """Same headline: equal, one holding most of the other, or one being a whole
+    segment of the other ("Purple Rain" of "Prince and the Revolution – Purple Rain")."""
     la, lb = lenient(a), lenient(b)
     if not la or not lb:
         return False
     if la == lb:
         return True
     short, long_ = sorted((la, lb), key=len)
-    return short in long_ and len(short) >= _AGREEMENT_SHARE * len(long_)
+    if short in long_ and len(short) >= _AGREEMENT_SHARE * len(long_):
+        return True
+    return short in _segments(b if len(la) < len(lb) else a)
 
 
 def _headings(tree: HtmlElement) -> list[str]:
@@ -170,28 +214,72 @@ def extract_title(
     names = set(publishers or ())
     if site_name:
         names.add(lenient(site_name))
+    page_title = _clean(tree.findtext(".//title"))
+    h1s = _headings(tree)
+    names |= _site_headings(h1s, page_title)
+    h1s = [h1 for h1 in h1s if not names_site(lenient(h1), names)]
     signals = [_clean(value) for value in (
         data.headline, first_meta(tags, "og:title"),
         first_meta(tags, "twitter:title", "headline", "title", "dc.title"),
     )]
-    page_title = _clean(tree.findtext(".//title"))
     cleaned = [strip_site_name(s, names) for s in signals if s]
     others = [*cleaned, *([strip_site_name(page_title, names)] if page_title else [])]
-    h1s = _headings(tree)
     for h1 in h1s:
-        if any(_agree(h1, other) for other in others):
-            return strip_site_name(h1, names)
+        agreeing = [other for other in others if _agree(h1, other)]
+        if agreeing:
+            return _unglued(strip_site_name(h1, names), agreeing, names)
     # Two metadata signals agreeing with each other outvote a lone one.
     for index, value in enumerate(cleaned):
         if any(_agree(value, other) for other in cleaned[index + 1:]):
             return value
     if cleaned:
         return cleaned[0]
-    if len(h1s) == 1:
+    if len(h1s) == 1 and not (page_title and _unrelated(h1s[0], page_title)):
         return h1s[0]
     if page_title:
         return strip_site_name(page_title, names, guess=True)
     return h1s[0] if h1s else None
+
+
+def _site_headings(h1s: list[str], page_title: str | None) -> set[str]:
+    """<h1>s that are the last, shorter segment of <title>: the site's name in a page
+    header ("Headline_Section_Site" under an <h1> "Site"), not the headline."""
+    if not page_title:
+        return set()
+    parts = [lenient(part) for part in _WIDE_SEPARATORS.split(page_title) if part]
+    if len(parts) < 2:
+        parts = [lenient(part) for part in re.split(r"[_：｜|]", page_title) if part]
+    if len(parts) < 2 or len(parts[-1]) >= max(map(len, parts[:-1])):
+        return set()
+    return {lenient(h1) for h1 in h1s if lenient(h1) == parts[-1]}
+
+
+def _unglued(h1: str, agreeing: list[str], names: set[str]) -> str:
+    """The h1 without a site name glued on with no separator ("…InfantaUltima Hora"),
+    when another signal is the h1's text up to it."""
+    key = lenient(h1)
+    for other in sorted(agreeing, key=len, reverse=True):
+        rest = lenient(other)
+        if rest != key and key.startswith(rest) and names_site(key[len(rest):].strip(), names):
+            return other
+    return h1
+
+
+def _unrelated(h1: str, page_title: str) -> bool:
+    """An <h1> sharing no word with <title> heads something else (a greeting, a widget)."""
+    return not set(lenient(h1).split()) & set(lenient(page_title).split())
+
+
+def headline_element(tree: HtmlElement, title: str | None) -> HtmlElement | None:
+    """The heading showing the chosen title (an <h1>, else an <h2> or <h3>: blogs give
+    the <h1> to their own name), else the page's first <h1>."""
+    first = tree.find(".//h1")
+    if title:
+        for tag in ("h1", "h2", "h3"):
+            for heading in tree.iter(tag):
+                if _agree(heading.text_content(), title):
+                    return heading
+    return first
 
 
 def _conjunction_split(text: str, language: str | None) -> list[str]:
@@ -205,14 +293,24 @@ def normalise_author(raw: str, language: str | None = None) -> list[str]:
     """Split a byline into names, dropping "By", roles, URLs and placeholders."""
     text = _PARENTHESES.sub(" ", _clean(raw) or "")
     text = _BYLINE_PREFIX.sub("", text)
+    surname_first = _SURNAME_FIRST.match(text)
+    if surname_first and not _JOB_TITLE.search(text):
+        text = f"{surname_first.group(2)} {surname_first.group(1)}"
     pieces = [bit for part in _AUTHOR_SPLIT.split(text) for chunk in _NAME_LISTS.split(part)
               for bit in _conjunction_split(chunk, language)]
     parts = [_AUTHOR_TAIL.sub("", _BYLINE_PREFIX.sub("", part)).strip(" .,:;-")
              for part in pieces]
     parts = [part for part in parts if _looks_like_name(part)]
+    # "Jane Doe, Senior Technologist, Speech and Privacy Project": after the first job
+    # title come the person's affiliations, not more names.
+    for index, part in enumerate(parts):
+        if index and _JOB_TITLE.search(part):
+            parts = parts[:index + 1]
+            break
     # "Jane Doe, Chief Political Correspondent" names Jane Doe; "Staff Reporter" alone
     # is still the byline the page gives.
     people = [part for part in parts if not _JOB_TITLE.search(part)] or parts
+    people = [part for part in people if not _AGENCY_CODE.match(part)] or people
     return [_unshout(name) for name in people]
 
 
@@ -264,23 +362,46 @@ _BY_LINE = re.compile(r"^\s*(?:by|por|par|von|door|av|af|przez)\s+(\S+)\s+(\S+)"
 _MAX_BYLINE_CHARS = 80
 
 
+_BY_WORD = re.compile(r"^\s*(?:by|por|par|von|door|av|af|przez)\b", re.I)
+_BY_LINE_TAGS = frozenset({"div", "span", "p", "li", "address"})
+
+
 def _by_line(tree: HtmlElement) -> list[str]:
     """A short visible line that opens with "By" ("By <a>Jane Doe</a>"), outside comments
     and teaser cards: the byline of pages that mark it with no class of their own."""
-    for element in tree.iter("div", "span", "p", "li", "address"):
-        text = " ".join(element.text_content().split())
-        match = _BY_LINE.match(text) if len(text) <= _MAX_BYLINE_CHARS else None
-        # A name follows: "By Jane Doe", not "By the end of the year".
-        if match and all(word[0].isupper() for word in match.groups()) and not _in_furniture(
-                element):
-            return [text]
+    for node in tree.xpath(".//text()"):
+        if not _BY_WORD.match(node):
+            continue
+        element = node.getparent()
+        if node.is_tail:
+            element = element.getparent()
+        # Up from the "By" to the smallest line holding a name after it ("<div><span>By
+        # </span><a>Jane Doe</a></div>").
+        while element is not None:
+            text = " ".join(element.text_content().split())
+            if len(text) > _MAX_BYLINE_CHARS:
+                break
+            match = _BY_LINE.match(text) if element.tag in _BY_LINE_TAGS else None
+            if match:
+                # A name follows: "By Jane Doe", not "By the end of the year".
+                if all(word[0].isupper() for word in match.groups()) and not _in_furniture(
+                        element):
+                    return [text]
+                break
+            element = element.getparent()
     return []
+
+
+_BYLINE_MARKERS = ("作者", "撰文", "撰稿", "记者", "記者")
 
 
 def _text_byline(tree: HtmlElement) -> list[str]:
     """A byline written into the text ("作者：张三"), as CJK pages often give it."""
-    for text in tree.itertext():
-        match = _TEXT_BYLINE.search(text)
+    text = "\n".join(tree.itertext())
+    if not any(marker in text for marker in _BYLINE_MARKERS):
+        return []
+    for line in text.split("\n"):
+        match = _TEXT_BYLINE.search(line)
         if match:
             return re.split(r"[、，\s]+", match.group(1))
     return []
@@ -297,15 +418,179 @@ def article_scope(tree: HtmlElement) -> HtmlElement:
     return tree
 
 
+_MAX_AUTHOR_CHARS = 120
+# trafilatura's byline patterns (trafilatura.xpaths.AUTHOR_XPATHS), most specific first,
+# checked in one walk over the page: libxml2's XPath takes ten times as long, and the
+# EXSLT regular expressions of the originals call back into Python for every element.
+_TIER1_TAGS = frozenset({"a", "address", "div", "link", "p", "span", "strong"})
+_TIER2_TAGS = frozenset({"a", "div", "h3", "h4", "p", "span"})
+_TIER1_CLASS = ("author-name", "authorname", "AuthorName", "authorName")
+_TIER2_ID = ("author", "zuozhe", "bianji", "xiaobian")
+_TIER2_CLASS = ("author", "channel-name", "zuozhe", "bianji", "xiaobian", "submitted-by",
+                "posted-by", "journalist-name")
+_TIER3_CLASS = ("author", "Author", "screenname", "writer", "byline", "Byline")
+
+
+def _author_tier(element: HtmlElement) -> int | None:
+    """1, 2 or 3 when the element is marked as a byline (most specific first), else None."""
+    tag = element.tag
+    if tag == "author":
+        return 1
+    get = element.get
+    cls, ident, prop = get("class") or "", get("id") or "", get("itemprop") or ""
+    if not (cls or ident or prop or get("rel") or get("data-testid") or get(
+            "data-component")):
+        return None
+    if tag in _TIER1_TAGS and (
+            get("rel") == "author" or ident == "author" or cls == "author"
+            or prop == "author name" or get("data-testid") in ("AuthorCard", "AuthorURL")
+            or any(word in cls for word in _TIER1_CLASS)):
+        return 1
+    if tag in _TIER2_TAGS and (
+            cls in ("byline", "username", "byl", "BBL") or "author" in prop
+            or any(word in ident for word in _TIER2_ID)
+            or any(word in cls for word in _TIER2_CLASS)):
+        return 2
+    if ("Byline" in (get("data-component") or "") or "author" in prop
+            or "author" in ident or "Author" in ident
+            or any(word in cls for word in _TIER3_CLASS)):
+        return 3
+    return None
+
+
+def _author_elements(tree: HtmlElement) -> list[HtmlElement]:
+    tiers: dict[int, list[HtmlElement]] = {1: [], 2: [], 3: []}
+    for element in tree.iter():
+        if isinstance(element.tag, str):
+            tier = _author_tier(element)
+            if tier:
+                tiers[tier].append(element)
+    return tiers[1] + tiers[2] + tiers[3]
+
+
+def _inside(element: HtmlElement, scope: HtmlElement) -> bool:
+    return scope.getparent() is None or any(a is scope for a in element.iterancestors())
+
+
+# Parts of a byline element that are not the name: its date, share buttons, pictures.
+_BYLINE_NOISE = re.compile(r"date|time|share|comment|caption|social|avatar", re.I)
+
+
+def _byline_text(element: HtmlElement) -> str:
+    """The element's text with words of separate elements kept apart, leaving out its
+    dates, share buttons and pictures."""
+    parts: list[str] = []
+
+    def walk(node: HtmlElement) -> None:
+        noisy = node is not element and (
+            node.tag in ("time", "figure", "img", "svg", "button", "script", "style")
+            or _BYLINE_NOISE.search(f"{node.get('class') or ''} {node.get('id') or ''}"))
+        if not noisy:
+            parts.append(node.text or "")
+            for child in node:
+                if isinstance(child.tag, str):
+                    walk(child)
+                else:
+                    parts.append(child.tail or "")
+        if node is not element:
+            parts.append(node.tail or "")
+
+    walk(element)
+    return " ".join(" ".join(parts).split())
+
+
+# Containers of other stories and of readers' comments, whose bylines are not the article's.
+_OTHER_STORIES = frozenset({
+    "comment", "comments", "commentlist", "respond", "disqus", "related", "recirc",
+    "recirculation", "popular", "trending", "mostread", "outbrain", "taboola", "teaser",
+    "teasers", "card", "cards", "collection", "collections"})
+
+
+def _in_other_stories(element: HtmlElement) -> bool:
+    return any(any(word in _OTHER_STORIES for word in class_words(ancestor))
+               for ancestor in (element, *element.iterancestors()))
+
+
 def _visible_byline(tree: HtmlElement) -> list[str]:
-    try:
-        found = trafilatura_byline(article_scope(tree))
-    except Exception:  # a fallback only: odd markup must not stop extraction
-        return []
-    return found.split(";") if found else []
+    """The first element marked as the author (trafilatura's byline patterns: rel=author,
+    class "author-name", "byline", ...) in the article's own part of the page, outside
+    comments and teaser cards. The patterns are read on the page as it is: trafilatura's
+    own byline search first copies the whole page."""
+    scope = article_scope(tree)
+    for element in _author_elements(tree):
+        if not _inside(element, scope):
+            continue
+        text = _byline_text(element)
+        if not 2 < len(text) < _MAX_AUTHOR_CHARS or _in_other_stories(element):
+            continue
+        names = normalize_authors(None, text)  # "; "-joined, read as one byline
+        if names and normalise_author(names):
+            return [names]
+    return []
 
 
 logging.getLogger("trafilatura.metadata").setLevel(logging.CRITICAL)
+
+
+_META_AUTHOR_TAGS = ("author", "article:author", "parsely-author", "sailthru.author",
+                     "dc.creator")
+# Path words of author-page addresses that are not part of the name.
+_SLUG_NOISE = re.compile(r"^(?:\d+|author|authors|profile|people|auteur|autor|by|staff)$")
+
+
+def slug_name(address: str) -> str | None:
+    """The name in an author page's address ("/profile/sam-levin" -> "Sam Levin")."""
+    if not re.match(r"https?://", address):
+        return None
+    segments = [seg for seg in urlsplit(address).path.split("/") if seg]
+    if not segments:
+        return None
+    words = [w for w in re.split(r"[-_]+", segments[-1]) if w and not _SLUG_NOISE.match(w)]
+    if not 2 <= len(words) <= 4 or not all(w.isalpha() for w in words):
+        return None
+    return " ".join(w.capitalize() for w in words)
+
+
+def _meta_authors(tags: MetaTags) -> list[tuple[str, str, bool]]:
+    """(tag, byline, spelled from an address) from the author meta tags; author-page
+    addresses (several may share one tag, comma-joined) stand for the names they spell."""
+    found = []
+    for key in _META_AUTHOR_TAGS:
+        for value in tags.get(key, []):
+            addresses = [part.strip() for part in value.split(",")]
+            if all(re.match(r"https?://", part) for part in addresses):
+                found.extend((key, name, True) for name in map(slug_name, addresses) if name)
+            else:
+                found.append((key, value, False))
+    return found
+
+
+def _folded(name: str) -> str:
+    """Lenient form without accents, to match "Jeremy" with "Jérémy"."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", lenient(name))
+                   if not unicodedata.combining(ch))
+
+
+def _visible_names(tree: HtmlElement, language: str | None) -> dict[str, str]:
+    """Names the article's visible byline shows, by their folded form."""
+    scope = article_scope(tree)
+    raws = _byline_texts(scope) + _visible_byline(tree) + _by_line(scope)
+    return {_folded(name): name for raw in raws for name in normalise_author(raw, language)}
+
+
+def _confirmed(found: list[tuple[str, str, bool]], tree: HtmlElement,
+               language: str | None) -> list[str]:
+    """Meta bylines checked against the visible byline, when there is reason to: tags
+    that disagree ("author" naming the publisher's owner, "article:author" the reporter:
+    the tags whose names the byline shows win), or names spelled from an address
+    (the byline gives their accents and capitals)."""
+    if len({tag for tag, _, _ in found}) < 2 and not any(slug for _, _, slug in found):
+        return [raw for _, raw, _ in found]
+    shown = _visible_names(tree, language)
+    agreeing = {tag for tag, raw, _ in found
+                if any(_folded(n) in shown for n in normalise_author(raw, language))}
+    return [shown.get(_folded(raw), raw) if slug else raw
+            for tag, raw, slug in found if not agreeing or tag in agreeing]
 
 
 def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
@@ -316,9 +601,7 @@ def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
     goes by (`publishers`, in lenient form) are not authors."""
     sources = [
         lambda: data.authors,
-        lambda: tags.get("author", []) + tags.get("article:author", [])
-        + tags.get("parsely-author", []) + tags.get("sailthru.author", [])
-        + tags.get("dc.creator", []),
+        lambda: _confirmed(_meta_authors(tags), tree, language),
         lambda: _byline_texts(article_scope(tree)),
         lambda: _visible_byline(tree),
         lambda: _by_line(article_scope(tree)),
@@ -329,12 +612,13 @@ def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
         for raw in source():
             for name in normalise_author(raw, language):
                 key = lenient(name)
-                if key in (publishers or ()) or key.replace(" ", "") in (publishers or ()):
+                if names_site(key, publishers or set()):
                     continue
                 if key and key not in {lenient(n) for n in names}:
                     names.append(name)
+        people = [name for name in names if not _AGENCY_CODE.match(name)]
         if names:
-            return names
+            return people or names
     return []
 
 

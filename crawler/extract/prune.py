@@ -20,7 +20,7 @@ BOILERPLATE_WORDS = frozenset((
     "disqus", "related", "recirc", "recirculation", "popular", "trending", "mostread",
     "outbrain", "taboola", "newsletter", "newsletters", "subscribe", "subscription", "signup",
     "promo", "promos", "cta", "advert", "advertisement", "sponsored", "share", "sharing",
-    "sharebar", "social", "card", "cards", "collection", "collections", "teaser", "teasers",
+    "sharebar", "social", "collection", "collections", "teaser", "teasers",
     "breadcrumb", "breadcrumbs", "caption", "captions", "credit", "credits",
 ))
 # Word pairs that only mean furniture together ("read more", "author info").

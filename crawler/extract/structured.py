@@ -16,6 +16,7 @@ _ARTICLE_TYPE = re.compile(
     r"AnalysisNewsArticle|ReportageNewsArticle|BackgroundNewsArticle|ReviewNewsArticle|"
     r"SocialMediaPosting|Posting)$"
 )
+_ORGANISATION = re.compile(r"Organi[sz]ation|Corporation|NewsMedia|Brand")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
@@ -106,6 +107,8 @@ def _people(value: Any) -> list[str]:
     values = value if isinstance(value, list) else [value]
     names: list[str] = []
     for item in values:
+        if isinstance(item, dict) and _ORGANISATION.search(" ".join(_types(item))):
+            continue  # the publisher or a desk, not a person
         name = item.get("name") if isinstance(item, dict) else item
         if isinstance(name, list):
             names.extend(n for n in name if isinstance(n, str))
