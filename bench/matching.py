@@ -206,6 +206,8 @@ class EntityRules:
             for w in re.split("[ -]", n)))
         self.rare = sorted(w for w, n in frequency.items() if n <= most and len(w) >= 5)
         self._common = sorted(w for w, n in frequency.items() if n > most)
+        self._rare_set = set(self.rare)
+        self._name_words = {word for name in self.names for word in re.split("[ -]", name)}
         self.sentences = [s for s in self.sentences if len(s) >= 3]
 
     def _name(self, rnd: random.Random) -> str:
@@ -224,12 +226,13 @@ class EntityRules:
                 return found
 
     def _phrase(self, rnd: random.Random) -> str:
-        rare = set(self.rare)
+        """Two or three words of real text with a rare word or a name's word in them."""
+        rare, named = self._rare_set, self._name_words
         while True:
             sentence = rnd.choice(self.sentences)
             i = rnd.randrange(len(sentence) - 1)
             words = sentence[i : i + rnd.randint(2, 3)]
-            if len(words) >= 2 and any(w.lower() in rare or w[:1].isupper() for w in words) \
+            if len(words) >= 2 and any(w.lower() in rare or w in named for w in words) \
                     and _is_content(words[0]) and _is_content(words[-1]):
                 return '"' + " ".join(words) + '"'
 
