@@ -32,7 +32,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from itertools import chain, compress
+from itertools import accumulate, chain, compress
 from typing import NamedTuple
 
 import ahocorasick
@@ -60,6 +60,7 @@ from alerts.text import (
     get_stemmer,
     get_word_analyser,
     normalise_language,
+    possessive_indexes,
     split_words,
     stemmer_name,
     tokenize,
@@ -207,6 +208,101 @@ def _indexes_of(values: list[str], value: str) -> list[int]:
         return found
 
 
+class _Sparse(dict):
+    """Token index -> value for some tokens of a field (None for the others), with the
+    field's length: what the evaluators read of a column."""
+
+    def __init__(self, length: int) -> None:
+        super().__init__()
+        self.length = length
+
+    def __missing__(self, key: int) -> None:
+        return None
+
+    def __len__(self) -> int:
+        return self.length
+
+
+class SparseFieldIndex(FieldIndex):
+    """A title or body reduced to the tokens some rule looks for (by stem or prefix):
+    their positions, stems, surfaces and, when a hit needs them, offsets. The other
+    tokens only count for positions, so that phrases and NEAR measure as in a full
+    analysis. Built from the field's split with the per-word work done once per
+    distinct word (`_WordKeys`) and the token walk in C."""
+
+    def __init__(self, name: str, parts: list[str], words: set[str],
+                 keys: _WordKeys) -> None:
+        drop: list[int] = []  # word indexes (in parts[1::2]) that are no tokens
+        if "s" in words or "S" in words:
+            drop = possessive_indexes(parts)
+        empty = words & keys.empty
+        if empty:
+            drop = sorted({*drop, *(i for i, word in enumerate(parts[1::2]) if word in empty)})
+        length = len(parts) // 2 - len(drop)
+        stems, surfaces, where = _Sparse(length), _Sparse(length), {}
+        analysis = keys.analysis
+        dropped = set(drop)
+        wanted = keys.key_words
+        for p in compress(range(1, len(parts), 2), map(wanted.__contains__, parts[1::2])):
+            word = (p - 1) // 2
+            if dropped and word in dropped:
+                continue
+            token = word - bisect_left(drop, word) if drop else word
+            surfaces[token], stems[token] = analysis[parts[p]]
+            where[token] = p
+        self._parts, self._where = parts, where
+        super().__init__(name, Columns(surfaces, stems, [], []), range(length))  # type: ignore[arg-type]
+        self.stem_set = set(stems.values())
+        del self.starts, self.ends  # computed when a hit needs them
+
+    @cached_property
+    def _offsets(self) -> list[int]:
+        return list(accumulate(map(len, self._parts)))
+
+    @cached_property
+    def starts(self) -> _Sparse:  # type: ignore[override]
+        offsets, found = self._offsets, _Sparse(len(self.stems))
+        for token, p in self._where.items():
+            found[token] = offsets[p - 1]
+        return found
+
+    @cached_property
+    def ends(self) -> _Sparse:  # type: ignore[override]
+        offsets, found = self._offsets, _Sparse(len(self.stems))
+        for token, p in self._where.items():
+            found[token] = offsets[p]
+        return found
+
+    @cached_property
+    def by_stem(self) -> dict[str, list[int]]:
+        return _positions_by_sparse(self.stems)
+
+    @cached_property
+    def by_surface(self) -> dict[str, list[int]]:
+        return _positions_by_sparse(self.surfaces)
+
+    @cached_property
+    def surface_set(self) -> set[str]:
+        return set(self.surfaces.values())
+
+    def stem_indexes(self, stem: str) -> list[int]:
+        return self.by_stem.get(stem, []) if stem in self.stem_set else []
+
+    def surface_indexes(self, surface: str) -> list[int]:
+        return self.by_surface.get(surface, [])
+
+
+def _positions_by_sparse(values: _Sparse) -> dict[str, list[int]]:
+    table: dict[str, list[int]] = {}
+    for i, value in values.items():  # ascending: tokens were added in order
+        found = table.get(value)
+        if found is None:
+            table[value] = [i]
+        else:
+            found.append(i)
+    return table
+
+
 class AnalysedDocument:
     """A document analysed once (lazily per field) for its language's stemmer.
 
@@ -222,6 +318,7 @@ class AnalysedDocument:
         self._fields: dict[str, FieldIndex] = {}
         self._words: dict[str, set[str]] = {}
         self.relevant: set[str] | None = None  # stems the rules have; set by the RuleSet
+        self.word_keys: _WordKeys | None = None  # ... and the words giving them
         self._parts: dict[str, list[str]] = {}  # split_words of a field, shared
         self._field_lists: dict[tuple[str, ...], list[FieldIndex]] = {}
         self.term_spans: dict[tuple[str, tuple[str, ...]], list[_Span]] = {}
@@ -271,6 +368,10 @@ class AnalysedDocument:
         if name != "author":
             if self.reference:
                 columns = self._columns(getattr(self.doc, name))
+            elif (self.word_keys is not None and name in TEXT_FIELDS
+                  and self.word_keys.knows(self.words(name))):
+                return SparseFieldIndex(name, self._split(name), self.words(name),
+                                        self.word_keys)
             else:
                 columns = columns_of_parts(self._split(name), self.language,
                                            self._words.get(name))
@@ -776,12 +877,7 @@ class _Index:
                 self.anchors.setdefault(group, {}).setdefault(value, []).append(rule_id)
             others = tuple(clause for clause in shared if clause is not anchor)
             self.checks.append(others or no_checks)
-            for clause in shared:
-                for group, value in clause:
-                    if group.endswith(":p"):
-                        prefixes.add(value)
-                    elif group.endswith(":s"):
-                        stems.add(value)
+            _literal_terms(query, stem, stems, prefixes)
         self.word_keys = _WordKeys(stems, prefixes, language)
         self.anchor_tables = [(group, table, set(table)) for group, table in self.anchors.items()]
 
@@ -898,6 +994,8 @@ class _WordKeys:
             self.automaton.make_automaton()
         self.keys: dict[str, tuple[tuple[str, str], ...]] = {}  # words giving some key
         self.key_words: set[str] = set()  # the same words: set & set walks the smaller
+        self.analysis: dict[str, tuple[str, str]] = {}  # ... their surfaces and stems
+        self.empty: set[str] = set()  # words without a surface (combining marks only)
         self.seen: set[str] = set()
 
     def keys_of(self, words: set[str]) -> set[tuple[str, str]]:
@@ -906,12 +1004,15 @@ class _WordKeys:
         if missing:
             remember = len(self.seen) < self._LIMIT
             for word in missing:
-                keys = self._work_out(word)
+                keys, analysis = self._work_out(word)
                 if keys:
                     found.update(keys)
                     if remember:
                         self.keys[word] = keys
                         self.key_words.add(word)
+                        self.analysis[word] = analysis
+                elif remember and not analysis[0]:
+                    self.empty.add(word)
             if remember:
                 self.seen |= missing
             words = words & self.key_words
@@ -923,14 +1024,37 @@ class _WordKeys:
             found.update(keys_of[word])
         return found
 
-    def _work_out(self, word: str) -> tuple[tuple[str, str], ...]:
-        surface, stem = self.analyse(word)
+    def _work_out(self, word: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, str]]:
+        surface, stem = analysis = self.analyse(word)
         if not surface:
-            return ()
+            return (), analysis
         keys = [("s", stem)] if stem in self.stems else []
         if self.automaton is not None:
             keys += [("p", prefix) for _, prefix in self.automaton.iter(" " + surface)]
-        return tuple(keys)
+        return tuple(keys), analysis
+
+    def knows(self, words: set[str]) -> bool:
+        """Whether every word is worked out and remembered (what SparseFieldIndex needs)."""
+        self.keys_of(words)
+        return not words.difference(self.seen)
+
+
+def _literal_terms(node: Query, stem: Callable[[str], str], stems: set[str],
+                   prefixes: set[str]) -> None:
+    """Add the stems and prefixes of every term of the query, excluded ones included:
+    the tokens evaluation may look at."""
+    if isinstance(node, Prefix):
+        prefixes.update(fold_words(node.text)[:1])
+    elif isinstance(node, Word | Phrase):
+        stems.update(map(stem, fold_words(node.text)))
+    elif isinstance(node, And | Or):
+        for operand in node.operands:
+            _literal_terms(operand, stem, stems, prefixes)
+    elif isinstance(node, Near):
+        _literal_terms(node.left, stem, stems, prefixes)
+        _literal_terms(node.right, stem, stems, prefixes)
+    elif isinstance(node, Not | Scope):
+        _literal_terms(node.operand, stem, stems, prefixes)
 
 
 class RuleSet:
@@ -949,6 +1073,7 @@ class RuleSet:
         adoc = AnalysedDocument(doc)
         index = self._index_for(adoc.language)
         adoc.relevant = index.word_keys.stems
+        adoc.word_keys = index.word_keys
         found = []
         results: dict[int, tuple[_RawHit, ...] | None] = {}
         known = adoc.hit_objects

@@ -260,8 +260,17 @@ _TABLE_LIMIT = 500_000
 
 def _drop_possessives(parts: list[str], words: list[str], starts: list[int],
                       ends: list[int]) -> None:
-    """Remove, in place, each "s" that is a possessive (see _is_possessive_s): its
-    separator is a single apostrophe right after a word."""
+    """Remove, in place, each possessive "s" (see possessive_indexes)."""
+    for i in reversed(possessive_indexes(parts, words)):
+        del words[i], starts[i], ends[i]
+
+
+def possessive_indexes(parts: list[str], words: list[str] | None = None) -> list[int]:
+    """The word indexes (in `parts[1::2]`, or `words` if given) of each "s" that is a
+    possessive (see _is_possessive_s): its separator is a single apostrophe right after
+    a word. Ascending."""
+    if words is None:
+        words = parts[1::2]
     drop = []
     for letter in "sS":
         i = 0
@@ -274,8 +283,7 @@ def _drop_possessives(parts: list[str], words: list[str], starts: list[int],
                 drop.append(i)
             i += 1
     drop.sort()
-    for i in reversed(drop):
-        del words[i], starts[i], ends[i]
+    return drop
 
 
 @lru_cache(maxsize=64)
