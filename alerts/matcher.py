@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from itertools import accumulate, chain, compress
+from operator import itemgetter
 from typing import NamedTuple
 
 import ahocorasick
@@ -238,39 +239,43 @@ class SparseFieldIndex(FieldIndex):
         empty = words & keys.empty
         if empty:
             drop = sorted({*drop, *(i for i, word in enumerate(parts[1::2]) if word in empty)})
-        length = len(parts) // 2 - len(drop)
-        stems, surfaces, where = _Sparse(length), _Sparse(length), {}
-        analysis = keys.analysis
-        dropped = set(drop)
+        tokens = parts[1::2]
+        where: Sequence[int] = range(1, len(parts), 2)  # each token's index in parts
+        if drop:
+            where = list(where)
+            for i in reversed(drop):
+                del tokens[i], where[i]
+        length = len(tokens)
         wanted = keys.key_words
-        for p in compress(range(1, len(parts), 2), map(wanted.__contains__, parts[1::2])):
-            word = (p - 1) // 2
-            if dropped and word in dropped:
-                continue
-            token = word - bisect_left(drop, word) if drop else word
-            surfaces[token], stems[token] = analysis[parts[p]]
-            where[token] = p
-        self._parts, self._where = parts, where
+        kept = list(compress(range(length), map(wanted.__contains__, tokens)))
+        analysed = list(map(keys.analysis.__getitem__, map(tokens.__getitem__, kept)))
+        surfaces, stems = _Sparse(length), _Sparse(length)
+        surfaces.update(zip(kept, map(itemgetter(0), analysed), strict=True))
+        stems.update(zip(kept, map(itemgetter(1), analysed), strict=True))
+        self._parts, self._where, self._kept = parts, where, kept
         super().__init__(name, Columns(surfaces, stems, [], []), range(length))  # type: ignore[arg-type]
         self.stem_set = set(stems.values())
         del self.starts, self.ends  # computed when a hit needs them
 
     @cached_property
-    def _offsets(self) -> list[int]:
-        return list(accumulate(map(len, self._parts)))
+    def _offsets(self) -> tuple[list[int], list[int]]:
+        ends = list(accumulate(map(len, self._parts)))  # where each part ends
+        return [0, *ends], ends
 
     @cached_property
     def starts(self) -> _Sparse:  # type: ignore[override]
-        offsets, found = self._offsets, _Sparse(len(self.stems))
-        for token, p in self._where.items():
-            found[token] = offsets[p - 1]
+        found = _Sparse(len(self.stems))
+        found.update(zip(self._kept, map(self._offsets[0].__getitem__,
+                                         map(self._where.__getitem__, self._kept)),
+                         strict=True))
         return found
 
     @cached_property
     def ends(self) -> _Sparse:  # type: ignore[override]
-        offsets, found = self._offsets, _Sparse(len(self.stems))
-        for token, p in self._where.items():
-            found[token] = offsets[p]
+        found = _Sparse(len(self.stems))
+        found.update(zip(self._kept, map(self._offsets[1].__getitem__,
+                                         map(self._where.__getitem__, self._kept)),
+                         strict=True))
         return found
 
     @cached_property
@@ -1019,9 +1024,7 @@ class _WordKeys:
             words -= missing  # counted already
         else:
             words = words & self.key_words
-        keys_of = self.keys
-        for word in words:
-            found.update(keys_of[word])
+        found.update(chain.from_iterable(map(self.keys.__getitem__, words)))
         return found
 
     def _work_out(self, word: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, str]]:
