@@ -6,21 +6,27 @@ word (`tokenize`) and walks each query as a tree of closures (`compile_query`).
 
 `RuleSet` gives exactly the same answers, faster, in three steps per document:
 
-* analysis, once per document and field, in C as far as possible (`analyse_columns`:
-  one regex split, offsets by accumulation, words looked up in per-language tables;
-  positions by stem are built only when a document needs many of them);
-* a presearch: each rule is reduced to clauses (sets of index keys, at least one of
-  which any matching document must contain: a stem in a field group, a word prefix, a
-  language), kept in an inverted index; a rule is a candidate when all of its clauses
-  are satisfied by the document's keys, found by set intersections (stems) and one
-  Aho-Corasick pass (prefixes). Rules with a single clause, such as an OR of words,
-  are posted directly, so no rule is tried on every document;
+* the distinct words of each field, from one regex split (`split_words`), mapped to
+  index keys (a stem or a word prefix some rule has) by `_WordKeys`, which works a
+  word out once (fold, stem, one Aho-Corasick pass for prefixes) and afterwards finds
+  a document's keyed words by one set intersection in C;
+* a presearch in the manner of Lucene's Monitor (Luwak): each rule is reduced to
+  clauses (sets of keys, one of which any matching document must contain: a stem in a
+  field group, a word prefix, a language) and posted under its rarest clause only, its
+  anchor (rarity estimated from wordfreq's lists: `alerts.rarity`; an OR's clause takes
+  each alternative's rarest word). A document's candidates are the rules posted under
+  its keys (set intersections in C); their other clauses are checked by set lookups
+  before anything is evaluated. A rule without any clause is tried on every document;
 * evaluation of the candidates as flat programs (required, one-of and excluded
   literals over a per-document table of literal results) for the common shapes, and
-  through `compile_query` for the others (NEAR, nested OR).
+  through `compile_query` for the others (NEAR, nested OR), on fields analysed only as
+  far as needed: a title or body becomes a `SparseFieldIndex` of the tokens some rule
+  looks for (positions counted over all tokens, possessives and mark-only words
+  dropped as `tokenize` does), with offsets computed only when a hit is reported.
 
-The work per document grows with the postings of the words it contains and with the
-rules that really match, not with the number of rules.
+The work per document is the split of its text, set operations over its distinct
+words, and Python work for its new words, its candidate rules and their hits: it
+grows with the rules that can really match, not with the number of rules.
 
 Unscoped terms match in the title or the body. Author hit offsets index into
 `AUTHOR_SEPARATOR.join(doc.authors)` (see `field_text`).
