@@ -1014,14 +1014,14 @@ class _WordKeys:
         missing = words.difference(self.seen)
         if missing:
             remember = len(self.seen) < self._LIMIT
-            for word in missing:
+            for word in missing:  # in an order that keeps a concurrent reader right
                 keys, analysis = self._work_out(word)
                 if keys:
                     found.update(keys)
                     if remember:
+                        self.analysis[word] = analysis
                         self.keys[word] = keys
                         self.key_words.add(word)
-                        self.analysis[word] = analysis
                 elif remember and not analysis[0]:
                     self.empty.add(word)
             if remember:
