@@ -3,6 +3,11 @@
 Run from the project root:
     .venv/bin/python bench/matching.py [--data DIR] [--seed N] [--articles N]
                                        [--max-rules N] [--memory-rules N] [--stored N]
+                                       [--rules entities|topical] [--heldout]
+                                       [--compare GIT_REF]
+
+The figures to report: `--heldout --compare main`, and `--rules topical --compare
+main` for the first version's mix.
 
 Besides articles per second it prints each rule set's build time (parsed rules to a
 ready index) and the memory a rule set of --memory-rules rules holds (resident set
@@ -411,7 +416,8 @@ def measure_backtest(count: int, paragraphs: list[list[str]], rnd: random.Random
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--articles", type=int, default=ARTICLES)
@@ -422,7 +428,7 @@ def main() -> int:
     parser.add_argument("--stored", type=int, default=0,
                         help="articles stored for timing `rules test --since 90d` (0: skip)")
     parser.add_argument("--rules", choices=("entities", "topical"), default="entities",
-                        help="the rule mix (see above); topical: the first version's")
+                        help="the rule mix (see above)")
     parser.add_argument("--heldout", action="store_true",
                         help="measure on the held-out quarter of the bodies (entities mix)")
     parser.add_argument("--compare", metavar="GIT_REF",
