@@ -6,21 +6,27 @@ word (`tokenize`) and walks each query as a tree of closures (`compile_query`).
 
 `RuleSet` gives exactly the same answers, faster, in three steps per document:
 
-* analysis, once per document and field, in C as far as possible (`analyse_columns`:
-  one regex split, offsets by accumulation, words looked up in per-language tables;
-  positions by stem are built only when a document needs many of them);
-* a presearch: each rule is reduced to clauses (sets of index keys, at least one of
-  which any matching document must contain: a stem in a field group, a word prefix, a
-  language), kept in an inverted index; a rule is a candidate when all of its clauses
-  are satisfied by the document's keys, found by set intersections (stems) and one
-  Aho-Corasick pass (prefixes). Rules with a single clause, such as an OR of words,
-  are posted directly, so no rule is tried on every document;
+* the distinct words of each field, from one regex split (`split_words`), mapped to
+  index keys (a stem or a word prefix some rule has) by `_WordKeys`, which works a
+  word out once (fold, stem, one Aho-Corasick pass for prefixes) and afterwards finds
+  a document's keyed words by one set intersection in C;
+* a presearch in the manner of Lucene's Monitor (Luwak): each rule is reduced to
+  clauses (sets of keys, one of which any matching document must contain: a stem in a
+  field group, a word prefix, a language) and posted under its rarest clause only, its
+  anchor (rarity estimated from wordfreq's lists: `alerts.rarity`; an OR's clause takes
+  each alternative's rarest word). A document's candidates are the rules posted under
+  its keys (set intersections in C); their other clauses are checked by set lookups
+  before anything is evaluated. A rule without any clause is tried on every document;
 * evaluation of the candidates as flat programs (required, one-of and excluded
   literals over a per-document table of literal results) for the common shapes, and
-  through `compile_query` for the others (NEAR, nested OR).
+  through `compile_query` for the others (NEAR, nested OR), on fields analysed only as
+  far as needed: a title or body becomes a `SparseFieldIndex` of the tokens some rule
+  looks for (positions counted over all tokens, possessives and mark-only words
+  dropped as `tokenize` does), with offsets computed only when a hit is reported.
 
-The work per document grows with the postings of the words it contains and with the
-rules that really match, not with the number of rules.
+The work per document is the split of its text, set operations over its distinct
+words, and Python work for its new words, its candidate rules and their hits: it
+grows with the rules that can really match, not with the number of rules.
 
 Unscoped terms match in the title or the body. Author hit offsets index into
 `AUTHOR_SEPARATOR.join(doc.authors)` (see `field_text`).
@@ -29,11 +35,11 @@ Unscoped terms match in the title or the body. Author hit offsets index into
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from itertools import chain
+from itertools import accumulate, chain, compress
+from operator import itemgetter
 from typing import NamedTuple
 
 import ahocorasick
@@ -52,12 +58,17 @@ from alerts.query import (
     Word,
     format_query,
 )
+from alerts.rarity import rarity
 from alerts.text import (
     Columns,
     analyse_columns,
+    columns_of_parts,
     fold_words,
     get_stemmer,
+    get_word_analyser,
     normalise_language,
+    possessive_indexes,
+    split_words,
     stemmer_name,
     tokenize,
 )
@@ -106,17 +117,31 @@ class FieldIndex:
     """The words of one field as columns, with word positions and lookups by stem and
     surface (built only when asked for: most documents need few of them)."""
 
-    def __init__(self, name: str, columns: Columns, positions: Sequence[int]) -> None:
+    def __init__(self, name: str, columns: Columns, positions: Sequence[int],
+                 relevant: set[str] | None = None) -> None:
         self.name = name
         self.rank = FIELD_ORDER.index(name)
         self.surfaces, self.stems, self.starts, self.ends = columns
         self.positions = positions
         self.stem_set = set(self.stems)
-        self._scans = 0
+        self.relevant = relevant  # the stems some rule has (None: any)
+        self._scans = self._surface_scans = 0
 
     @cached_property
     def by_stem(self) -> dict[str, list[int]]:
-        return _positions_by(self.stems)
+        """Token indexes by stem, of the relevant stems only: the tokens of the others
+        are skipped in C (most words of an article concern no rule)."""
+        if self.relevant is None:
+            return _positions_by(self.stems)
+        stems = self.stems
+        table: dict[str, list[int]] = {}
+        for i in compress(range(len(stems)), map(self.relevant.__contains__, stems)):
+            found = table.get(stems[i])
+            if found is None:
+                table[stems[i]] = [i]
+            else:
+                found.append(i)
+        return table
 
     @cached_property
     def by_surface(self) -> dict[str, list[int]]:
@@ -134,16 +159,27 @@ class FieldIndex:
         """Token indexes of `stem`, ascending."""
         if stem not in self.stem_set:
             return []
-        if "by_stem" in self.__dict__:
-            return self.by_stem[stem]
-        # A few lookups scan the list in C; past that, one pass builds the whole table.
-        self._scans += 1
-        if self._scans > _SCANS_BEFORE_TABLE:
-            return self.by_stem[stem]
-        return _indexes_of(self.stems, stem)
+        table = self.__dict__.get("by_stem")
+        if table is None:
+            # A few lookups scan the list in C; past that, one pass builds the table.
+            self._scans += 1
+            if self._scans <= _SCANS_BEFORE_TABLE:
+                return _indexes_of(self.stems, stem)
+            table = self.by_stem
+        found = table.get(stem)
+        return found if found is not None else _indexes_of(self.stems, stem)
 
     def surface_indexes(self, surface: str) -> list[int]:
-        return self.by_surface.get(surface, []) if surface in self.surface_set else []
+        """Token indexes of `surface`, ascending (scans in C until a table pays)."""
+        if surface not in self.surface_set:
+            return []
+        table = self.__dict__.get("by_surface")
+        if table is None:
+            self._surface_scans += 1
+            if self._surface_scans <= _SCANS_BEFORE_TABLE:
+                return _indexes_of(self.surfaces, surface)
+            table = self.by_surface
+        return table[surface]
 
     def surfaces_starting_with(self, prefix: str) -> Iterator[str]:
         surfaces = self.sorted_surfaces
@@ -179,6 +215,119 @@ def _indexes_of(values: list[str], value: str) -> list[int]:
         return found
 
 
+class _Sparse(dict):
+    """Token index -> value for some tokens of a field (None for the others), with the
+    field's length: what the evaluators read of a column."""
+
+    def __init__(self, length: int) -> None:
+        super().__init__()
+        self.length = length
+
+    def __missing__(self, key: int) -> None:
+        return None
+
+    def __len__(self) -> int:
+        return self.length
+
+
+class SparseFieldIndex(FieldIndex):
+    """A title or body reduced to the tokens some rule looks for (by stem or prefix):
+    their positions, stems, surfaces and, when a hit needs them, offsets. The other
+    tokens only count for positions, so that phrases and NEAR measure as in a full
+    analysis. Built from the field's split with the per-word work done once per
+    distinct word (`_WordKeys`) and the token walk in C."""
+
+    def __init__(self, name: str, parts: list[str], words: set[str],
+                 keys: _WordKeys) -> None:
+        drop: list[int] = []  # word indexes (in parts[1::2]) that are no tokens
+        if "s" in words or "S" in words:
+            drop = possessive_indexes(parts)
+        empty = words & keys.empty
+        if empty:
+            drop = sorted({*drop, *(i for i, word in enumerate(parts[1::2]) if word in empty)})
+        tokens = parts[1::2]
+        where: Sequence[int] = range(1, len(parts), 2)  # each token's index in parts
+        if drop:
+            where = list(where)
+            for i in reversed(drop):
+                del tokens[i], where[i]
+        length = len(tokens)
+        wanted = keys.key_words
+        kept = list(compress(range(length), map(wanted.__contains__, tokens)))
+        analysed = list(map(keys.analysis.__getitem__, map(tokens.__getitem__, kept)))
+        surfaces, stems = _Sparse(length), _Sparse(length)
+        self._kept_surfaces = list(map(_INDEX, analysed))
+        surfaces.update(zip(kept, self._kept_surfaces, strict=True))
+        stems.update(zip(kept, map(itemgetter(1), analysed), strict=True))
+        self._parts, self._where, self._kept = parts, where, kept
+        super().__init__(name, Columns(surfaces, stems, [], []), range(length))  # type: ignore[arg-type]
+        self.stem_set = set(stems.values())
+        del self.starts, self.ends  # computed when a hit needs them
+
+    @cached_property
+    def _offsets(self) -> tuple[list[int], list[int]]:
+        ends = list(accumulate(map(len, self._parts)))  # where each part ends
+        return [0, *ends], ends
+
+    @cached_property
+    def starts(self) -> _Sparse:  # type: ignore[override]
+        found = _Sparse(len(self.stems))
+        found.update(zip(self._kept, map(self._offsets[0].__getitem__,
+                                         map(self._where.__getitem__, self._kept)),
+                         strict=True))
+        return found
+
+    @cached_property
+    def ends(self) -> _Sparse:  # type: ignore[override]
+        found = _Sparse(len(self.stems))
+        found.update(zip(self._kept, map(self._offsets[1].__getitem__,
+                                         map(self._where.__getitem__, self._kept)),
+                         strict=True))
+        return found
+
+    @cached_property
+    def by_stem(self) -> dict[str, list[int]]:
+        return _positions_by_sparse(self.stems)
+
+    @cached_property
+    def by_surface(self) -> dict[str, list[int]]:
+        return _positions_by_sparse(self.surfaces)
+
+    @cached_property
+    def surface_set(self) -> set[str]:
+        return set(self.surfaces.values())
+
+    def stem_indexes(self, stem: str) -> list[int]:
+        return self.by_stem.get(stem, []) if stem in self.stem_set else []
+
+    def surface_indexes(self, surface: str) -> list[int]:
+        if surface not in self.surface_set:
+            return []
+        table = self.__dict__.get("by_surface")
+        if table is None:
+            # Exact words and prefixes are few: scan the kept surfaces in C at first.
+            self._surface_scans += 1
+            if self._surface_scans <= _SCANS_BEFORE_TABLE:
+                kept = self._kept
+                return [kept[j] for j in _indexes_of(self._kept_surfaces, surface)]
+            table = self.by_surface
+        return table.get(surface, [])
+
+
+def _positions_by_sparse(values: _Sparse) -> dict[str, list[int]]:
+    table: dict[str, list[int]] = {}
+    for i, value in values.items():  # ascending: tokens were added in order
+        found = table.get(value)
+        if found is None:
+            table[value] = [i]
+        else:
+            found.append(i)
+    return table  # (a C sort and groupby measured 4x slower)
+
+
+_INDEX = itemgetter(0)
+
+
 class AnalysedDocument:
     """A document analysed once (lazily per field) for its language's stemmer.
 
@@ -192,6 +341,10 @@ class AnalysedDocument:
         self.stemmer = get_stemmer(self.language)
         self.reference = reference
         self._fields: dict[str, FieldIndex] = {}
+        self._words: dict[str, set[str]] = {}
+        self.relevant: set[str] | None = None  # stems the rules have; set by the RuleSet
+        self.word_keys: _WordKeys | None = None  # ... and the words giving them
+        self._parts: dict[str, list[str]] = {}  # split_words of a field, shared
         self._field_lists: dict[tuple[str, ...], list[FieldIndex]] = {}
         self.term_spans: dict[tuple[str, tuple[str, ...]], list[_Span]] = {}
         self.term_hits: dict[tuple[str, tuple[str, ...]], tuple[_RawHit, ...] | None] = {}
@@ -203,10 +356,30 @@ class AnalysedDocument:
             found = self._field_lists[names] = [self.field(name) for name in names]
         return found
 
+    def words(self, name: str) -> set[str]:
+        """A field's distinct words as written (unfolded): what picking the rules to try
+        starts from, with no per-word work (`_WordKeys` maps them)."""
+        found = self._words.get(name)
+        if found is None:
+            if name == "author":
+                found = set()
+                for author in self.doc.authors:
+                    found.update(split_words(author)[1::2])
+            else:
+                found = set(self._split(name)[1::2])
+            self._words[name] = found
+        return found
+
     def field(self, name: str) -> FieldIndex:
         found = self._fields.get(name)
         if found is None:
             found = self._fields[name] = self._analyse(name)
+        return found
+
+    def _split(self, name: str) -> list[str]:
+        found = self._parts.get(name)
+        if found is None:
+            found = self._parts[name] = split_words(getattr(self.doc, name))
         return found
 
     def _columns(self, text: str) -> Columns:
@@ -218,8 +391,16 @@ class AnalysedDocument:
 
     def _analyse(self, name: str) -> FieldIndex:
         if name != "author":
-            columns = self._columns(getattr(self.doc, name))
-            return FieldIndex(name, columns, range(len(columns.stems)))
+            if self.reference:
+                columns = self._columns(getattr(self.doc, name))
+            elif (self.word_keys is not None and name in TEXT_FIELDS
+                  and self.word_keys.knows(self.words(name))):
+                return SparseFieldIndex(name, self._split(name), self.words(name),
+                                        self.word_keys)
+            else:
+                columns = columns_of_parts(self._split(name), self.language,
+                                           self._words.get(name))
+            return FieldIndex(name, columns, range(len(columns.stems)), self.relevant)
         joined = Columns([], [], [], [])
         positions: list[int] = []
         offset, position = 0, 0
@@ -232,7 +413,7 @@ class AnalysedDocument:
             positions.extend(range(position, position + len(columns.stems)))
             position += len(columns.stems) + _AUTHOR_GAP
             offset += len(author) + len(AUTHOR_SEPARATOR)
-        return FieldIndex(name, joined, positions)
+        return FieldIndex(name, joined, positions, self.relevant)
 
 
 # ---------------------------------------------------------------- evaluation
@@ -419,7 +600,7 @@ def _continues(values: list[str], positions: Sequence[int], i: int, words: tuple
 def _prefix_spans(index: FieldIndex, prefix: str, term: str) -> list[_Span]:
     found = []
     for surface in index.surfaces_starting_with(prefix):
-        for i in index.by_surface[surface]:
+        for i in index.surface_indexes(surface):
             hit = (index.rank, index.starts[i], index.ends[i], term)
             found.append(_Span(index.name, index.positions[i], index.positions[i], (hit,)))
     found.sort(key=lambda s: s.first)
@@ -508,7 +689,8 @@ Key = tuple[str, str]  # (group, value): group "text"/"author"/"source"/"url" + 
 Clause = frozenset[Key]
 
 
-def rule_clauses(node: Query, stem: Callable[[str], str], group: str = "text") -> list[Clause]:
+def rule_clauses(node: Query, stem: Callable[[str], str], group: str = "text",
+                 cost: Callable[[Clause], float] = len) -> list[Clause]:
     """Key sets, each of which a matching document must hit at least once.
 
     Weaker than the query (never rejects a match), so candidates are a superset of the
@@ -522,19 +704,20 @@ def rule_clauses(node: Query, stem: Callable[[str], str], group: str = "text") -
     if isinstance(node, Lang):
         return [frozenset({("lang", node.code)})]
     if isinstance(node, Near):
-        return rule_clauses(node.left, stem, group) + rule_clauses(node.right, stem, group)
+        return [*rule_clauses(node.left, stem, group, cost),
+                *rule_clauses(node.right, stem, group, cost)]
     if isinstance(node, And):
-        return [c for operand in node.operands for c in rule_clauses(operand, stem, group)]
+        return [c for operand in node.operands for c in rule_clauses(operand, stem, group, cost)]
     if isinstance(node, Scope):
         inner = "text" if node.field in TEXT_FIELDS else node.field
-        return rule_clauses(node.operand, stem, inner)
+        return rule_clauses(node.operand, stem, inner, cost)
     if isinstance(node, Or):
         union: set[Key] = set()
         for operand in node.operands:
-            alternatives = rule_clauses(operand, stem, group)
+            alternatives = rule_clauses(operand, stem, group, cost)
             if not alternatives:
                 return []
-            union |= min(alternatives, key=len)
+            union |= min(alternatives, key=cost)  # the rarest (by default the smallest)
         return [frozenset(union)]
     return []  # Not
 
@@ -635,7 +818,8 @@ def _literal_evaluator(node: Query, stem: Callable[[str], str],
 class _Index:
     """The clauses of all rules for one stemmer, in an inverted index."""
 
-    def __init__(self, queries: list[Query], stem: Callable[[str], str]) -> None:
+    def __init__(self, queries: list[Query], stem: Callable[[str], str],
+                 language: str | None = None) -> None:
         self.queries = queries
         self.stem = stem
         self.literal_ids: dict[Literal, int] = {}
@@ -656,30 +840,71 @@ class _Index:
             for is_sorted, program in zip(self.sorted_parts, self.programs, strict=True)
         ]
         self._evaluators: dict[int, Evaluator] = {}  # rules of other shapes, compiled once
-        self.postings: dict[str, dict[str, list[int]]] = {}  # group:kind -> value -> clauses
-        self.single: dict[str, dict[str, list[int]]] = {}  # ... -> rules with one clause
-        self.clause_rule: list[int] = []
-        self.needed: set[tuple[int, int]] = set()  # (rule, clauses) of multi-clause rules
+        self._anchor_clauses(queries, stem, language)
+
+    def _anchor_clauses(self, queries: list[Query], stem: Callable[[str], str],
+                        language: str | None) -> None:
+        """Post each rule under the keys of its rarest clause (its anchor), and keep its
+        other clauses to check, by set lookups, before evaluating it."""
+        estimates = rarity(language)
+        weight: dict[str, float] = {}  # stem -> estimated frequency of the words giving it
+
+        def weighed_stem(word: str) -> str:
+            found = stem(word)
+            frequency = estimates.word(word)
+            if frequency > weight.get(found, 0.0):
+                weight[found] = frequency
+            return found
+
+        keys: dict[Key, Key] = {}  # one tuple per key, shared by every rule using it
+        clause_keys: dict[Clause, tuple[Key, ...]] = {}
+        cost_of: dict[Key, float] = {}
+
+        def cost(key: Key) -> float:
+            found = cost_of.get(key)
+            if found is None:
+                group, value = key
+                if group == "lang":
+                    found = 0.5
+                elif group.endswith(":p"):
+                    found = estimates.prefix(value)
+                else:
+                    found = weight.get(value, 0.0)
+                if not group.startswith(("text:", "lang")):
+                    found *= 0.05  # a title, author, source or URL holds few words
+                cost_of[key] = found
+            return found
+
+        def clause_cost(clause: Iterable[Key]) -> float:
+            return sum(map(cost, clause))
+
+        self.anchors: dict[str, dict[str, list[int]]] = {}  # group -> value -> rules
+        self.checks: list[tuple[tuple[Key, ...], ...]] = []  # each rule's other clauses
         self.always: list[int] = []  # rules without clauses: evaluated on every document
+        stems: set[str] = set()
+        prefixes: set[str] = set()
+        no_checks: tuple[tuple[Key, ...], ...] = ()
         for rule_id, query in enumerate(queries):
-            clauses = list(dict.fromkeys(rule_clauses(query, stem)))
+            clauses = list(dict.fromkeys(rule_clauses(query, weighed_stem, cost=clause_cost)))
             if not clauses:
                 self.always.append(rule_id)
-            elif len(clauses) == 1:
-                for group, value in clauses[0]:
-                    self.single.setdefault(group, {}).setdefault(value, []).append(rule_id)
-            else:
-                self.needed.add((rule_id, len(clauses)))
-                for clause in clauses:
-                    clause_id = len(self.clause_rule)
-                    self.clause_rule.append(rule_id)
-                    for group, value in clause:
-                        table = self.postings.setdefault(group, {})
-                        table.setdefault(value, []).append(clause_id)
-        self.prefixes = {
-            group: _PrefixFinder(self.postings.get(group, {}), self.single.get(group, {}))
-            for group in {*self.postings, *self.single} if group.endswith(":p")
-        }
+                self.checks.append(no_checks)
+                continue
+            shared = []
+            for clause in clauses:
+                found = clause_keys.get(clause)
+                if found is None:
+                    found = clause_keys[clause] = tuple(
+                        keys.setdefault(key, key) for key in sorted(clause))
+                shared.append(found)
+            anchor = min(shared, key=clause_cost)
+            for group, value in anchor:
+                self.anchors.setdefault(group, {}).setdefault(value, []).append(rule_id)
+            others = tuple(clause for clause in shared if clause is not anchor)
+            self.checks.append(others or no_checks)
+            _literal_terms(query, stem, stems, prefixes)
+        self.word_keys = _WordKeys(stems, prefixes, language)
+        self.anchor_tables = [(group, table, set(table)) for group, table in self.anchors.items()]
 
     def _literal_id(self, literal: Literal) -> int:
         found = self.literal_ids.get(literal)
@@ -731,55 +956,128 @@ class _Index:
         return parts
 
     def candidates(self, adoc: AnalysedDocument) -> list[int]:
-        """The rules whose every clause has a key in the document, in rule order."""
-        found: set[int] = set(self.always)
-        for group, table in self.single.items():
-            found.update(chain.from_iterable(map(table.__getitem__,
-                                                 self._present(group, table, adoc))))
-        satisfied: set[int] = set()
-        for group, table in self.postings.items():
-            satisfied.update(chain.from_iterable(map(table.__getitem__,
-                                                     self._present(group, table, adoc))))
-        if satisfied:
-            counts = Counter(map(self.clause_rule.__getitem__, satisfied))
-            found.update(rule for rule, _ in self.needed.intersection(counts.items()))
-        return sorted(found)
+        """The rules whose every clause has a key in the document, in rule order: those
+        posted under a key the document has (set intersections in C), then checked."""
+        present = _Presence(self, adoc)
+        found: list[int] = list(self.always)
+        for group, table, values in self.anchor_tables:
+            hit = present[group] & values  # set & set: C walks the smaller
+            if hit:
+                found.extend(chain.from_iterable(map(table.__getitem__, hit)))
+        if not found:
+            return found
+        checks = self.checks
+        return [rule for rule in sorted(set(found)) if all(
+            any(value in present[group] for group, value in clause)
+            for clause in checks[rule])]
 
-    def _present(self, group: str, table: dict[str, list[int]],
-                 adoc: AnalysedDocument) -> Iterable[str]:
+
+class _Presence(dict):
+    """The values of each key group a document has, computed when first asked for:
+    stems and prefixes from the distinct words of its fields (no offsets), its language."""
+
+    def __init__(self, index: _Index, adoc: AnalysedDocument) -> None:
+        super().__init__()
+        self.index = index
+        self.adoc = adoc
+        self.field_keys: dict[str, set[tuple[str, str]]] = {}
+
+    def _keys(self, name: str) -> set[tuple[str, str]]:
+        found = self.field_keys.get(name)
+        if found is None:
+            found = self.field_keys[name] = self.index.word_keys.keys_of(self.adoc.words(name))
+        return found
+
+    def __missing__(self, group: str) -> set[str]:
         if group == "lang":
-            return [adoc.language] if adoc.language in table else []
-        field_group, kind = group.split(":")
-        fields = TEXT_FIELDS if field_group == "text" else (field_group,)
-        indexes = [adoc.field(name) for name in fields]
-        if kind == "s":
-            if len(indexes) == 1:
-                return table.keys() & indexes[0].stem_set
-            return {s for index in indexes for s in table.keys() & index.stem_set}
-        finder = self.prefixes[group]
-        return {p for index in indexes for p in finder.present(index) if p in table}
+            found = {self.adoc.language}
+        else:
+            field_group, kind = group.split(":")
+            fields = TEXT_FIELDS if field_group == "text" else (field_group,)
+            found = {value for name in fields for key_kind, value in self._keys(name)
+                     if key_kind == kind}
+        self[group] = found
+        return found
 
 
-class _PrefixFinder:
-    """Which of many word prefixes begin a word of a field: one Aho-Corasick pass over
-    the field's distinct words, each preceded by a space so that only word starts match."""
+class _WordKeys:
+    """The index keys a word as written gives ("s", stem) and ("p", prefix), for the
+    stems and prefixes some rule has: worked out once per distinct word, so a document
+    costs set operations in C over its distinct words, plus Python work for its words
+    never seen before and for those that concern a rule."""
 
-    def __init__(self, *tables: dict[str, list[int]]) -> None:
-        self.automaton = ahocorasick.Automaton()
-        self.prefixes = sorted({p for table in tables for p in table})
-        for prefix in self.prefixes:
-            self.automaton.add_word(" " + prefix, prefix)
-        if self.prefixes:
+    _LIMIT = 500_000  # words remembered; past it, new words are worked out every time
+
+    def __init__(self, stems: set[str], prefixes: set[str], language: str | None) -> None:
+        self.stems = stems
+        self.analyse = get_word_analyser(language)
+        self.automaton: ahocorasick.Automaton | None = None
+        if prefixes:
+            self.automaton = ahocorasick.Automaton()
+            for prefix in prefixes:
+                self.automaton.add_word(" " + prefix, prefix)
             self.automaton.make_automaton()
+        self.keys: dict[str, tuple[tuple[str, str], ...]] = {}  # words giving some key
+        self.key_words: set[str] = set()  # the same words: set & set walks the smaller
+        self.analysis: dict[str, tuple[str, str]] = {}  # ... their surfaces and stems
+        self.empty: set[str] = set()  # words without a surface (combining marks only)
+        self.seen: set[str] = set()
 
-    def present(self, index: FieldIndex) -> set[str]:
-        if not self.prefixes or not index.stem_set:
-            return set()
-        if len(self.prefixes) < 16:  # a few: look each up among the sorted words
-            return {p for p in self.prefixes
-                    if next(index.surfaces_starting_with(p), None) is not None}
-        text = " " + " ".join(index.surface_set)
-        return {prefix for _, prefix in self.automaton.iter(text)}
+    def keys_of(self, words: set[str]) -> set[tuple[str, str]]:
+        found: set[tuple[str, str]] = set()
+        missing = words.difference(self.seen)
+        if missing:
+            remember = len(self.seen) < self._LIMIT
+            for word in missing:  # in an order that keeps a concurrent reader right
+                keys, analysis = self._work_out(word)
+                if keys:
+                    found.update(keys)
+                    if remember:
+                        self.analysis[word] = analysis
+                        self.keys[word] = keys
+                        self.key_words.add(word)
+                elif remember and not analysis[0]:
+                    self.empty.add(word)
+            if remember:
+                self.seen |= missing
+            words = words & self.key_words
+            words -= missing  # counted already
+        else:
+            words = words & self.key_words
+        found.update(chain.from_iterable(map(self.keys.__getitem__, words)))
+        return found
+
+    def _work_out(self, word: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, str]]:
+        surface, stem = analysis = self.analyse(word)
+        if not surface:
+            return (), analysis
+        keys = [("s", stem)] if stem in self.stems else []
+        if self.automaton is not None:
+            keys += [("p", prefix) for _, prefix in self.automaton.iter(" " + surface)]
+        return tuple(keys), analysis
+
+    def knows(self, words: set[str]) -> bool:
+        """Whether every word is worked out and remembered (what SparseFieldIndex needs)."""
+        self.keys_of(words)
+        return not words.difference(self.seen)
+
+
+def _literal_terms(node: Query, stem: Callable[[str], str], stems: set[str],
+                   prefixes: set[str]) -> None:
+    """Add the stems and prefixes of every term of the query, excluded ones included:
+    the tokens evaluation may look at."""
+    if isinstance(node, Prefix):
+        prefixes.update(fold_words(node.text)[:1])
+    elif isinstance(node, Word | Phrase):
+        stems.update(map(stem, fold_words(node.text)))
+    elif isinstance(node, And | Or):
+        for operand in node.operands:
+            _literal_terms(operand, stem, stems, prefixes)
+    elif isinstance(node, Near):
+        _literal_terms(node.left, stem, stems, prefixes)
+        _literal_terms(node.right, stem, stems, prefixes)
+    elif isinstance(node, Not | Scope):
+        _literal_terms(node.operand, stem, stems, prefixes)
 
 
 class RuleSet:
@@ -797,6 +1095,8 @@ class RuleSet:
         """Every rule that matches, in the rules' order, with its hits."""
         adoc = AnalysedDocument(doc)
         index = self._index_for(adoc.language)
+        adoc.relevant = index.word_keys.stems
+        adoc.word_keys = index.word_keys
         found = []
         results: dict[int, tuple[_RawHit, ...] | None] = {}
         known = adoc.hit_objects
@@ -825,5 +1125,5 @@ class RuleSet:
         key = stemmer_name(language)  # languages sharing a stemmer share an index
         index = self._indexes.get(key)
         if index is None:
-            index = self._indexes[key] = _Index(self._queries, get_stemmer(language))
+            index = self._indexes[key] = _Index(self._queries, get_stemmer(language), language)
         return index

@@ -199,14 +199,36 @@ class Columns(NamedTuple):
 # The same words as _WORD_RE, but one character class (faster to scan): an underscore is
 # turned into a space first, which keeps offsets and splits words as _WORD_RE does.
 _FAST_WORD_RE = re.compile(rf"([\w{_MARKS}]+)")
+# In a text without combining marks (most texts: NFC, and every ASCII one), plain \w
+# runs are the same words, and scanning for them is faster than for the wider class.
+_PLAIN_WORD_RE = re.compile(r"(\w+)")
+_MARK_RE = re.compile(f"[{_MARKS}]")
+
+
+def _word_pattern(text: str) -> re.Pattern[str]:
+    if text.isascii() or _MARK_RE.search(text) is None:
+        return _PLAIN_WORD_RE
+    return _FAST_WORD_RE
+
+
+def split_words(text: str) -> list[str]:
+    """The text as separator, word, separator, ..., separator: what `columns_of_parts`
+    works from (the matcher also takes a document's distinct words from it)."""
+    if "_" in text:
+        text = text.replace("_", " ")
+    return _word_pattern(text).split(text)
 
 
 def analyse_columns(text: str, language: str | None = None) -> Columns:
     """`tokenize(text, language)` as columns, with no per-word Python work for words
     seen before: the split, the offsets and the word lookups all run in C."""
-    if "_" in text:
-        text = text.replace("_", " ")
-    parts = _FAST_WORD_RE.split(text)  # separator, word, separator, ..., separator
+    return columns_of_parts(split_words(text), language)
+
+
+def columns_of_parts(parts: list[str], language: str | None = None,
+                     distinct: set[str] | None = None) -> Columns:
+    """`analyse_columns` of the text `parts` (from `split_words`) were split from;
+    `distinct`: its words as a set, if the caller has it already."""
     words = parts[1::2]
     offsets = list(accumulate(map(len, parts)))
     starts, ends = offsets[0:-1:2], offsets[1::2]
@@ -215,7 +237,7 @@ def analyse_columns(text: str, language: str | None = None) -> Columns:
     surface_of, stem_of = _analysis_tables(language)
     surface_map: Mapping[str, str] = surface_of
     stem_map: Mapping[str, str] = stem_of
-    missing = set(words).difference(surface_of)
+    missing = (set(words) if distinct is None else distinct).difference(surface_of)
     if missing:
         analyse = get_word_analyser(language)
         if len(surface_of) >= _TABLE_LIMIT:
@@ -238,8 +260,17 @@ _TABLE_LIMIT = 500_000
 
 def _drop_possessives(parts: list[str], words: list[str], starts: list[int],
                       ends: list[int]) -> None:
-    """Remove, in place, each "s" that is a possessive (see _is_possessive_s): its
-    separator is a single apostrophe right after a word."""
+    """Remove, in place, each possessive "s" (see possessive_indexes)."""
+    for i in reversed(possessive_indexes(parts, words)):
+        del words[i], starts[i], ends[i]
+
+
+def possessive_indexes(parts: list[str], words: list[str] | None = None) -> list[int]:
+    """The word indexes (in `parts[1::2]`, or `words` if given) of each "s" that is a
+    possessive (see _is_possessive_s): its separator is a single apostrophe right after
+    a word. Ascending."""
+    if words is None:
+        words = parts[1::2]
     drop = []
     for letter in "sS":
         i = 0
@@ -252,8 +283,7 @@ def _drop_possessives(parts: list[str], words: list[str], starts: list[int],
                 drop.append(i)
             i += 1
     drop.sort()
-    for i in reversed(drop):
-        del words[i], starts[i], ends[i]
+    return drop
 
 
 @lru_cache(maxsize=64)

@@ -119,3 +119,16 @@ def test_an_edited_article_is_matched_again_once(sessions: sessionmaker) -> None
         assert sorted(session.scalars(select(RuleMatch.rule))) == ["arrival", "r"]
     assert sorted({name for name, _, _ in notifications(sessions)}) == ["arrival", "r"]
     assert len(notifications(sessions)) == 4
+
+
+def test_an_edited_rule_is_matched_as_edited_at_the_next_cycle(sessions: sessionmaker) -> None:
+    """The indexed rules are kept between cycles while they stay the same; an edit (same
+    name, new query) must not be answered from the kept index."""
+    add_article(sessions, "http://wire.test/1", body="Putin arrived in Pyongyang.")
+    match_new_articles(sessions, [rule("watch", "Pyongyang")], timedelta(days=3))
+    add_article(sessions, "http://wire.test/2", body="Kim arrived in Vladivostok.")
+    match_new_articles(sessions, [rule("watch", "Vladivostok")], timedelta(days=3))
+    add_article(sessions, "http://wire.test/3", body="Putin returned from Pyongyang.")
+    match_new_articles(sessions, [rule("watch", "Vladivostok")], timedelta(days=3))
+    assert [url for _, channel, url in notifications(sessions) if channel == "desk"] == [
+        "http://wire.test/1", "http://wire.test/2"]
