@@ -98,15 +98,18 @@ def alerts_list(ctx: Context, status: str | None, limit: int, as_json: bool) -> 
     if not lines:
         click.echo("no alerts" + (f" with status {status}" if status else ""))
         return
+    width = max(len("channel"), *(len(line.channel) for line in lines))
+    click.echo(f"{'id':>6}  {'status':<8}  {'channel':<{width}}  {'created':<16}  "
+               "attempts  [rule] headline")
     for line in lines:
-        click.echo(_describe(line))
+        click.echo(_describe(line, width))
         for attempt in line.url_attempts:
             outcome = "ok   " if attempt.ok else "error"
             detail = attempt.url if attempt.ok else attempt.error or attempt.url
             click.echo(f"        {attempt.attempted_at:%Y-%m-%d %H:%M:%S}  {outcome}  {detail}")
 
 
-def _describe(line: AlertLine) -> str:
+def _describe(line: AlertLine, channel_width: int) -> str:
     tries = f"{line.attempts} attempt{'s' if line.attempts != 1 else ''}"
     state = line.status
     if line.status == "pending" and line.held:
@@ -116,7 +119,8 @@ def _describe(line: AlertLine) -> str:
         state += f" (next try {line.next_attempt_at:%H:%M:%S})"
     digest = f"  in digest of {line.digest_size}" if line.digest_size > 1 else ""
     return (
-        f"{line.id:>6}  {state:<8}  {line.channel}  {line.created_at:%Y-%m-%d %H:%M}  "
+        f"{line.id:>6}  {state:<8}  {line.channel:<{channel_width}}  "
+        f"{line.created_at:%Y-%m-%d %H:%M}  "
         f"{tries}{digest}  [{line.rule}] {line.headline}"
     )
 
