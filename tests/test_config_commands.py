@@ -4,6 +4,10 @@ the daemon honours `paused`."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,3 +158,30 @@ def test_update_entry_sets_and_removes_keys_and_validates(config: Path) -> None:
     with pytest.raises(ConfigError):
         update_entry(config, "sources", "Local", {"interval": 5})  # no unit: refused
     assert config.read_text(encoding="utf-8") == CONFIG
+
+
+def test_init_on_a_terminal_asks_for_what_no_flag_gave(tmp_path: Path) -> None:
+    """A newcomer typing `newswatch init` at a terminal answers three questions."""
+    newswatch = str(Path(sys.executable).with_name("newswatch"))
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([newswatch, "init"], cwd=tmp_path, stdin=terminal,
+                               stdout=terminal, stderr=terminal, close_fds=True)
+    os.close(terminal)
+    os.write(controller, b"https://www.example.org/world/rss\nPutin Pyongyang\n\n")
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        shown += chunk
+    assert process.wait(timeout=60) == 0, shown
+    text = shown.decode()
+    for question in ("First source", "First rule", "Where alerts go"):
+        assert question in text
+    config = load_config(tmp_path / "config.toml").config
+    assert [s.url for s in config.sources] == ["https://www.example.org/world/rss"]
+    assert [r.query for r in config.rules] == ["Putin Pyongyang"]
+    assert config.channels["me"].urls == ["log://"]  # the empty answer: the daemon's log
