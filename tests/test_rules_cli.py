@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -114,7 +115,11 @@ def test_rules_test_shows_the_story_with_highlights(crawled: Path) -> None:
     assert ("[Putin] Hails N. Korea’s Support For Ukraine War Ahead Of [Pyongyang] [Visit]"
             in result.stdout)
     assert "1 story would have alerted" in result.stdout
-    assert "story 1 · " in result.stdout  # the id to follow up with `stories show`
+    # the id to follow up with: `stories show` gives that story
+    story_id = re.search(r"^story (\d+) · ", result.stdout, re.MULTILINE)
+    assert story_id, result.stdout
+    shown = newswatch(crawled, "stories", "show", story_id[1])
+    assert shown.returncode == 0 and "Hails N. Korea" in shown.stdout, shown.stderr
     assert "http://127.0.0.1" in result.stdout  # and the link
     assert "Harbour City" not in result.stdout
 

@@ -192,9 +192,12 @@ def test_an_invalid_change_is_refused_with_config_check_s_messages(web: WebSetup
     assert refused.status_code == 422
     problems = refused.json()["detail"]["problems"]
     assert web.config_file.read_text() == before
-    # The command line, making the same change through the same editor, says the same
-    # (but for the line: the web's rule has one more, its stable id).
-    cli = newswatch(web.config_file, "rules", "add", "Lost", "x", "--channel", "nowhere")
+    # `config check` on the same change written by hand says the same (but for the line:
+    # the web's rule has one more, its stable id).
+    web.config_file.write_text(
+        before + '\n[[rules]]\nname = "Lost"\nquery = "x"\nchannels = ["nowhere"]\n')
+    cli = newswatch(web.config_file, "config", "check")
+    web.config_file.write_text(before)
     assert cli.returncode == 2
 
     def unnumbered(line: str) -> str:
