@@ -368,14 +368,40 @@ def check_against_brute_force(rules: dict[str, Query], articles: list[Document])
     return rate
 
 
+def store_articles(sessions, count: int, paragraphs: list[list[str]],
+                   rnd: random.Random) -> None:
+    """Store `count` articles of the source named "bench", recombined from real
+    paragraphs, first seen over the last 120 days (newest first)."""
+    from sqlalchemy import insert, select
+
+    from crawler.models import Article, Source, url_digest, utcnow
+
+    now = utcnow()
+    with sessions() as session:
+        source_id = session.scalar(select(Source.id).where(Source.name == "bench"))
+    for offset in range(0, count, 5_000):
+        rows = []
+        for i in range(offset, min(count, offset + 5_000)):
+            own = list(paragraphs[i % len(paragraphs)])
+            rnd.shuffle(own)
+            body = "\n\n".join(own[: rnd.randint(3, 8)])
+            url = f"http://bench.test/{i}"
+            rows.append({
+                "source_id": source_id, "url": url, "url_hash": url_digest(url),
+                "title": " ".join(body.split()[:12]), "body": body, "authors": [],
+                "language": "en", "content_hash": url_digest(body + url),
+                "first_seen_at": now - timedelta(days=120 * i / count), "matched_at": now,
+            })
+        with sessions.begin() as session:
+            session.execute(insert(Article), rows)
+
+
 def measure_backtest(count: int, paragraphs: list[list[str]], rnd: random.Random,
                      queries: list[str]) -> None:
     """Seconds `find_matching` takes over `count` stored articles, for each query."""
-    from sqlalchemy import insert
-
     from alerts.backtest import find_matching
     from crawler.database import make_engine, make_sessionmaker
-    from crawler.models import Article, Source, url_digest, utcnow
+    from crawler.models import Source, utcnow
     from scheduler.migrate import upgrade_database
 
     now = utcnow()
@@ -386,22 +412,7 @@ def measure_backtest(count: int, paragraphs: list[list[str]], rnd: random.Random
         with sessions.begin() as session:
             session.add(Source(name="bench", url="http://bench.test/feed"))
         started = time.perf_counter()
-        for offset in range(0, count, 5_000):
-            rows = []
-            for i in range(offset, min(count, offset + 5_000)):
-                own = list(paragraphs[i % len(paragraphs)])
-                rnd.shuffle(own)
-                body = "\n\n".join(own[: rnd.randint(3, 8)])
-                url = f"http://bench.test/{i}"
-                rows.append({
-                    "source_id": 1, "url": url, "url_hash": url_digest(url),
-                    "title": " ".join(body.split()[:12]), "body": body, "authors": [],
-                    "language": "en", "content_hash": url_digest(body + url),
-                    "first_seen_at": now - timedelta(days=120 * i / count),
-                    "matched_at": now,
-                })
-            with sessions.begin() as session:
-                session.execute(insert(Article), rows)
+        store_articles(sessions, count, paragraphs, rnd)
         print(f"stored {count:,} articles in {time.perf_counter() - started:.0f} s")
         for text in queries:
             query = parse_query(text)

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from matching import DEFAULT_DATA, load_paragraphs
+from matching import DEFAULT_DATA, load_paragraphs, store_articles
 
 QUERIES = ["government", "election NOT football", '"prime minister"', "econom* growth"]
 CONFIG = """\
@@ -43,33 +43,6 @@ name = "Government"
 query = "government"
 channels = ["desk"]
 """
-
-
-def seed(sessions, count: int, paragraphs: list[list[str]], rnd: random.Random) -> None:
-    from datetime import timedelta
-
-    from sqlalchemy import insert, select
-
-    from crawler.models import Article, Source, url_digest, utcnow
-
-    now = utcnow()
-    with sessions() as session:
-        source_id = session.scalar(select(Source.id).where(Source.name == "bench"))
-    for offset in range(0, count, 5_000):
-        rows = []
-        for i in range(offset, min(count, offset + 5_000)):
-            own = list(paragraphs[i % len(paragraphs)])
-            rnd.shuffle(own)
-            body = "\n\n".join(own[: rnd.randint(3, 8)])
-            url = f"http://bench.test/{i}"
-            rows.append({
-                "source_id": source_id, "url": url, "url_hash": url_digest(url),
-                "title": " ".join(body.split()[:12]), "body": body, "authors": [],
-                "language": "en", "content_hash": url_digest(body + url),
-                "first_seen_at": now - timedelta(days=120 * i / count), "matched_at": now,
-            })
-        with sessions.begin() as session:
-            session.execute(insert(Article), rows)
 
 
 def timed(call, rounds: int) -> tuple[float, float]:
@@ -103,7 +76,7 @@ def main() -> int:
         app = App(load_config(config))
         app.open()
         started = time.perf_counter()
-        seed(app.sessions, args.stored, load_paragraphs(args.data), random.Random(16))
+        store_articles(app.sessions, args.stored, load_paragraphs(args.data), random.Random(16))
         print(f"stored {args.stored:,} articles in {time.perf_counter() - started:.0f} s")
         security.set_password(app.sessions, "bench password")
         token = security.create_token(app.sessions, "bench")
