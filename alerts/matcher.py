@@ -271,16 +271,16 @@ class SparseFieldIndex(FieldIndex):
 
     @cached_property
     def starts(self) -> _Sparse:  # type: ignore[override]
-        found = _Sparse(len(self.stems))
-        found.update(zip(self._kept, map(self._offsets[0].__getitem__,
-                                         map(self._where.__getitem__, self._kept)),
-                         strict=True))
-        return found
+        return self._kept_at(self._offsets[0])
 
     @cached_property
     def ends(self) -> _Sparse:  # type: ignore[override]
+        return self._kept_at(self._offsets[1])
+
+    def _kept_at(self, offsets: list[int]) -> _Sparse:
+        """The character offset (from `offsets`) of each kept token."""
         found = _Sparse(len(self.stems))
-        found.update(zip(self._kept, map(self._offsets[1].__getitem__,
+        found.update(zip(self._kept, map(offsets.__getitem__,
                                          map(self._where.__getitem__, self._kept)),
                          strict=True))
         return found
