@@ -1,25 +1,44 @@
 """Editing config.toml from the CLI without losing the user's comments and layout.
 
 tomlkit keeps comments, blank lines and key order; the edited text is validated in full
-before it replaces the file, so a command can never leave a broken config behind.
+before it replaces the file, so a command can never leave a broken config behind. One
+edit at a time (a lock file beside the config), so two edits at once, from the CLI and the
+web app say, both land instead of one overwriting the other.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import tomlkit
+from filelock import FileLock
 from tomlkit.items import AoT, Table
 
 from scheduler.config import ConfigError, LoadedConfig, load_config
 
+P = ParamSpec("P")
+R = TypeVar("R")
 
+
+def _one_edit_at_a_time(edit: Callable[Concatenate[Path, P], R]
+                        ) -> Callable[Concatenate[Path, P], R]:
+    """Hold the config's lock file from reading the file to replacing it."""
+    @functools.wraps(edit)
+    def locked(path: Path, *args: P.args, **kwargs: P.kwargs) -> R:
+        target = path.resolve()
+        with FileLock(target.with_name(f".{target.name}.lock")):
+            return edit(path, *args, **kwargs)
+    return locked
+
+
+@_one_edit_at_a_time
 def append_entry(path: Path, array: str, entry: Mapping[str, Any]) -> LoadedConfig:
     """Add a `[[array]]` table (e.g. a rule or a source) at the end of its array."""
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
@@ -36,6 +55,7 @@ def append_entry(path: Path, array: str, entry: Mapping[str, Any]) -> LoadedConf
     return _replace(path, document)
 
 
+@_one_edit_at_a_time
 def remove_entry(path: Path, array: str, name: str) -> LoadedConfig:
     """Remove the `[[array]]` table whose `name` is `name`; KeyError if there is none."""
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
@@ -51,6 +71,7 @@ def remove_entry(path: Path, array: str, name: str) -> LoadedConfig:
     return _replace(path, document)
 
 
+@_one_edit_at_a_time
 def update_entry(path: Path, array: str, name: str, changes: Mapping[str, Any], *,
                  check: Callable[[LoadedConfig], None] | None = None) -> LoadedConfig:
     """Change keys of the entry called `name`: a `[[array]]` table whose `name` key is
@@ -69,6 +90,7 @@ def entry_names(path: Path, array: str) -> list[str]:
     return [str(entry.get("name")) for entry in entries] if isinstance(entries, AoT) else []
 
 
+@_one_edit_at_a_time
 def set_table(path: Path, section: str, name: str, entry: Mapping[str, Any], *,
               check: Callable[[LoadedConfig], None] | None = None) -> LoadedConfig:
     """Add the table `[section.name]` (e.g. a channel), or set its keys if it exists."""
@@ -87,6 +109,7 @@ def set_table(path: Path, section: str, name: str, entry: Mapping[str, Any], *,
     return _replace(path, document, check)
 
 
+@_one_edit_at_a_time
 def remove_table(path: Path, section: str, name: str) -> LoadedConfig:
     """Remove the table `[section.name]`; KeyError if there is none."""
     document = tomlkit.parse(path.read_text(encoding="utf-8"))

@@ -185,3 +185,18 @@ def test_init_on_a_terminal_asks_for_what_no_flag_gave(tmp_path: Path) -> None:
     assert [s.url for s in config.sources] == ["https://www.example.org/world/rss"]
     assert [r.query for r in config.rules] == ["Putin Pyongyang"]
     assert config.channels["me"].urls == ["log://"]  # the empty answer: the daemon's log
+
+
+def test_edits_at_the_same_moment_all_land(config: Path) -> None:
+    """The web app and the CLI may edit config.toml at once: no edit overwrites another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scheduler.config_file import append_entry
+
+    names = [f"Outlet {i}" for i in range(8)]
+    with ThreadPoolExecutor(len(names)) as pool:
+        list(pool.map(lambda name: append_entry(config, "sources", {
+            "name": name, "url": f"https://{name.replace(' ', '')}.example/feed"}), names))
+    stored = [source.name for source in load_config(config).config.sources]
+    assert sorted(stored) == sorted(["Wire", "Local", *names])
+    assert "# the agency feed" in config.read_text(encoding="utf-8")
