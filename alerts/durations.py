@@ -12,6 +12,7 @@ from datetime import timedelta
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+")
+_LONGEST = timedelta(days=36_525)  # so that now minus any duration is still a date
 
 
 def parse_duration(text: str | int | float) -> timedelta:
@@ -35,6 +36,8 @@ def parse_duration(text: str | int | float) -> timedelta:
     seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(compact))
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
+    if seconds > _LONGEST.total_seconds():
+        raise ValueError(f"a duration can be at most 100 years, got {text!r}")
     return timedelta(seconds=seconds)
 
 

@@ -448,3 +448,48 @@ def test_the_sources_page_tells_health_skips_and_next_poll(web: WebSetup) -> Non
     assert "backing off after 6 failed poll(s)" in html
     listed = web.client().get("/api/v1/sources", headers=bearer(web.token)).json()
     assert listed[0]["entries"] == {"skipped": 3} and not listed[0]["healthy"]
+
+
+def test_retry_with_nothing_checked_requeues_nothing(web: WebSetup) -> None:
+    from sqlalchemy import update
+
+    from alerts.models import Notification
+
+    with web.app.sessions.begin() as session:
+        session.execute(update(Notification).values(status="failed", last_error="boom"))
+    client = web.logged_in()
+    csrf = csrf_of(client.get("/alerts").text)
+    answer = client.post("/alerts/retry", data={"csrf_token": csrf})
+    assert answer.status_code == 303
+    still_failed = client.get("/api/v1/alerts", params={"status": "failed"},
+                              headers=bearer(web.token)).json()
+    assert len(still_failed) == 2
+
+
+def test_a_duration_too_long_for_the_calendar_is_refused_not_crashed_on(
+    web: WebSetup
+) -> None:
+    client = web.logged_in()
+    api = client.get("/api/v1/stories", params={"since": "99999999d"},
+                     headers=bearer(web.token))
+    assert api.status_code == 422 and "at most 100 years" in api.text
+    assert client.get("/stories", params={"since": "99999999d"}).status_code < 500
+    preview = client.get("/api/v1/rules/preview", params={"query": "Putin",
+                                                          "since": "99999999d"},
+                         headers=bearer(web.token))
+    assert preview.status_code == 422
+
+
+def test_behind_a_reverse_proxy_forms_from_the_public_address_are_accepted(
+    web: WebSetup
+) -> None:
+    text = web.config_file.read_text()
+    web.config_file.write_text(text + '\n[web]\nbase_url = "https://news.example.org/"\n')
+    client = web.logged_in()  # the proxy passes Host: testserver (its upstream)
+    csrf = csrf_of(client.get("/rules/new").text)
+    form = {"name": "Proxied", "query": "anything", "channels": "desk", "csrf_token": csrf}
+    answer = client.post("/rules", data=form, headers={"Origin": "https://news.example.org"})
+    assert answer.status_code == 303 and "Proxied" in web.config_file.read_text()
+    forged = client.post("/rules", data={**form, "name": "Forged"},
+                         headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 403

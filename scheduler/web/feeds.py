@@ -8,6 +8,7 @@ text (Atom `type="text"`, JSON Feed `content_text`): markup in a headline stays 
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -37,7 +38,7 @@ def _feed_named_by(request: Request, token: str) -> tuple[str, str]:
     candidates = [("rule", rule.name) for rule in config.rules]
     candidates += [("channel", name) for name in config.channels]
     for kind, name in candidates:
-        if security.feed_token(key, kind, name) == token:
+        if hmac.compare_digest(security.feed_token(key, kind, name), token):
             return kind, name
     raise HTTPException(404, "no such feed")
 

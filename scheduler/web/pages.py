@@ -84,11 +84,21 @@ def check_csrf(request: Request, sent: str | None) -> None:
     """Refuse a state change whose CSRF token is missing or wrong, or that another site
     sent (its Origin names another host)."""
     origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+    if origin and origin != "null" and urlsplit(origin).netloc not in _own_hosts(request):
         raise HTTPException(403, "cross-site request refused")
     if not csrf_ok(request, sent or request.headers.get("x-csrf-token")):
         raise HTTPException(403, "the form has expired or came from another site: reload the "
                                  "page and try again")
+
+
+def _own_hosts(request: Request) -> set[str]:
+    """The app's own host: as the request names it, and as `[web] base_url` does (behind a
+    reverse proxy the Host header may name the proxy's upstream instead)."""
+    hosts = {request.headers.get("host", "")}
+    base_url = service_of(request).loaded.config.web.base_url
+    if base_url:
+        hosts.add(urlsplit(base_url).netloc)
+    return hosts
 
 
 def service_of(request: Request) -> Service:
@@ -342,7 +352,9 @@ def retry_alerts(request: Request,
                                 Form()] = [],  # noqa: B006
                  csrf_token: Csrf = None) -> Response:
     check_csrf(request, csrf_token)
-    outcome = service_of(request).retry(ids or None)
+    if not ids:  # None would mean every failed alert, of every channel
+        return _back(request, "/alerts", "No alert was checked: nothing requeued.")
+    outcome = service_of(request).retry(ids)
     return _back(request, "/alerts", f"Requeued {len(outcome['requeued'])} alert(s).")
 
 

@@ -87,7 +87,7 @@ class Service:
         self.app = app
         self.reloader = reloader
         self._loaded = app.loaded
-        self._mtime = self._file_mtime()
+        self._mtime: float | None = None  # read the file at first use: it may have changed
 
     # -- the config file ---------------------------------------------------------------
 
