@@ -4,7 +4,7 @@ running daemon, on any machine that reaches the database)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -114,6 +114,8 @@ class SourceStatus:
     polling: str = ""
     # Failed polls in a row past `crawler.unhealthy_after_failures` (or marked by a crawl).
     unhealthy: bool = False
+    # `paused = true` in the config: not polled, so neither due nor failing.
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,20 +132,23 @@ class Status:
 
     @property
     def unhealthy(self) -> list[SourceStatus]:
-        return [s for s in self.sources if s.configured and s.unhealthy]
+        return [s for s in self.sources if s.configured and not s.paused and s.unhealthy]
 
     @property
     def failing(self) -> list[SourceStatus]:
         """Failing, but not (yet) as many times in a row as makes a source unhealthy."""
         return [s for s in self.sources
-                if s.configured and not s.unhealthy and s.failing_since is not None]
+                if s.configured and not s.paused and not s.unhealthy
+                and s.failing_since is not None]
 
 
 def gather_status(session: Session, configured: set[str], now: datetime | None = None,
                   max_article_age: timedelta = timedelta(days=3), unhealthy_after: int = 5,
-                  bounds: Mapping[str, PollingBounds] | None = None) -> Status:
+                  bounds: Mapping[str, PollingBounds] | None = None,
+                  paused: Set[str] = frozenset()) -> Status:
     """`unhealthy_after` is `crawler.unhealthy_after_failures`; `bounds` the configured
-    polling bounds by source name (for the polling explanation)."""
+    polling bounds by source name (for the polling explanation); `paused` the names of
+    the sources paused in the config. `config_status` passes them all from a config."""
     now = now or utcnow()
     bounds = bounds or {}
     tables = inspect(session.connection())
@@ -161,15 +166,16 @@ def gather_status(session: Session, configured: set[str], now: datetime | None =
             entries_note=ledger.describe_counts(entries.get(s.id, Counter()), age),
             polling=(describe_polling(s, newest_publish_dates(session, s.id, now),
                                       bounds.get(s.name), now)
-                     if s.name in configured else ""),
+                     if s.name in configured and s.name not in paused else ""),
             unhealthy=(s.unhealthy_since is not None
                        or (s.error_count or 0) >= unhealthy_after),
+            paused=s.name in paused,
         )
         for s in session.scalars(select(Source).order_by(Source.name))
     ]
     known = {source.name for source in sources}
     sources += [  # configured, but no daemon has synced them into the database yet
-        SourceStatus(name, "", True, None, None, None, 0, None, None)
+        SourceStatus(name, "", True, None, None, None, 0, None, None, paused=name in paused)
         for name in sorted(configured - known)
     ]
 
@@ -194,6 +200,18 @@ def gather_status(session: Session, configured: set[str], now: datetime | None =
     )
 
 
+def config_status(session: Session, config: Any, now: datetime | None = None) -> Status:
+    """`gather_status` for the sources, limits and pauses of `config` (a scheduler
+    Config): what `newswatch status` and the web app show."""
+    return gather_status(
+        session, {s.name for s in config.sources}, now,
+        max_article_age=config.crawler.max_article_age,
+        unhealthy_after=config.crawler.unhealthy_after_failures,
+        bounds=polling_bounds(config),
+        paused={s.name for s in config.sources if s.paused},
+    )
+
+
 def format_status(status: Status) -> str:
     now = status.now
     lines = [f"daemon: {describe_daemon(status.daemon, now)}", ""]
@@ -207,7 +225,7 @@ def format_status(status: Status) -> str:
         if source.last_error and source.last_error != source.last_status:
             result = f"{result}: {source.last_error}"
         rows.append((source.name, ago(source.last_polled_at, now), _clip(result, 60),
-                     until(source.next_poll_at, now)))
+                     "paused" if source.paused else until(source.next_poll_at, now)))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     if configured:
         for row in rows:
@@ -260,7 +278,8 @@ def status_json(status: Status) -> dict[str, Any]:
              "last_polled_at": _iso(s.last_polled_at), "last_status": s.last_status,
              "last_error": s.last_error, "error_count": s.error_count,
              "next_poll_at": _iso(s.next_poll_at), "failing_since": _iso(s.failing_since),
-             "entries": s.entries, "polling": s.polling, "unhealthy": s.unhealthy}
+             "entries": s.entries, "polling": s.polling, "unhealthy": s.unhealthy,
+             "paused": s.paused}
             for s in status.sources
         ],
         "unhealthy": [s.name for s in status.unhealthy],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,15 @@ def test_status_json_counts_a_source_unhealthy_only_past_the_threshold(tmp_path:
     (source,) = report["sources"]
     assert source["error_count"] == 1 and not source["unhealthy"]
     assert source["polling"].startswith("backing off after 1 failure in a row")
+
+
+def test_a_paused_source_is_neither_due_nor_failing_in_status(tmp_path: Path) -> None:
+    refused_config(tmp_path)
+    assert newswatch(tmp_path, "run", "--once").returncode == 0  # it fails once
+    assert newswatch(tmp_path, "sources", "pause", "Refused").returncode == 0
+    report = json.loads(newswatch(tmp_path, "status", "--json").stdout)
+    (source,) = report["sources"]
+    assert source["paused"] and source["polling"] == ""
+    shown = newswatch(tmp_path, "status").stdout
+    assert "Refused is failing" not in shown
+    assert re.search(r"^\s+Refused\s.*\spaused$", shown, re.MULTILINE), shown

@@ -438,6 +438,7 @@ def test_the_sources_page_tells_health_skips_and_next_poll(web: WebSetup) -> Non
         source.last_error, source.error_count = "HTTP 503 from the feed", 6
         source.unhealthy_since = now - timedelta(hours=2)
         source.next_poll_at = now + timedelta(minutes=40)
+        source.poll_interval_seconds = 3600
         for n in range(3):
             session.add(CrawlEntry(url_key=str(n) * 64, url=f"http://wire.test/old/{n}",
                                    source_id=source.id, state="skipped",
@@ -445,7 +446,7 @@ def test_the_sources_page_tells_health_skips_and_next_poll(web: WebSetup) -> Non
     html = web.logged_in().get("/sources").text
     assert "HTTP 503 from the feed" in html
     assert "3 entries older than 3d skipped" in html
-    assert "backing off after 6 failed poll(s)" in html
+    assert "backing off after 6 failures in a row" in html  # as `newswatch status` says
     listed = web.client().get("/api/v1/sources", headers=bearer(web.token)).json()
     assert listed[0]["entries"] == {"skipped": 3} and not listed[0]["healthy"]
 

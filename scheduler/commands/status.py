@@ -27,7 +27,7 @@ def status(ctx: Context, as_json: bool) -> None:
     from sqlalchemy import inspect
 
     from crawler.models import Source
-    from scheduler.status import format_status, gather_status, polling_bounds, status_json
+    from scheduler.status import config_status, format_status, status_json
 
     app = Database(ctx.load())
     try:
@@ -35,12 +35,7 @@ def status(ctx: Context, as_json: bool) -> None:
             fail("the database has no newswatch tables yet: start the daemon or run "
                  "`newswatch db upgrade`")
         with app.sessions() as session:
-            report = gather_status(
-                session, {s.name for s in app.config.sources},
-                max_article_age=app.config.crawler.max_article_age,
-                unhealthy_after=app.config.crawler.unhealthy_after_failures,
-                bounds=polling_bounds(app.config),
-            )
+            report = config_status(session, app.config)
     finally:
         app.close()
     if as_json:

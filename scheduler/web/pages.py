@@ -25,7 +25,7 @@ from scheduler.status import describe_daemon
 from scheduler.web import security
 from scheduler.web.csrf import csrf_ok, csrf_token
 from scheduler.web.feeds import feed_path
-from scheduler.web.service import NotFound, Service, can_pause
+from scheduler.web.service import NotFound, Service
 
 HERE = Path(__file__).parent
 templates = Environment(loader=FileSystemLoader(HERE / "templates"),
@@ -54,7 +54,7 @@ templates.filters["when"] = lambda iso: (iso or "")[:16].replace("T", " ") or "â
 def render(request: Request, name: str, status_code: int = 200,
            headers: Any = None, **context: Any) -> HTMLResponse:
     page = templates.get_template(name).render(
-        request=request, can_pause=can_pause(), csrf=csrf_token(request),
+        request=request, csrf=csrf_token(request),
         user=request.session.get("user") if name != "login.html" else None,
         flash=request.session.pop("flash", None), path=request.url.path, **context)
     return HTMLResponse(page, status_code, headers=headers)

@@ -8,7 +8,6 @@ asking the running daemon to reload (scheduler.reload), exactly like `newswatch 
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from alerts.backtest import backtest_stories
@@ -42,9 +41,7 @@ from scheduler.config_file import (
 from scheduler.logs import mask_secrets
 from scheduler.reload import NoDaemon, signal_daemon
 from scheduler.renames import remember_name
-from scheduler.status import gather_status, status_json
-
-logger = logging.getLogger(__name__)
+from scheduler.status import config_status, status_json
 
 RELOAD_WAIT = 10.0
 PREVIEW_LIMIT = 50
@@ -112,21 +109,16 @@ class Service:
     # -- status and sources --------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        config = self.loaded.config
         with self.app.sessions() as session:
-            report = gather_status(session, {s.name for s in config.sources},
-                                   max_article_age=config.crawler.max_article_age)
-        return status_json(report)
+            return status_json(config_status(session, self.loaded.config))
 
     def sources(self) -> list[dict[str, Any]]:
         config = self.loaded.config
         with self.app.sessions() as session:
-            report = gather_status(session, {s.name for s in config.sources},
-                                   max_article_age=config.crawler.max_article_age)
+            report = config_status(session, config)
+            rows = {row.name: row for row in session.scalars(select(Source))}
         notes = {s.name: s.entries_note for s in report.sources}
         states = {s["name"]: s for s in status_json(report)["sources"]}
-        with self.app.sessions() as session:
-            rows = {row.name: row for row in session.scalars(select(Source))}
         listed = []
         for source in config.sources:
             state = states.get(source.name, {})
@@ -144,13 +136,14 @@ class Service:
                 "error_count": state.get("error_count", 0),
                 "failing_since": state.get("failing_since"),
                 "next_poll_at": state.get("next_poll_at"),
-                "next_poll_why": _why_next_poll(row, config.source_interval(source)),
+                "next_poll_why": ("paused" if source.paused
+                                  else state.get("polling") or "not polled yet"),
                 "entries": state.get("entries", {}),
                 # In words, as `newswatch sources` says it: "3 entries older than 3d
                 # skipped", "2 pages to retry".
                 "entries_note": notes.get(source.name, ""),
-                "healthy": state.get("failing_since") is None,
-                "paused": bool(getattr(source, "paused", False)),
+                "healthy": not state.get("unhealthy", False),
+                "paused": source.paused,
             })
         return listed
 
@@ -371,16 +364,6 @@ class Service:
             raise NotFound(f"no {array.rstrip('s')} named {name!r}") from None
         return self._applied(loaded)
 
-    def has_tables(self) -> bool:
-        return inspect(self.app.engine).has_table(Source.__tablename__)
-
-
-def can_pause() -> bool:
-    """Whether this config knows `paused` (sources and rules pause|resume, issue 15)."""
-    from scheduler.config import RuleConfig, SourceConfig
-
-    return "paused" in SourceConfig.model_fields and "paused" in RuleConfig.model_fields
-
 
 def new_stable_id() -> str:
     return "r" + secrets.token_hex(4)
@@ -388,18 +371,6 @@ def new_stable_id() -> str:
 
 def _present(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in entry.items() if value not in (None, [], "")}
-
-
-def _why_next_poll(row: Source | None, interval: timedelta) -> str:
-    if row is None or row.next_poll_at is None:
-        return "not polled yet: due when the daemon runs"
-    if row.error_count:
-        return f"backing off after {row.error_count} failed poll(s)"
-    if row.poll_interval_seconds:
-        adaptive = format_duration(timedelta(seconds=row.poll_interval_seconds))
-        if adaptive != format_duration(interval):
-            return f"adaptive interval {adaptive} (configured {format_duration(interval)})"
-    return f"every {format_duration(interval)}"
 
 
 def _story_preview(story: Any) -> dict[str, Any]:
