@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -130,12 +130,14 @@ def _stemmers() -> list[snowballstemmer.stemmer]:
 
 
 def find_matching(
-    session: Session, query: Query, since: datetime | None = None, limit: int | None = None
+    session: Session, query: Query, since: datetime | None = None, limit: int | None = None,
+    story_ids: Sequence[int] | None = None,
 ) -> Iterator[Found]:
-    """Stored articles that `query` matches, newest first."""
+    """Stored articles that `query` matches, newest first (only those of `story_ids`,
+    if given)."""
     found = 0
     ruleset = RuleSet({"query": query})  # the daemon's matcher, its index built once
-    for batch in _candidate_batches(session, query, since):
+    for batch in _candidate_batches(session, query, since, story_ids):
         for article in batch:
             matches = ruleset.match(article_document(article))
             if not matches:
@@ -168,25 +170,35 @@ def backtest_stories(session: Session, query: Query, since: datetime | None, lim
     """The stories (at most `limit`, newest first) that `query` would have alerted on
     among the articles stored since `since`: what `rules test` and the web preview show.
     `sources` and `languages`: a rule's filters (None: any)."""
+    def wanted(found: Found) -> bool:
+        return ((sources is None or found.article.source.name in sources)
+                and (languages is None or found.article.language in languages))
+
     stories: dict[int, list[Found]] = {}
-    for found in find_matching(session, query, since=since):
-        if sources is not None and found.article.source.name not in sources:
-            continue
-        if languages is not None and found.article.language not in languages:
-            continue
+    for found in filter(wanted, find_matching(session, query, since=since)):
         key = found.article.story_id or -found.article.id
         if key not in stories and len(stories) >= limit:
+            # Older copies of the stories kept may lie past here: read those stories
+            # whole, so each shows its first article and every outlet.
+            ids = [key for key in stories if key > 0]
+            whole: dict[int, list[Found]] = {}
+            for copy in filter(wanted, find_matching(session, query, since, story_ids=ids)):
+                whole.setdefault(copy.article.story_id or 0, []).append(copy)
+            stories.update(whole)
             break
         stories.setdefault(key, []).append(found)
     return [StoryFound(tuple(articles)) for articles in stories.values()]
 
 
 def _candidate_batches(
-    session: Session, query: Query, since: datetime | None
+    session: Session, query: Query, since: datetime | None,
+    story_ids: Sequence[int] | None = None,
 ) -> Iterator[list[Article]]:
     base = select(Article).options(joinedload(Article.source))
     if since is not None:
         base = base.where(Article.first_seen_at >= since)
+    if story_ids is not None:
+        base = base.where(Article.story_id.in_(story_ids))
     base = _restrict_by_full_text(session, base, query, since)
     last_id: int | None = None
     while True:

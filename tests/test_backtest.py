@@ -76,3 +76,29 @@ def test_prefixes_come_from_the_stemmers_of_the_stored_languages() -> None:
     assert search_condition(parse_query("price"), frozenset({"en", None})) == ("prefix", "pric")
     assert search_condition(parse_query("price")) == ("prefix", "pri")
     assert search_condition(parse_query("Häuser"), frozenset({"de", "en"})) == ("prefix", "hau")
+
+
+def test_a_story_at_the_limit_shows_its_first_article_and_every_outlet(
+    database_url: str
+) -> None:
+    """`rules test --limit 1`: the story's first copy and all its outlets, even when a
+    newer story's article comes between its copies."""
+    from alerts.backtest import backtest_stories
+
+    engine = make_engine(database_url)
+    upgrade_database(engine)
+    factory = make_sessionmaker(engine)
+    with factory.begin() as session:
+        source = Source(name="s", url="http://s.test/feed")
+        visit = Story(headline="Putin in Pyongyang")
+        for url, story in [("http://first.test/visit", visit),
+                           ("http://wire.test/other", Story(headline="Putin elsewhere")),
+                           ("http://second.test/visit", visit)]:
+            session.add(Article(source=source, url=url, title="Putin", body="Putin.",
+                                language="en", content_hash=url, story=story))
+    with factory() as session:
+        stories = backtest_stories(session, parse_query("Putin"), None, limit=1)
+        assert len(stories) == 1
+        assert stories[0].first.article.url == "http://first.test/visit"
+        assert stories[0].outlets == ["first.test", "second.test"]
+    engine.dispose()
