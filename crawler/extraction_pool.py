@@ -82,7 +82,8 @@ class ExtractionPool:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.generation = 0
-        self.executor = self._new_executor()
+        # None once no pool could be started again: pages are extracted in this process.
+        self.executor: ProcessPoolExecutor | None = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
         # The objects alive now (modules, the language model...) are never collected:
@@ -106,12 +107,18 @@ class ExtractionPool:
         raise AssertionError("unreachable")
 
     def extract(self, markup: str | bytes, url: str) -> Deferred[ExtractedArticle]:
-        from twisted.internet import reactor  # the one Scrapy installed
-
         result: Deferred[ExtractedArticle] = Deferred()
 
         def submit(retried: bool) -> None:
             generation = self.generation
+            if self.executor is None:
+                try:
+                    result.callback(extract_article(markup, url))
+                except Exception as error:  # the page's own error, as from a worker
+                    result.errback(error)
+                return
+            from twisted.internet import reactor  # the one Scrapy installed
+
             try:
                 future = self.executor.submit(extract_article, markup, url)
             except BrokenProcessPool:
@@ -130,7 +137,11 @@ class ExtractionPool:
                 result.callback(done.result())
 
         def crashed(generation: int, retried: bool) -> None:
-            self._replace(generation)
+            try:
+                self._replace(generation)
+            except Exception as error:  # every page's Deferred must fire, or the crawl hangs
+                result.errback(error)
+                return
             if retried:
                 result.errback(ExtractionCrashed(f"extraction crashed its worker twice: {url}"))
             else:
@@ -144,12 +155,19 @@ class ExtractionPool:
         if broken_generation != self.generation:
             return
         logger.warning("an extraction worker died; starting a new pool of %d", self.workers)
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
         self.generation += 1
-        self.executor = self._new_executor()
+        self.executor = None
+        try:
+            self.executor = self._new_executor()
+        except (BrokenProcessPool, OSError) as error:
+            logger.warning("could not start extraction workers again (%s); extracting in "
+                           "the crawl process from now on", error)
 
     def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 def start_pool(workers: int | None) -> ExtractionPool | None:

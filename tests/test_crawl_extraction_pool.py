@@ -126,3 +126,27 @@ def test_a_killed_worker_loses_no_page(tmp_path: Path) -> None:
     assert set(articles) == {str(n) for n in range(len(PAGES))} | {"slow"}
     assert not any(article[-1] for article in articles.values())
     assert not crawl.query(select(CrawlEntry))  # no page left pending
+
+
+def test_when_no_pool_can_start_again_pages_are_extracted_in_the_crawl_process(
+    monkeypatch
+) -> None:
+    """After a worker died, a fork that fails (no memory left, say) must not hang the crawl:
+    every page still gets its extraction, in the crawl process."""
+    from crawler.extraction_pool import ExtractionPool
+
+    pool = ExtractionPool(1)
+    try:
+        def no_fork() -> None:
+            raise OSError(12, "Cannot allocate memory")  # a fault we cannot cause safely
+
+        monkeypatch.setattr(pool, "_new_executor", no_fork)
+        pool._replace(pool.generation)
+        assert pool.executor is None
+        page = gzip.decompress((FUNDUS / "html" / PAGES[0]).read_bytes())
+        extracted: list[object] = []
+        pool.extract(page, "https://apnews.example/article/1").addBoth(extracted.append)
+        (article,) = extracted
+        assert getattr(article, "body", None), article
+    finally:
+        pool.close()
