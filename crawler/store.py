@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler import ledger
@@ -84,20 +85,6 @@ class ArticleStore:
         with self.sessions() as session:
             return ledger.due_entries(session, source_ids)
 
-    def record_pending(self, entries: list[ledger.LedgerEntry], policy: ledger.RetryPolicy) -> None:
-        with self.sessions.begin() as session:
-            ledger.record_pending(session, entries, policy)
-
-    def record_entry_outcome(self, item: ledger.LedgerEntry, state: str, reason: str,
-                             policy: ledger.RetryPolicy) -> None:
-        with self.sessions.begin() as session:
-            ledger.record_outcome(session, item, state, reason, policy)
-
-    def forget_entries(self, urls: Iterable[str]) -> None:
-        """These entries' articles are stored: the ledger lets them go."""
-        with self.sessions.begin() as session:
-            ledger.forget(session, urls)
-
     def write_batch(self, items: Sequence[object],
                     policy: ledger.RetryPolicy | None = None) -> list[str | None]:
         """Write what a crawl found, in order, in one transaction: articles (`ArticleItem`),
@@ -124,8 +111,11 @@ class ArticleStore:
                 except Exception as failure:
                     if is_retryable(failure):
                         raise
+                    # A row the database refuses is one line; anything else is a bug,
+                    # shown with its traceback.
                     logger.error("could not store %s: %s: %s", _describe(item),
-                                 type(failure).__name__, str(failure).strip()[:300])
+                                 type(failure).__name__, str(failure).strip()[:300],
+                                 exc_info=not isinstance(failure, SQLAlchemyError))
                     outcomes.append(None)
             batch.finish()
             session.commit()
@@ -140,21 +130,6 @@ class ArticleStore:
         version N in `article_versions` and the article becomes version N+1 (same row,
         same story). True when the text changed; the new text is then matched again."""
         return self.write_batch([replace(item, revision=True)]) == [REVISED]
-
-    def record_aliases(self, article_id: int, article_url: str,
-                       aliases: Iterable[str]) -> None:
-        """Record these URLs as leading to the article (all but its own URL). Idempotent:
-        a URL already recorded, for this article or another, is left as it is."""
-        with self.sessions.begin() as session:
-            _insert_aliases(session, {url: article_id for url in aliases
-                                      if url and url != article_url})
-
-    def record_source_status(self, item: SourceStatusItem) -> None:
-        """What fetching the source itself gave: status, error or warning, validators,
-        detected kind and resolved URL. (Error counts and the next poll are set by
-        `finish_poll` once the whole run is known.)"""
-        with self.sessions.begin() as session:
-            _apply_source_status(session, item)
 
     def finish_poll(self, source_id: int, outcome: PollOutcome, bounds: PollBounds) -> None:
         """Plan the source's next poll; sooner when a page of it is due for another try
