@@ -200,3 +200,19 @@ def test_edits_at_the_same_moment_all_land(config: Path) -> None:
     stored = [source.name for source in load_config(config).config.sources]
     assert sorted(stored) == sorted(["Wire", "Local", *names])
     assert "# the agency feed" in config.read_text(encoding="utf-8")
+
+
+def test_sources_add_edits_the_config_without_creating_a_database(config: Path) -> None:
+    added = cli(config, "sources", "add", "http://127.0.0.1:9/feed.xml", "--name", "New",
+                "--force")  # nothing listens there: added anyway
+    assert added.exit_code == 0, added.output
+    assert "New" in [s.name for s in load_config(config).config.sources]
+    assert not (config.parent / "nw.db").exists()
+
+
+def test_crawl_with_every_source_paused_says_so(config: Path) -> None:
+    for name in ("Wire", "Local"):
+        assert cli(config, "sources", "pause", name).exit_code == 0
+    result = cli(config, "crawl")
+    assert result.exit_code != 0
+    assert "every source is paused" in result.output

@@ -184,6 +184,9 @@ def crawl(ctx: Context, sources: tuple[str, ...]) -> None:
             fail(f"unknown {'source' if len(unknown) == 1 else 'sources'}: "
                  f"{', '.join(map(repr, unknown))} (configured: "
                  f"{', '.join(map(repr, configured)) or 'none'})")
+        if not names and configured:
+            fail("every source is paused: resume one with `newswatch sources resume NAME`, "
+                 "or crawl it by name with `newswatch crawl NAME`")
         if not names:
             fail("no sources are configured")
         with opened_without_daemon(app):

@@ -235,12 +235,18 @@ def sources_add(ctx: Context, url: str, name: str | None, kind: str, dry_run: bo
 
 def _source_polling(loaded: Any, url: str) -> str | None:
     """The source whose polled URL (a feed its homepage announced) is `url`, from the
-    database, if there is one and it has been polled."""
-    from sqlalchemy import inspect, select
+    database, if there is one and it has been polled. A convenience: adding a source to the
+    config never needs the database (none is created, an unreachable one is skipped)."""
+    from sqlalchemy import inspect, make_url, select
+    from sqlalchemy.exc import SQLAlchemyError
 
     from crawler.models import Source
     from scheduler.commands.common import Database
 
+    database_url = make_url(loaded.database_url)
+    if database_url.get_backend_name() == "sqlite" and not (
+            database_url.database and Path(database_url.database).exists()):
+        return None
     database = Database(loaded)
     try:
         if not inspect(database.engine).has_table(Source.__tablename__):
@@ -249,6 +255,8 @@ def _source_polling(loaded: Any, url: str) -> str | None:
         with database.sessions() as session:
             names = session.scalars(select(Source.name).where(Source.resolved_url == url))
             return next((name for name in names if name in configured), None)
+    except SQLAlchemyError:
+        return None
     finally:
         database.close()
 
@@ -429,7 +437,7 @@ def sources_export(ctx: Context) -> None:
     from crawler.models import Source
     from scheduler.opml import Outline, write_opml
 
-    with opened_app(ctx) as app:
+    with opened_app(ctx, sync=False) as app:
         with app.sessions() as session:
             rows = {row.name: row for row in session.scalars(select(Source))}
         outlines = []
