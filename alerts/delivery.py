@@ -88,11 +88,6 @@ def _privacy_url(url: str) -> str:
     return instance.url(privacy=True)
 
 
-def is_usable_url(url: str) -> bool:
-    """Whether Apprise knows the URL's service and can parse it."""
-    return url_problem(url) is None
-
-
 def url_problem(url: str) -> str | None:
     """Why Apprise cannot use `url`, in Apprise's own words (e.g. "Invalid ~From~ email
     specified"), secrets masked; None when it can. Its log lines are captured here rather

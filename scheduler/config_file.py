@@ -83,13 +83,6 @@ def update_entry(path: Path, array: str, name: str, changes: Mapping[str, Any], 
     return _replace(path, document, check)
 
 
-def entry_names(path: Path, array: str) -> list[str]:
-    """The names of the `[[array]]` tables as written (read without validating the file)."""
-    document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    entries = document.get(array)
-    return [str(entry.get("name")) for entry in entries] if isinstance(entries, AoT) else []
-
-
 @_one_edit_at_a_time
 def set_table(path: Path, section: str, name: str, entry: Mapping[str, Any], *,
               check: Callable[[LoadedConfig], None] | None = None) -> LoadedConfig:

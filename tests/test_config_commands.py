@@ -143,7 +143,7 @@ def test_pause_and_resume_edit_one_key_and_the_daemon_honours_it(config: Path) -
     assert cli(config, "rules", "resume", "Putin").exit_code == 0
     assert config.read_text(encoding="utf-8") == CONFIG
     missing = cli(config, "sources", "pause", "Nope")
-    assert missing.exit_code == 1 and "no source named 'Nope'" in missing.output
+    assert missing.exit_code == 2 and "no source named 'Nope'" in missing.output
 
 
 def test_update_entry_sets_and_removes_keys_and_validates(config: Path) -> None:

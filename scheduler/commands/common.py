@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,6 +130,34 @@ def opened_without_daemon(app: App) -> Iterator[App]:
         yield app
     finally:
         lock.release()
+
+
+def duration_option(_ctx: click.Context, _param: click.Parameter,
+                    value: str | None) -> timedelta | None:
+    """A click callback: "7d", "6h" and the like as a timedelta (None stays None)."""
+    from alerts.durations import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def set_paused(ctx: Context, array: str, name: str, paused: bool, effect: str) -> None:
+    """Pause or resume the entry `name` of `[[array]]` (sources, rules) in the config:
+    `paused = true`, or the key removed. `effect` says what that changes, in words."""
+    from scheduler.config_file import update_entry
+
+    kind = array.removesuffix("s")
+    try:
+        update_entry(ctx.config_file, array, name, {"paused": True if paused else None})
+    except KeyError:
+        fail(f"no {kind} named {name!r} in {ctx.config_file} (see `newswatch {array} list`)",
+             code=2)
+    click.echo(f"{'Paused' if paused else 'Resumed'} {kind} {name!r}: {effect} from the "
+               "daemon's next reload (`newswatch reload`) or start.")
 
 
 def plural(number: int, singular: str, plural_form: str | None = None) -> str:

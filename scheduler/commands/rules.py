@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from alerts.durations import parse_duration
 from scheduler.commands.common import (
     Context,
+    duration_option,
     echo_json,
     fail,
     json_option,
@@ -20,19 +20,11 @@ from scheduler.commands.common import (
     plural,
     print_table,
     reports_errors,
+    set_paused,
 )
 
 if TYPE_CHECKING:
     from alerts.backtest import Found
-
-
-def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
 
 
 def _parsed(query: str) -> object:
@@ -160,19 +152,6 @@ def rules_remove(ctx: Context, name: str) -> None:
     click.echo(f"removed rule {name!r} from {ctx.config_file}")
 
 
-def _set_paused(ctx: Context, name: str, paused: bool) -> None:
-    from scheduler.config_file import update_entry
-
-    try:
-        update_entry(ctx.config_file, "rules", name, {"paused": True if paused else None})
-    except KeyError:
-        fail(f"no rule named {name!r} in {ctx.config_file} (see `newswatch rules list`)",
-             code=2)
-    state = "matches nothing" if paused else "matches new articles again"
-    click.echo(f"{'Paused' if paused else 'Resumed'} rule {name!r}: it {state} from the "
-               "daemon's next reload (`newswatch reload`) or start.")
-
-
 @rules.command("pause")
 @click.argument("name")
 @pass_context
@@ -182,7 +161,7 @@ def rules_pause(ctx: Context, name: str) -> None:
 
     Example: newswatch rules pause "Putin in Pyongyang"
     """
-    _set_paused(ctx, name, True)
+    set_paused(ctx, "rules", name, True, "it matches nothing")
 
 
 @rules.command("resume")
@@ -194,7 +173,7 @@ def rules_resume(ctx: Context, name: str) -> None:
 
     Example: newswatch rules resume "Putin in Pyongyang"
     """
-    _set_paused(ctx, name, False)
+    set_paused(ctx, "rules", name, False, "it matches new articles again")
 
 
 @rules.command("check")
@@ -235,7 +214,7 @@ def rules_check(ctx: Context) -> None:
 
 @rules.command("test")
 @click.argument("query")
-@click.option("--since", default="30d", show_default=True, callback=_duration,
+@click.option("--since", default="30d", show_default=True, callback=duration_option,
               help="How far back to look, e.g. 24h, 30d.")
 @click.option("--limit", default=50, show_default=True, help="Show at most this many stories.")
 @json_option()
@@ -281,7 +260,7 @@ def rules_test(ctx: Context, query: str, since: timedelta, limit: int, as_json: 
 
 @click.command()
 @click.argument("query")
-@click.option("--since", default=None, callback=_duration,
+@click.option("--since", default=None, callback=duration_option,
               help="Only articles first seen within this long, e.g. 7d.")
 @click.option("--limit", default=20, show_default=True, help="Show at most this many articles.")
 @json_option()

@@ -21,6 +21,7 @@ from scheduler.commands.common import (
     pass_context,
     plural,
     reports_errors,
+    set_paused,
 )
 from scheduler.config_basics import ConfigError
 from scheduler.logs import mask_secrets
@@ -329,22 +330,6 @@ def sources_remove(ctx: Context, name: str) -> None:
     click.echo(f"Removed source {name!r} from {path}.")
 
 
-def _set_paused(ctx: Context, name: str, paused: bool) -> None:
-    from scheduler.config_file import update_entry
-
-    path = ctx.config_file
-    try:
-        update_entry(path, "sources", name, {"paused": True if paused else None})
-    except KeyError:
-        fail(f"no source named {name!r} in {path} (see `newswatch sources list`)")
-    if paused:
-        click.echo(f"Paused source {name!r}: it is not polled from the daemon's next reload "
-                   "(`newswatch reload`) or start.")
-    else:
-        click.echo(f"Resumed source {name!r}: it is polled again from the daemon's next "
-                   "reload (`newswatch reload`) or start.")
-
-
 @sources.command("pause")
 @click.argument("name")
 @pass_context
@@ -356,7 +341,7 @@ def sources_pause(ctx: Context, name: str) -> None:
 
     Example: newswatch sources pause "Guardian World"
     """
-    _set_paused(ctx, name, True)
+    set_paused(ctx, "sources", name, True, "it is not polled")
 
 
 @sources.command("resume")
@@ -368,7 +353,7 @@ def sources_resume(ctx: Context, name: str) -> None:
 
     Example: newswatch sources resume "Guardian World"
     """
-    _set_paused(ctx, name, False)
+    set_paused(ctx, "sources", name, False, "it is polled again")
 
 
 @sources.command("import")

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from alerts.durations import parse_duration
 from scheduler.commands.common import (
     Context,
+    duration_option,
     echo_json,
     fail,
     json_option,
@@ -35,15 +35,8 @@ class StoryLine:
     articles: int
 
 
-def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> timedelta:
-    try:
-        return parse_duration(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-
-
 @click.group(invoke_without_command=True)
-@click.option("--since", default="24h", show_default=True, callback=_duration,
+@click.option("--since", default="24h", show_default=True, callback=duration_option,
               help="Only stories first seen within this long, e.g. 6h, 7d.")
 @click.option("--rule", "rule_name", default=None, help="Only stories this rule matched.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
