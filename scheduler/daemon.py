@@ -183,8 +183,7 @@ class Daemon:
         except UnsafeBind as error:
             logger.error("web app not started: %s", error)
             return None
-        web.start()
-        return web
+        return web if web.start() else None
 
     def stop(self, *_: object) -> None:
         self.stopping.set()

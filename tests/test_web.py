@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -282,7 +283,6 @@ def test_tokens_from_the_command_line(web: WebSetup) -> None:
 
 
 def test_newswatch_serve_answers_on_loopback(web: WebSetup, unused_port: int) -> None:
-    import time
     import urllib.error
     import urllib.request
 
@@ -318,7 +318,6 @@ def unused_port() -> int:
 
 
 def _wait_for(url: str, headers: dict[str, str], process: subprocess.Popen) -> dict:
-    import time
     import urllib.error
     import urllib.request
 
@@ -494,3 +493,26 @@ def test_behind_a_reverse_proxy_forms_from_the_public_address_are_accepted(
     forged = client.post("/rules", data={**form, "name": "Forged"},
                          headers={"Origin": "https://evil.example"})
     assert forged.status_code == 403
+
+
+def test_a_daemon_whose_web_port_is_taken_says_so_and_keeps_running(
+    web: WebSetup, unused_port: int
+) -> None:
+    import signal
+    import socket
+
+    with web.config_file.open("a") as config:
+        config.write(f"\n[web]\nenabled = true\nport = {unused_port}\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", unused_port))
+        taken.listen()
+        daemon = subprocess.Popen([NEWSWATCH, "--config", str(web.config_file), "run"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(8)  # the start, the web app's attempt, a first cycle
+            assert daemon.poll() is None  # the daemon goes on without its web app
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            _, log = daemon.communicate(timeout=60)
+    assert f"web app not started: could not listen on 127.0.0.1:{unused_port}" in log
+    assert "web app on http://" not in log

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import uvicorn
 
@@ -45,10 +46,21 @@ class BackgroundServer:
         self.server = make_server(app, host, port)
         self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
 
-    def start(self) -> None:
+    def start(self, timeout: float = 10.0) -> bool:
+        """Start listening; False (and logged) when it could not, e.g. the port is taken."""
         self.thread.start()
-        logger.info("web app on http://%s:%d/", self.server.config.host,
-                    self.server.config.port)
+        deadline = time.monotonic() + timeout
+        while (not self.server.started and self.thread.is_alive()
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        host, port = self.server.config.host, self.server.config.port
+        if not self.server.started:
+            logger.error("web app not started: could not listen on %s:%d (is another "
+                         "program using the port? set [web] port)", host, port)
+            self.stop()
+            return False
+        logger.info("web app on http://%s:%d/", host, port)
+        return True
 
     def stop(self, timeout: float = 5.0) -> None:
         self.server.should_exit = True
