@@ -516,3 +516,17 @@ def test_a_daemon_whose_web_port_is_taken_says_so_and_keeps_running(
             _, log = daemon.communicate(timeout=60)
     assert f"web app not started: could not listen on 127.0.0.1:{unused_port}" in log
     assert "web app on http://" not in log
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line(web: WebSetup, unused_port: int) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", unused_port))
+        taken.listen()
+        result = subprocess.run([NEWSWATCH, "--config", str(web.config_file), "serve",
+                                 "--port", str(unused_port)],
+                                capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"newswatch: cannot listen on 127.0.0.1:{unused_port}: ")
+    assert "web app on" not in result.stderr and "Traceback" not in result.stderr

@@ -30,7 +30,7 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
       newswatch serve --port 8080
       newswatch web token create ci-bot   # for the API: Authorization: Bearer <token>
     """
-    from scheduler.web.server import UnsafeBind, make_server
+    from scheduler.web.server import UnsafeBind, make_server, port_problem
 
     with opened_app(ctx, sync=False) as app:
         web = app.config.web
@@ -40,8 +40,18 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
         except UnsafeBind as error:
             fail(str(error), code=2)
             return
+        problem = port_problem(host, port)
+        if problem:
+            fail(f"cannot listen on {host}:{port}: {problem} (another newswatch serve or "
+                 "daemon with [web] enabled? choose another port with --port)")
         click.echo(f"newswatch web app on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-        server.run()
+        try:
+            server.run()
+        except SystemExit:  # uvicorn's way of saying it could not start
+            if server.started:
+                raise
+            fail(f"could not listen on {host}:{port}: is another program using the port? "
+                 "(choose another with --port)")
 
 
 @click.group()

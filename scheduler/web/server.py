@@ -4,6 +4,7 @@ of the daemon (`[web] enabled = true`)."""
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 
@@ -25,6 +26,20 @@ def check_bind(app: App, host: str) -> None:
         raise UnsafeBind(
             f"refusing to listen on {host}, beyond this machine, without a password: run "
             "`newswatch web set-password` first (or listen on 127.0.0.1)")
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why the app could not listen on host:port (e.g. another program has the port), or
+    None: checked before saying where it listens."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind(address)
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
 
 
 def make_server(app: App, host: str, port: int) -> uvicorn.Server:
