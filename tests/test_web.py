@@ -530,3 +530,20 @@ def test_serve_on_a_taken_port_says_so_in_one_line(web: WebSetup, unused_port: i
     assert result.returncode == 1
     assert result.stderr.startswith(f"newswatch: cannot listen on 127.0.0.1:{unused_port}: ")
     assert "web app on" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_token_s_last_use_is_kept_to_the_minute_without_a_write_per_request(
+    web: WebSetup
+) -> None:
+    from scheduler.web import security
+
+    def last_used() -> object:
+        (info,) = security.list_tokens(web.app.sessions)
+        return info.last_used_at
+
+    client = web.client()
+    assert client.get("/api/v1/status", headers=bearer(web.token)).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert client.get("/api/v1/status", headers=bearer(web.token)).status_code == 200
+    assert last_used() == first  # the same minute: nothing written
