@@ -95,6 +95,8 @@ def test_syndicated_copies_make_one_story_and_one_alert(
         assert len(seed_story["outlets"]) == 4
         shown = newswatch(config, "stories", "show", str(seed_story["id"]))
         assert shown.stdout.count("http://127.0.0.") == 4
+        newest = newswatch(config, "stories", "--limit", "1")
+        assert "1 story (the newest 1: raise --limit for more)" in newest.stdout
 
         # A restart later, one more outlet picks the story up: it joins, nobody is alerted.
         late_root = tmp_path / "late"

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 
+STORIES_LIMIT = 200
+
+
 @dataclass(frozen=True)
 class StoryLine:
     id: int
@@ -39,11 +42,13 @@ class StoryLine:
 @click.option("--since", default="24h", show_default=True, callback=duration_option,
               help="Only stories first seen within this long, e.g. 6h, 7d.")
 @click.option("--rule", "rule_name", default=None, help="Only stories this rule matched.")
+@click.option("--limit", type=click.IntRange(min=1), default=STORIES_LIMIT, show_default=True,
+              help="Show at most this many stories, the newest.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context
 @reports_errors
 def stories(click_ctx: click.Context, since: timedelta, rule_name: str | None,
-            as_json: bool) -> None:
+            limit: int, as_json: bool) -> None:
     """List stories: headline, how many outlets carried it, when it was first seen.
 
     A story is one article and its copies elsewhere (syndicated, trimmed or lightly
@@ -58,7 +63,7 @@ def stories(click_ctx: click.Context, since: timedelta, rule_name: str | None,
         return
     ctx = click_ctx.find_object(Context)
     with opened_app(ctx, sync=False) as app, app.sessions() as session:
-        lines = recent_stories(session, utcnow() - since, rule_name)
+        lines = recent_stories(session, utcnow() - since, rule_name, limit)
     if as_json:
         for line in lines:
             click.echo(json.dumps({
@@ -75,13 +80,16 @@ def stories(click_ctx: click.Context, since: timedelta, rule_name: str | None,
           line.headline] for line in lines],
         wide=(3,),
     )
-    click.echo(f"{plural(len(lines), 'story', 'stories')}; the articles of one: "
+    more = f" (the newest {limit}: raise --limit for more)" if len(lines) == limit else ""
+    click.echo(f"{plural(len(lines), 'story', 'stories')}{more}; the articles of one: "
                "newswatch stories show ID")
 
 
-def recent_stories(session: Session, since: datetime, rule_name: str | None) -> list[StoryLine]:
+def recent_stories(session: Session, since: datetime, rule_name: str | None,
+                   limit: int = STORIES_LIMIT) -> list[StoryLine]:
+    """The newest `limit` stories first seen since `since` (those `rule_name` matched),
+    with their outlets: read from the articles' URLs alone, never their bodies."""
     from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
 
     from alerts.models import RuleMatch
     from crawler.models import Article, Story
@@ -89,9 +97,9 @@ def recent_stories(session: Session, since: datetime, rule_name: str | None) -> 
 
     query = (
         select(Story)
-        .options(selectinload(Story.articles))
         .where(Story.first_seen_at >= since)
         .order_by(Story.first_seen_at.desc(), Story.id.desc())
+        .limit(limit)
     )
     if rule_name is not None:
         matched = (
@@ -100,15 +108,20 @@ def recent_stories(session: Session, since: datetime, rule_name: str | None) -> 
             .where(RuleMatch.rule == rule_name)
         )
         query = query.where(Story.id.in_(matched))
+    found = list(session.scalars(query))
+    urls: dict[int, list[str]] = {story.id: [] for story in found}
+    for story_id, url in session.execute(
+            select(Article.story_id, Article.url).where(Article.story_id.in_(urls))):
+        urls[story_id].append(url)
     return [
         StoryLine(
             id=story.id,
             headline=story.headline,
             first_seen_at=story.first_seen_at,
-            outlets=sorted({site_of(article.url) for article in story.articles}),
-            articles=len(story.articles),
+            outlets=sorted({site_of(url) for url in urls[story.id]}),
+            articles=len(urls[story.id]),
         )
-        for story in session.scalars(query)
+        for story in found
     ]
 
 
