@@ -216,7 +216,8 @@ def rules_check(ctx: Context) -> None:
 @click.argument("query")
 @click.option("--since", default="30d", show_default=True, callback=duration_option,
               help="How far back to look, e.g. 24h, 30d.")
-@click.option("--limit", default=50, show_default=True, help="Show at most this many stories.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Show at most this many stories.")
 @json_option()
 @pass_context
 @reports_errors
@@ -262,7 +263,8 @@ def rules_test(ctx: Context, query: str, since: timedelta, limit: int, as_json: 
 @click.argument("query")
 @click.option("--since", default=None, callback=duration_option,
               help="Only articles first seen within this long, e.g. 7d.")
-@click.option("--limit", default=20, show_default=True, help="Show at most this many articles.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Show at most this many articles.")
 @json_option()
 @pass_context
 @reports_errors
