@@ -26,20 +26,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
-from types import ModuleType
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from alerts.apprise_urls import load_apprise, redact, scrub
 from alerts.channels import DEFAULT_RETRY_PERIOD, Channel, RuleOptions, as_channels
 from alerts.claims import claim, new_owner, release, renew
 from alerts.escaping import service_title
@@ -79,52 +76,6 @@ def url_key(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
 
 
-@lru_cache(maxsize=512)
-def _privacy_url(url: str) -> str:
-    instance = _apprise().Apprise.instantiate(url, suppress_exceptions=True)
-    if instance is None:
-        scheme = url.split("://", 1)[0]
-        return f"{scheme}://..."
-    return instance.url(privacy=True)
-
-
-def url_problem(url: str) -> str | None:
-    """Why Apprise cannot use `url`, in Apprise's own words (e.g. "Invalid ~From~ email
-    specified"), secrets masked; None when it can. Its log lines are captured here rather
-    than printed, so the user reads the reason once, in newswatch's message."""
-    apprise = _apprise()
-    with apprise.LogCapture(level=logging.WARNING, fmt="%(levelname)s|%(message)s") as log:
-        usable = apprise.Apprise.instantiate(url, suppress_exceptions=True) is not None
-    if usable:
-        return None
-    lines = [line.partition("|") for line in log.getvalue().splitlines()]
-    warnings = [text.strip(" :") for level, _, text in lines if level == "WARNING"]
-    errors = [text.strip(" :") for level, _, text in lines if level != "WARNING"]
-    reasons = [reason for reason in dict.fromkeys(warnings or errors) if reason]
-    return scrub("; ".join(reasons), url) if reasons else "not a URL Apprise knows"
-
-
-def redact(url: str) -> str:
-    """The URL for logs, error messages and `alerts list`: Apprise's privacy form
-    (passwords and tokens it knows masked), without the query and without the path,
-    since generic webhooks (json://, ntfy topics) carry their tokens in the path."""
-    private = _privacy_url(url).split("?", 1)[0]
-    scheme, separator, rest = private.partition("://")
-    host, _, path = rest.partition("/")
-    return f"{scheme}{separator}{host}/…" if path.strip("/") else private
-
-
-def scrub(text: str, url: str) -> str:
-    """`text` with every part of `url` that Apprise's privacy form hides replaced by ****,
-    in case a service's error message quotes a password or token."""
-    shown = unquote(redact(url))
-    parts = {part for raw in re.split(r"[/:@?&=#,;]+", url) for part in (raw, unquote(raw))}
-    for secret in sorted(parts, key=len, reverse=True):
-        if len(secret) >= 3 and secret not in shown:
-            text = text.replace(secret, "****")
-    return text
-
-
 def send_to_url(url: str, message: Message) -> UrlResult:
     """Send one message to one Apprise URL; the error says why it failed, without secrets."""
     sender = _sender(url)
@@ -153,24 +104,8 @@ def _sender(url: str) -> apprise.Apprise | None:
     """A fresh Apprise object for one URL: a reused one would make every message wait
     out the plugin's own request throttle (5 s for email), which the channel's rate
     limit already replaces."""
-    sender = _apprise().Apprise()
+    sender = load_apprise().Apprise()
     return sender if sender.add(url) else None
-
-
-@lru_cache(maxsize=1)
-def _apprise() -> ModuleType:
-    """Apprise, imported on first use: loading its plugins takes about a second, which
-    every command that never sends (search, status, rules ...) would otherwise pay."""
-    import apprise
-
-    import alerts.log_channel  # noqa: F401  (registers the log:// scheme with Apprise)
-
-    # Apprise logs the cause of a failure ("Socket Exception: [Errno 111] Connection
-    # refused") at debug level only: let its records be made, so that each result's
-    # captured log holds it. Below debug level our handler leaves Apprise's lines out.
-    logging.getLogger("apprise").setLevel(logging.DEBUG)
-
-    return apprise
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -1,52 +1,57 @@
 """How long `newswatch` takes to start: `--help` and the read-only commands.
 
-Each command runs several times in a fresh process against a small migrated SQLite
-database in a temporary folder; the median and best wall-clock times are printed, with
-the import time of the CLI module (`python -X importtime`) and the heavy libraries a
-command imported. The goal is under 0.5 s for each. Times on a busy machine are noisy:
-compare the commands with each other, and with `python -c pass` (printed first).
+Each command runs in a fresh process against a SQLite database with realistic content
+in a temporary folder (ARTICLES articles of a year from 1,000 sources, grouped in
+stories, with matches and sent alerts: bench/bigdb.py's seed, then every migration;
+30 of the sources, 20 rules and a channel in config.toml). The rounds are interleaved
+(round 1 of every command, then round 2, ...) so that the load other processes put on
+the machine spreads over all of them alike. Printed per command: median and best wall
+time, median CPU time (user+sys of the process: what the command itself costs, less
+sensitive to that load), that CPU time as a ratio of the same run's floor, and the
+heavy libraries it imported. The goal is under 0.5 s wall for each on a quiet machine.
 
-    .venv/bin/python bench/startup.py [--rounds 5]
+The floors, measured in the same rounds: `python -c pass`, and `import sqlalchemy.orm`
+(what any command reading the database must load).
+
+With `--baseline DIR` (a checkout of another commit, e.g. `git archive HEAD~3 | tar -x -C
+DIR`), each command also runs from DIR's code in the same rounds, and the ratio of the two
+CPU times is printed: old against new in one run.
+
+    .venv/bin/python bench/startup.py [--rounds 7] [--articles 5000] [--only status]
+                                      [--baseline DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-NEWSWATCH = str(Path(sys.executable).with_name("newswatch"))
-HEAVY = ("apprise", "alembic", "numpy", "scrapy", "twisted", "sqlalchemy")
+ROOT = Path(__file__).resolve().parents[1]
+ENTRY = "from scheduler.entry import main; main()"
+HEAVY = ("apprise", "alembic", "numpy", "scrapy", "twisted", "fastapi", "sqlalchemy")
 COMMANDS = [
     ["--help"],
-    ["rules", "list"],
+    ["rules", "--help"],
+    ["sources", "--help"],
     ["config", "check"],
+    ["rules", "list"],
     ["channels", "list"],
     ["status"],
     ["sources", "list"],
     ["stories"],
     ["alerts", "list"],
+    ["articles", "show", "{article}"],
+    ["search", "harbour"],
 ]
-CONFIG = """\
-[storage]
-url = "sqlite:///newswatch.db"
-
-[[sources]]
-name = "Example"
-url = "https://example.com/feed.xml"
-
-[channels.desk]
-urls = ["json://127.0.0.1:9/hook"]
-
-[[rules]]
-name = "Putin"
-query = "putin"
-channels = ["desk"]
-"""
+SOURCES = 30
 PROBE = """\
 import sys
 from scheduler.cli import main
@@ -58,45 +63,113 @@ print("HEAVY " + ",".join(m for m in {heavy!r} if m in sys.modules), file=sys.st
 """
 
 
-def timed(command: list[str], cwd: Path) -> float:
+def config_text() -> str:
+    sources = "".join(f'[[sources]]\nname = "Source {n}"\n'
+                      f'url = "https://outlet{n}.example.org/feed"\n\n'
+                      for n in range(1, SOURCES + 1))
+    rules = "".join(f'[[rules]]\nname = "Topic {n}"\nquery = "harbour AND bridge{n}"\n'
+                    'channels = ["desk"]\n\n' for n in range(19))
+    return (
+        '[storage]\nurl = "sqlite:///newswatch.db"\n\n' + sources
+        + '[channels.desk]\nurls = ["json://127.0.0.1:9/hook"]\n\n'
+        + '[[rules]]\nname = "Putin in Pyongyang"\nquery = "putin"\nchannels = ["desk"]\n\n'
+        + rules
+    )
+
+
+def seed_database(folder: Path, articles: int) -> None:
+    """bench/bigdb.py's year of history, brought to the newest schema."""
+    code = (
+        "import sys; from pathlib import Path\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from bench.bigdb import Size, seed\n"
+        "from crawler.database import make_engine\n"
+        "from scheduler.migrate import upgrade_database\n"
+        f"url = 'sqlite:///{folder / 'newswatch.db'}'\n"
+        f"seed(url, Size({articles}, {articles * 3 // 10}), None)\n"
+        "engine = make_engine(url); upgrade_database(engine); engine.dispose()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=folder, check=True,
+                   capture_output=True)
+
+
+@dataclass
+class Times:
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+
+def run_once(command: list[str], cwd: Path, times: Times, code: Path | None) -> None:
+    env = {**os.environ, "PYTHONPATH": str(code)} if code else None
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(command, cwd=cwd, capture_output=True, check=False)
-    return time.perf_counter() - started
+    result = subprocess.run(command, cwd=cwd, capture_output=True, check=False, env=env)
+    times.wall.append(time.perf_counter() - started)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    times.cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{result.stderr.decode()}")
 
 
-def heavy_imports(args: list[str], cwd: Path) -> str:
+def heavy_imports(args: list[str], cwd: Path, code: Path | None) -> str:
+    env = {**os.environ, "PYTHONPATH": str(code)} if code else None
     result = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), *args], cwd=cwd,
-                            capture_output=True, text=True, check=False)
+                            capture_output=True, text=True, check=False, env=env)
     line = next((text for text in result.stderr.splitlines() if text.startswith("HEAVY ")), "")
     return line.removeprefix("HEAVY ") or "none"
 
 
-def cli_import_time() -> float:
-    result = subprocess.run([sys.executable, "-X", "importtime", "-c", "import scheduler.cli"],
-                            capture_output=True, text=True, check=False)
-    for line in result.stderr.splitlines():
-        if line.rstrip().endswith("| scheduler.cli"):
-            return int(line.split("|")[1]) / 1e6
-    return float("nan")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--articles", type=int, default=5000,
+                        help="articles in the database (default 5,000)")
+    parser.add_argument("--only", action="append", default=[],
+                        help="only the commands starting with this word (repeatable)")
+    parser.add_argument("--baseline", type=Path,
+                        help="another checkout whose commands run in the same rounds")
     options = parser.parse_args()
+    commands = [args for args in COMMANDS
+                if not options.only or args[0] in options.only]
     with tempfile.TemporaryDirectory() as folder:
         cwd = Path(folder)
-        (cwd / "config.toml").write_text(CONFIG, encoding="utf-8")
-        subprocess.run([NEWSWATCH, "db", "upgrade"], cwd=cwd, capture_output=True, check=True)
-        baseline = [timed([sys.executable, "-c", "pass"], cwd) for _ in range(options.rounds)]
-        print(f"{'python -c pass':28} median {statistics.median(baseline):.3f} s  "
-              f"best {min(baseline):.3f} s")
-        print(f"{'import scheduler.cli':28} {cli_import_time():.3f} s (-X importtime)")
-        for args in COMMANDS:
-            times = [timed([NEWSWATCH, *args], cwd) for _ in range(options.rounds)]
+        (cwd / "config.toml").write_text(config_text(), encoding="utf-8")
+        seed_database(cwd, options.articles)
+        article = str(options.articles // 2)
+        baseline = options.baseline.resolve() if options.baseline else None
+        # label -> (command, code folder on PYTHONPATH or None for this checkout)
+        runs: dict[str, tuple[list[str], Path | None]] = {
+            "python -c pass": ([sys.executable, "-c", "pass"], None),
+            "import sqlalchemy.orm": ([sys.executable, "-c", "import sqlalchemy.orm"], None),
+        }
+        for args in commands:
+            args = [article if arg == "{article}" else arg for arg in args]
             label = "newswatch " + " ".join(args)
-            print(f"{label:28} median {statistics.median(times):.3f} s  best {min(times):.3f} s"
-                  f"  heavy imports: {heavy_imports(args, cwd)}")
+            runs[label] = ([sys.executable, "-c", ENTRY, *args], None)
+            if baseline:
+                runs[f"  baseline: {label}"] = ([sys.executable, "-c", ENTRY, *args], baseline)
+        times = {label: Times() for label in runs}
+        env_note = f"load {os.getloadavg()[0]:.1f} before"
+        for _ in range(options.rounds):
+            for label, (command, code) in runs.items():
+                run_once(command, cwd, times[label], code)
+        floor = statistics.median(times["python -c pass"].cpu)
+        print(f"{options.articles:,} articles, {options.rounds} interleaved rounds, "
+              f"{env_note}, load {os.getloadavg()[0]:.1f} after")
+        print(f"{'':42} {'wall median':>11} {'best':>6} {'CPU median':>10} {'CPU/pass':>8}"
+              f"{'  base/new' if baseline else ''}  heavy imports")
+        for label, (command, code) in runs.items():
+            measured = times[label]
+            cpu = statistics.median(measured.cpu)
+            versus = ""
+            if baseline and label.startswith("newswatch"):
+                old = statistics.median(times[f"  baseline: {label}"].cpu)
+                versus = f"{old / cpu:10.2f}"
+            elif baseline:
+                versus = " " * 10
+            heavy = heavy_imports(command[3:], cwd, code) if "newswatch" in label else ""
+            print(f"{label:42} {statistics.median(measured.wall):9.3f} s "
+                  f"{min(measured.wall):6.3f} {cpu:8.3f} s {cpu / floor:8.1f}{versus}  {heavy}")
 
 
 if __name__ == "__main__":

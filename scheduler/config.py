@@ -623,7 +623,7 @@ def check_channel_urls(loaded: LoadedConfig) -> None:
 
     Not part of load_config: it needs Apprise's plugins, which take a second to load, and
     only the commands that send (run, reload, config check) ask for it."""
-    from alerts.delivery import redact, url_problem
+    from alerts.apprise_urls import redact, url_problem
 
     lines = KeyLines(loaded.path.read_text(encoding="utf-8"))
     problems = [

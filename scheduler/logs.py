@@ -111,7 +111,7 @@ class SecretsFilter(logging.Filter):
 
 
 def _scrub(text: str, url: str) -> str:
-    from alerts.delivery import scrub  # imports Apprise: only once a URL's part is logged
+    from alerts.apprise_urls import scrub  # imports Apprise: only once a URL's part is logged
 
     return scrub(text, url)
 

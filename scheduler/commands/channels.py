@@ -89,7 +89,7 @@ def channels_add(ctx: Context, name: str, urls: tuple[str, ...],
       newswatch channels add desk 'mailto://me:${MAIL_PASSWORD}@example.com'
       newswatch channels add hook json://127.0.0.1:8080/alerts --format markdown
     """
-    from alerts.delivery import redact, url_problem
+    from alerts.apprise_urls import redact, url_problem
     from scheduler.config import expand_env
     from scheduler.config_file import set_table
 

@@ -160,7 +160,7 @@ def init(ctx: Context, source: str | None, source_name: str | None, rule: str | 
     if channel is not None:
         import os
 
-        from alerts.delivery import redact, url_problem
+        from alerts.apprise_urls import redact, url_problem
         from scheduler.config import expand_env
 
         problem = url_problem(expand_env(channel, os.environ))

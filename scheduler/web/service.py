@@ -303,7 +303,7 @@ class Service:
     # -- channels ------------------------------------------------------------------------
 
     def channels(self) -> list[dict[str, Any]]:
-        from alerts.delivery import redact
+        from alerts.apprise_urls import redact
 
         listed = []
         for name, settings in self.loaded.config.channels.items():
