@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import accumulate
 from typing import NamedTuple
 
@@ -40,6 +40,7 @@ _SNOWBALL_BY_ISO = {
 }
 
 
+@cache
 def _combining_mark_class() -> str:
     """A regex class body of the combining marks of the Basic Multilingual Plane.
 
@@ -56,9 +57,21 @@ def _combining_mark_class() -> str:
     return "".join(f"\\u{lo:04x}-\\u{hi:04x}" if lo != hi else f"\\u{lo:04x}" for lo, hi in ranges)
 
 
-_MARKS = _combining_mark_class()
 # Apostrophes split words; a possessive "'s" is then dropped (see iter_word_spans).
-_WORD_RE = re.compile(rf"(?:[^\W_]|[{_MARKS}])+")
+# The class of combining marks takes a scan of the whole plane to build: it is made on
+# the first text that is not ASCII, so that loading a config (its queries are, as a rule,
+# ASCII) does not wait for it. An ASCII text has no combining marks: the same words.
+_ASCII_WORD_RE = re.compile(r"[^\W_]+")
+
+
+@cache
+def _unicode_word_re() -> re.Pattern[str]:
+    return re.compile(rf"(?:[^\W_]|[{_combining_mark_class()}])+")
+
+
+def _word_re(text: str) -> re.Pattern[str]:
+    """The pattern of a word (letters, digits, combining marks) for `text`."""
+    return _ASCII_WORD_RE if text.isascii() else _unicode_word_re()
 _APOSTROPHES = "'’ʼ"
 
 
@@ -87,7 +100,7 @@ def iter_word_spans(text: str) -> Iterator[tuple[str, int, int]]:
 
     "Putin's" -> "Putin"; other apostrophes split ("l'Élysée" -> "l", "Élysée").
     """
-    for m in _WORD_RE.finditer(text):
+    for m in _word_re(text).finditer(text):
         start, end = m.span()
         if end - start == 1 and _is_possessive_s(text, start):
             continue
@@ -100,7 +113,7 @@ def _is_possessive_s(text: str, start: int) -> bool:
         text[start] in "sS"
         and start >= 2
         and text[start - 1] in _APOSTROPHES
-        and _WORD_RE.match(text[start - 2]) is not None
+        and _word_re(text[start - 2]).match(text[start - 2]) is not None
     )
 
 
@@ -170,7 +183,7 @@ def tokenize(text: str, language: str | None = None) -> list[Token]:
     tokens: list[Token] = []
     append = tokens.append
     # iter_word_spans inlined: this loop runs for every word of every article.
-    for m in _WORD_RE.finditer(text):
+    for m in _word_re(text).finditer(text):
         start, end = m.span()
         if end - start == 1 and _is_possessive_s(text, start):
             continue
@@ -196,19 +209,26 @@ class Columns(NamedTuple):
     ends: list[int]
 
 
-# The same words as _WORD_RE, but one character class (faster to scan): an underscore is
-# turned into a space first, which keeps offsets and splits words as _WORD_RE does.
-_FAST_WORD_RE = re.compile(rf"([\w{_MARKS}]+)")
 # In a text without combining marks (most texts: NFC, and every ASCII one), plain \w
-# runs are the same words, and scanning for them is faster than for the wider class.
+# runs are the same words as _word_re's, and scanning for them is faster than for the
+# wider class.
 _PLAIN_WORD_RE = re.compile(r"(\w+)")
-_MARK_RE = re.compile(f"[{_MARKS}]")
+
+
+@cache
+def _mark_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """A combining mark; and the same words as _word_re, but one character class (faster
+    to scan): an underscore is turned into a space first, which keeps offsets and splits
+    words as _word_re does."""
+    marks = _combining_mark_class()
+    return re.compile(f"[{marks}]"), re.compile(rf"([\w{marks}]+)")
 
 
 def _word_pattern(text: str) -> re.Pattern[str]:
-    if text.isascii() or _MARK_RE.search(text) is None:
+    if text.isascii():
         return _PLAIN_WORD_RE
-    return _FAST_WORD_RE
+    mark, words = _mark_patterns()
+    return _PLAIN_WORD_RE if mark.search(text) is None else words
 
 
 def split_words(text: str) -> list[str]:
