@@ -73,10 +73,13 @@ def sources_list(ctx: Context, as_json: bool) -> None:
         with app.sessions() as session:
             rows = {row.name: row for row in session.scalars(select(Source))}
             pages = _pages_of(session, rows, now, app.config.crawler.max_article_age)
-            polling = {name: describe_polling(row, newest_publish_dates(session, row.id, now),
-                                              bounds.get(name), now)
-                       for name, row in rows.items()}
-        configured = app.config.sources
+            configured = app.config.sources
+            # Only the listed sources: the table keeps the rows of removed ones too.
+            polling = {source.name: describe_polling(row, newest_publish_dates(session, row.id,
+                                                                               now),
+                                                     bounds.get(source.name), now)
+                       for source in configured
+                       for row in [rows.get(source.name)] if row is not None}
         if as_json:
             for source in configured:
                 echo_json(source_record(source, rows.get(source.name),
