@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-import filelock
 from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -55,14 +54,18 @@ class FileDaemonLock:
     """An exclusive flock on `<database>.lock`, for SQLite."""
 
     def __init__(self, path: str) -> None:
+        import filelock  # here: `status` reads daemon_runs from this module, never locks
+
         self.description = f"file lock {path}"
         # Not thread-local: the heartbeat checks from the scheduler's threads.
         self._lock = filelock.FileLock(path, timeout=0, thread_local=False)
 
     def acquire(self) -> bool:
+        from filelock import Timeout
+
         try:
             self._lock.acquire()
-        except filelock.Timeout:
+        except Timeout:
             return False
         return True
 

@@ -41,6 +41,9 @@ def test_add_keeps_comments_and_validates(config: Path) -> None:
     result = newswatch(config, "rules", "add", "Visit", "Putin visit Pyongyang",
                        "--min-outlets", "2")
     assert result.returncode == 0, result.stderr
+    # In the words of `sources add` and `channels add`, with the next step to take.
+    assert result.stdout.startswith(f"Added rule 'Visit' to {config}.")
+    assert "newswatch rules test 'Putin visit Pyongyang'" in result.stdout
     text = config.read_text()
     assert text.startswith(COMMENTED)
     assert 'name = "Visit"' in text and "min_outlets = 2" in text
@@ -71,7 +74,9 @@ def test_add_refuses_unknown_channel_and_duplicate_name(config: Path) -> None:
 
 
 def test_remove(config: Path) -> None:
-    assert newswatch(config, "rules", "remove", "Existing").returncode == 0
+    removed = newswatch(config, "rules", "remove", "Existing")
+    assert removed.returncode == 0
+    assert removed.stdout == f"Removed rule 'Existing' from {config}.\n"
     assert "Existing" not in config.read_text()
     assert "# where alerts go" in config.read_text()
     missing = newswatch(config, "rules", "remove", "Existing")

@@ -131,7 +131,10 @@ def rules_add(ctx: Context, name: str, query: str, channels: tuple[str, ...],
         "min_outlets": min_outlets,
     }
     append_entry(ctx.config_file, "rules", entry)
-    click.echo(f"added rule {name!r} to {ctx.config_file}")
+    import shlex
+
+    click.echo(f"Added rule {name!r} to {ctx.config_file}. See what it would have alerted "
+               f"on among the stored articles with: newswatch rules test {shlex.quote(query)}")
 
 
 @rules.command("remove")
@@ -149,7 +152,7 @@ def rules_remove(ctx: Context, name: str) -> None:
         remove_entry(ctx.config_file, "rules", name)
     except KeyError:
         fail(f"no rule named {name!r} in {ctx.config_file}", code=2)
-    click.echo(f"removed rule {name!r} from {ctx.config_file}")
+    click.echo(f"Removed rule {name!r} from {ctx.config_file}.")
 
 
 @rules.command("pause")
