@@ -36,6 +36,9 @@ def test_from_an_empty_folder_to_the_first_alert(
     assert made.returncode == 0, made.stderr
     assert "Wrote config.toml" in made.stdout
     assert (folder / "config.toml").read_text().startswith("# newswatch configuration")
+    # The steps it suggests work in their order: a rule needs a channel to alert.
+    suggested = made.stdout.split("Next: ", 1)[1]
+    assert suggested.index("newswatch channels add") < suggested.index("newswatch rules add")
 
     # No channel yet: the rule can't be added, and the error says how to add one.
     early = step(folder, "rules", "add", "Putin in Pyongyang", "Putin visit Pyongyang")

@@ -187,6 +187,8 @@ def init(ctx: Context, source: str | None, source_name: str | None, rule: str | 
     if source is None:
         steps.append("newswatch sources add URL")
     if rule is None:
+        if channel is None:  # a rule must name a channel to alert
+            steps.append("newswatch channels add NAME APPRISE_URL")
         steps.append('newswatch rules add NAME "QUERY"')
     steps += ["newswatch run --once", "newswatch status"]
     click.echo("Next: " + "; then ".join(steps))
