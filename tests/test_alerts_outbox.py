@@ -143,8 +143,8 @@ def test_receiver_failing_three_times_gets_exactly_one_delivery(
     listed = cli(config, "list")
     assert listed.exit_code == 0, listed.output
     header, *lines = listed.output.splitlines()
-    assert header.split() == ["id", "status", "channel", "created", "attempts", "[rule]",
-                              "headline"]
+    assert header.split() == ["ID", "STATUS", "CHANNEL", "CREATED", "(UTC)", "ATTEMPTS",
+                              "[RULE]", "HEADLINE"]
     assert f"{alert.id}  sent" in lines[0] and "4 attempts" in lines[0]
     assert sum("error  json://" in line and "error=500" in line for line in lines) == 3
     assert sum(" ok " in line for line in lines) == 1

@@ -84,6 +84,12 @@ def test_from_an_empty_folder_to_the_first_alert(
     assert alerts.returncode == 0, alerts.stderr
     [sent] = [json.loads(line) for line in alerts.stdout.splitlines()]
     assert sent["status"] == "sent" and sent["rule"] == "Putin in Pyongyang"
+    # As a table, headed like the other listings, each heading over its column.
+    header, alert, _attempt = step(folder, "alerts", "list").stdout.splitlines()
+    assert header.split() == ["ID", "STATUS", "CHANNEL", "CREATED", "(UTC)", "ATTEMPTS",
+                              "[RULE]", "HEADLINE"]
+    assert alert[header.index("ATTEMPTS"):].startswith("1 attempt ")
+    assert alert[header.index("[RULE]"):].startswith("[Putin in Pyongyang] Putin Hails")
 
     shown = step(folder, "stories", "show", "--json", str(json.loads(
         step(folder, "rules", "test", "Putin visit Pyongyang", "--json").stdout

@@ -98,19 +98,23 @@ def alerts_list(ctx: Context, status: str | None, limit: int, as_json: bool) -> 
     if not lines:
         click.echo("no alerts" + (f" with status {status}" if status else ""))
         return
-    width = max(len("channel"), *(len(line.channel) for line in lines))
-    click.echo(f"{'id':>6}  {'status':<8}  {'channel':<{width}}  {'created':<16}  "
-               "attempts  [rule] headline")
+    width = max(len("CHANNEL"), *(len(line.channel) for line in lines))
+    tries = max(len("ATTEMPTS"), *(len(_tries(line)) for line in lines))
+    click.echo(f"{'ID':>6}  {'STATUS':<8}  {'CHANNEL':<{width}}  {'CREATED (UTC)':<16}  "
+               f"{'ATTEMPTS':<{tries}}  [RULE] HEADLINE")
     for line in lines:
-        click.echo(_describe(line, width))
+        click.echo(_describe(line, width, tries))
         for attempt in line.url_attempts:
             outcome = "ok   " if attempt.ok else "error"
             detail = attempt.url if attempt.ok else attempt.error or attempt.url
             click.echo(f"        {attempt.attempted_at:%Y-%m-%d %H:%M:%S}  {outcome}  {detail}")
 
 
-def _describe(line: AlertLine, channel_width: int) -> str:
-    tries = f"{line.attempts} attempt{'s' if line.attempts != 1 else ''}"
+def _tries(line: AlertLine) -> str:
+    return f"{line.attempts} attempt{'s' if line.attempts != 1 else ''}"
+
+
+def _describe(line: AlertLine, channel_width: int, tries_width: int) -> str:
     state = line.status
     if line.status == "pending" and line.held:
         until = f" until {line.next_attempt_at:%Y-%m-%d %H:%M}" if line.next_attempt_at else ""
@@ -121,7 +125,7 @@ def _describe(line: AlertLine, channel_width: int) -> str:
     return (
         f"{line.id:>6}  {state:<8}  {line.channel:<{channel_width}}  "
         f"{line.created_at:%Y-%m-%d %H:%M}  "
-        f"{tries}{digest}  [{line.rule}] {line.headline}"
+        f"{_tries(line):<{tries_width}}  [{line.rule}] {line.headline}{digest}"
     )
 
 
