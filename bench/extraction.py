@@ -221,9 +221,19 @@ def title_scores(found: str | None, truth: str) -> tuple[bool, bool]:
     return " ".join(found.split()) == " ".join(truth.split()), _lenient(found) == _lenient(truth)
 
 
+# Chinese and Japanese names are written with or without a space between family and
+# given name ("嶋田 健志", "嶋田健志"): the same name either way.
+_CJK = r"[\u3040-\u30ff\u3400-\u9fff]"
+_SPACE_IN_CJK_NAME = re.compile(f"(?<={_CJK}) (?={_CJK})")
+
+
+def _name_key(name: str) -> str:
+    return _SPACE_IN_CJK_NAME.sub("", _lenient(name))
+
+
 def author_f1(found: list[str], truth: list[str]) -> float:
-    got = {_lenient(name) for name in found if _lenient(name)}
-    want = {_lenient(name) for name in truth if _lenient(name)}
+    got = {_name_key(name) for name in found if _name_key(name)}
+    want = {_name_key(name) for name in truth if _name_key(name)}
     if not got and not want:
         return 1.0
     hits = len(got & want)

@@ -551,3 +551,44 @@ def test_a_heading_linking_to_itself_is_kept() -> None:
     result = extract_article(html, "https://guide.example/music")
 
     assert "Section heading 1" in result.body
+
+
+# --- bylines: credits, labelled pairs, handles, the publisher's domain --------------------
+
+
+def test_translators_and_illustrators_in_a_byline_are_not_authors() -> None:
+    cases = [("Eric Freeman　著、嶋田 健志　監訳、木下 哲也　訳", ["Eric Freeman"]),
+             ("著者 山田太郎 イラスト 佐藤花子", ["山田太郎"]),
+             ("Maria Lopez, Photos by Tom Baker", ["Maria Lopez"])]
+    for byline, expected in cases:
+        head = f'<meta name="author" content="{byline}">'
+        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+        assert result.authors == expected, byline
+
+
+def test_a_byline_given_as_a_labelled_share_card_field_is_read() -> None:
+    head = ('<meta name="twitter:label1" value="Written by">'
+            '<meta name="twitter:data1" value="Maria Lopez">'
+            '<meta name="twitter:label2" value="Reading time">'
+            '<meta name="twitter:data2" value="2 min read">')
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://pulse.example/p/1")
+
+    assert result.authors == ["Maria Lopez"]
+
+
+def test_a_user_name_in_the_author_tag_takes_the_bylines_spelling() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS, head='<meta name="sailthru.author" content="marialopez">',
+             byline='<div class="byline">By Maria Lopez | mlopez@paper.example</div>'),
+        "https://paper.example/a/1")
+
+    assert result.authors == ["Maria Lopez"]
+
+
+def test_a_name_of_the_publishers_domain_is_not_an_author() -> None:
+    head = '<meta name="author" content="GAZETTE">'
+    result = extract_article(page(EN_PARAGRAPHS, head=head,
+                                  byline='<p class="byline">By Maria Lopez</p>'),
+                             "https://weekly.gazette.example/a/1")
+
+    assert result.authors == ["Maria Lopez"]

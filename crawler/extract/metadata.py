@@ -58,6 +58,13 @@ _AGENCY_CODE = re.compile(r"^[A-Z]{2,5}$")
 # "Gillman, Steve" / "Jong, Michiel de": a surname, a comma, then given names.
 _SURNAME_FIRST = re.compile(r"^([^\W\d_][\w'’-]*),\s+([^\W\d_][\w.'’-]*(?:\s+[\w.'’-]+)?)$")
 _PARENTHESES = re.compile(r"\([^)]*\)")
+# Credits other than authorship in a byline: translators, illustrators, photographers
+# ("嶋田 健志 監訳", "著者 A イラスト B", "Photos by Jane Doe").
+_CREDIT_ROLES = r"(?:監訳|翻訳|訳者|訳|イラスト|写真|撮影|監修|作画|摄影|编译|翻译)"
+_OTHER_CREDIT = re.compile(
+    _CREDIT_ROLES + r"\s*$|^\s*(?:" + _CREDIT_ROLES + r"|(?:photos?|photography|"
+    r"illustrations?|graphics?|translated|translation)\b)", re.I)
+_CREDIT_TAIL = re.compile(r"\s+" + _CREDIT_ROLES + r"(?:\s|[:：]).*$")
 # "and" in the languages whose bylines join names with it; a page in another (or an
 # unknown) language is split on all of them.
 CONJUNCTIONS = {"en": "and", "de": "und", "nl": "en", "da": "og", "no": "og", "nb": "og",
@@ -298,6 +305,7 @@ def normalise_author(raw: str, language: str | None = None) -> list[str]:
         text = f"{surname_first.group(2)} {surname_first.group(1)}"
     pieces = [bit for part in _AUTHOR_SPLIT.split(text) for chunk in _NAME_LISTS.split(part)
               for bit in _conjunction_split(chunk, language)]
+    pieces = [_CREDIT_TAIL.sub("", part) for part in pieces if not _OTHER_CREDIT.search(part)]
     parts = [_AUTHOR_TAIL.sub("", _BYLINE_PREFIX.sub("", part)).strip(" .,:;-")
              for part in pieces]
     parts = [part for part in parts if _looks_like_name(part)]
@@ -324,13 +332,21 @@ def lenient(text: str) -> str:
     return " ".join(_LENIENT.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
+# Host labels that name no one: the web's own prefixes and the registries' second levels
+# ("co.uk", "com.au", "ne.jp").
+_GENERIC_LABELS = frozenset({"www", "m", "amp", "mobile", "com", "co", "org", "net", "ac",
+                             "gov", "edu", "ne", "or", "go", "gv", "nic"})
+
+
 def publisher_names(url: str, *names: str | None) -> set[str]:
-    """Names the site goes by (site name, publisher, its domain), in lenient form."""
+    """Names the site goes by (site name, publisher, its domain and each label of it but
+    the top level: "ascii" of weekly.ascii.jp), in lenient form."""
     found = {lenient(name) for name in names if name}
     host = (urlsplit(url).hostname or "").removeprefix("www.")
     if host:
         found.add(lenient(host))
-        found.add(lenient(host.split(".")[0]))
+        found.update(lenient(label) for label in host.split(".")[:-1]
+                     if label not in _GENERIC_LABELS)
     return {name for name in found if name}
 
 
@@ -551,6 +567,18 @@ def slug_name(address: str) -> str | None:
     return " ".join(w.capitalize() for w in words)
 
 
+# Labels of the twitter:labelN / twitter:dataN pairs that some CMSs give the byline in.
+_AUTHOR_LABELS = frozenset({"written by", "author", "authors", "by", "autor", "auteur",
+                            "geschrieben von", "escrito por", "écrit par"})
+
+
+def _labelled_authors(tags: MetaTags) -> list[str]:
+    """Bylines given as a labelled pair ("twitter:label1" = "Written by", "twitter:data1")."""
+    return [value for index in range(1, 5)
+            if lenient(first_meta(tags, f"twitter:label{index}") or "") in _AUTHOR_LABELS
+            for value in tags.get(f"twitter:data{index}", [])]
+
+
 def _meta_authors(tags: MetaTags) -> list[tuple[str, str, bool]]:
     """(tag, byline, spelled from an address) from the author meta tags; author-page
     addresses (several may share one tag, comma-joined) stand for the names they spell."""
@@ -584,13 +612,20 @@ def _confirmed(found: list[tuple[str, str, bool]], tree: HtmlElement,
     that disagree ("author" naming the publisher's owner, "article:author" the reporter:
     the tags whose names the byline shows win), or names spelled from an address
     (the byline gives their accents and capitals)."""
+    found = [(tag, raw, slug or _is_handle(raw)) for tag, raw, slug in found]
     if len({tag for tag, _, _ in found}) < 2 and not any(slug for _, _, slug in found):
         return [raw for _, raw, _ in found]
     shown = _visible_names(tree, language)
+    shown |= {key.replace(" ", ""): name for key, name in shown.items()}
     agreeing = {tag for tag, raw, _ in found
                 if any(_folded(n) in shown for n in normalise_author(raw, language))}
     return [shown.get(_folded(raw), raw) if slug else raw
             for tag, raw, slug in found if not agreeing or tag in agreeing]
+
+
+def _is_handle(raw: str) -> bool:
+    """A user name ("mikecason") rather than a name as written ("Mike Cason")."""
+    return raw.isalpha() and raw.islower()
 
 
 def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
@@ -605,6 +640,8 @@ def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
         lambda: _byline_texts(article_scope(tree)),
         lambda: _visible_byline(tree),
         lambda: _by_line(article_scope(tree)),
+        # A labelled pair is a share-card field, sometimes the editor's: after the byline.
+        lambda: _labelled_authors(tags),
         lambda: _text_byline(article_scope(tree)),
     ]
     for source in sources:
