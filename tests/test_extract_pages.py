@@ -592,3 +592,13 @@ def test_a_name_of_the_publishers_domain_is_not_an_author() -> None:
                              "https://weekly.gazette.example/a/1")
 
     assert result.authors == ["Maria Lopez"]
+
+
+def test_links_to_the_writers_own_pages_name_the_authors() -> None:
+    byline = ('<div class="meta"><a href="/author/180/">著者：山田太郎</a>、'
+              '<a href="/author/181/">佐藤花子</a></div>')
+    teasers = ('<aside><ul><li><a href="/author/7/">Other Writer</a></li></ul></aside>')
+    result = extract_article(page(JA_PARAGRAPHS, lang="ja", byline=byline, after=teasers),
+                             "https://news.example.jp/article/1/")
+
+    assert result.authors == ["山田太郎", "佐藤花子"]

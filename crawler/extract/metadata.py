@@ -408,6 +408,31 @@ def _by_line(tree: HtmlElement) -> list[str]:
     return []
 
 
+# Paths of the pages a site keeps about each of its writers ("/author/jane-doe",
+# "/autoren/123", "/staff/jdoe/posts.html").
+_AUTHOR_PAGE = re.compile(
+    r"/(?:authors?|autor(?:en|es|i|e)?|auteurs?|writers?|journalist(?:s|en)?|reporters?"
+    r"|columnists?|contributors?|staff|redakteur(?:e|in)?)(?:/|$)", re.I)
+_MAX_NAME_CHARS = 60
+
+
+def _author_links(tree: HtmlElement) -> list[str]:
+    """Names on the first links to writers' own pages in the article's part of the page
+    (with the other such links beside it: several authors share one byline), outside
+    comments and teaser cards."""
+    scope = article_scope(tree)
+    links = [a for a in scope.iter("a") if _AUTHOR_PAGE.search(a.get("href") or "")
+             and 1 < len(a.text_content().strip()) <= _MAX_NAME_CHARS]
+    links = [a for a in links if not _in_furniture(a) and not _in_other_stories(a)]
+    if not links:
+        return []
+    byline = links[0].getparent()
+    if byline is not None and byline.getparent() is not None and len(byline) == 1:
+        byline = byline.getparent()  # "<span><a>Jane</a></span> and <span><a>John</a></span>"
+    return [" ".join(a.text_content().split()) for a in links
+            if byline is not None and any(up is byline for up in a.iterancestors())]
+
+
 _BYLINE_MARKERS = ("作者", "撰文", "撰稿", "记者", "記者")
 
 
@@ -640,6 +665,7 @@ def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
         lambda: _byline_texts(article_scope(tree)),
         lambda: _visible_byline(tree),
         lambda: _by_line(article_scope(tree)),
+        lambda: _author_links(tree),
         # A labelled pair is a share-card field, sometimes the editor's: after the byline.
         lambda: _labelled_authors(tags),
         lambda: _text_byline(article_scope(tree)),
