@@ -602,3 +602,41 @@ def test_links_to_the_writers_own_pages_name_the_authors() -> None:
                              "https://news.example.jp/article/1/")
 
     assert result.authors == ["山田太郎", "佐藤花子"]
+
+
+# --- dates: day-first numbers, CMS-prefixed tags, the day in the address -----------------
+
+
+def test_a_dotted_date_beside_the_headline_is_read_day_first() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS, lang="de", title="Straßenbahn", byline="<dl><dt>Datum</dt>"
+             "<dd>12.01.2017</dd></dl>"),
+        "https://blog.example/strassenbahn")
+
+    assert result.published is not None and result.published.date() == date(2017, 1, 12)
+
+
+def test_a_publish_date_tag_with_a_cms_prefix_is_read() -> None:
+    for key, value in (("bt:pubdate", "20240130T09:15:00Z"), ("sb:publish_date",
+                                                               "2024-01-30T09:15:0Z")):
+        head = f'<meta name="{key}" content="{value}">'
+        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+        assert result.published == datetime(2024, 1, 30, 9, 15, tzinfo=UTC), key
+
+
+def test_the_day_in_the_address_outweighs_a_utc_time_past_midnight() -> None:
+    head = _ld(headline="Tram plan", datePublished="2024-01-31T02:18:11Z")
+    result = extract_article(page(EN_PARAGRAPHS, head=head),
+                             "https://paper.example/2024/01/30/tram-plan/")
+
+    assert result.published is not None and result.published.date() == date(2024, 1, 30)
+    assert result.published_precision == "day"
+
+
+def test_a_stated_time_on_the_day_in_the_address_keeps_its_time() -> None:
+    head = _ld(headline="Tram plan", datePublished="2024-01-30T22:18:11-05:00")
+    result = extract_article(page(EN_PARAGRAPHS, head=head),
+                             "https://paper.example/2024/01/30/tram-plan/")
+
+    assert result.published == datetime(2024, 1, 31, 3, 18, 11, tzinfo=UTC)
+    assert result.published_precision == "time"
