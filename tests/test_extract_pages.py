@@ -640,3 +640,38 @@ def test_a_stated_time_on_the_day_in_the_address_keeps_its_time() -> None:
 
     assert result.published == datetime(2024, 1, 31, 3, 18, 11, tzinfo=UTC)
     assert result.published_precision == "time"
+
+
+# --- titles: the displayed headline over the metadata's rewrite ---------------------------
+
+
+def test_the_pages_only_h1_beats_a_rewritten_title_for_sharing() -> None:
+    shared = "Council tram vote: what it means for commuters | City Paper"
+    head = (f'<meta property="og:title" content="{shared}">'
+            f'<meta name="twitter:title" content="{shared}">')
+    result = extract_article(
+        page(EN_PARAGRAPHS, head=head, title=shared, h1="Broken pledge on the tram budget"),
+        "https://paper.example/a/1")
+
+    assert result.title == "Broken pledge on the tram budget"
+
+
+def test_a_section_h1_naming_the_site_is_not_the_headline() -> None:
+    head = ('<meta property="og:title" content="Citypaper 1.8 - The tram update">'
+            '<meta property="og:site_name" content="Citypaper Update News">')
+    result = extract_article(
+        page(EN_PARAGRAPHS, head=head, title="Citypaper 1.8 - The tram update",
+             h1="Citypaper News"),
+        "https://updates.example/post/1")
+
+    assert result.title == "Citypaper 1.8 - The tram update"
+
+
+def test_a_headline_shown_and_declared_alike_keeps_a_segment_like_the_domain() -> None:
+    head = '<meta property="og:title" content="Teaching Online: Effective Practices">'
+    result = extract_article(
+        page(EN_PARAGRAPHS, head=head, title="Teaching Online: Effective Practices | Centre",
+             h1="Teaching Online: Effective Practices"),
+        "https://teaching.resources.example.edu/topics/online")
+
+    assert result.title == "Teaching Online: Effective Practices"

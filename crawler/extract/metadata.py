@@ -231,10 +231,20 @@ def extract_title(
     )]
     cleaned = [strip_site_name(s, names) for s in signals if s]
     others = [*cleaned, *([strip_site_name(page_title, names)] if page_title else [])]
+    raw_signals = {lenient(signal) for signal in signals if signal}
     for h1 in h1s:
+        # Shown and declared word for word: a segment of it naming the site is the
+        # headline's own ("Teaching Online: …" on teaching.example.edu).
+        if lenient(h1) in raw_signals:
+            return h1
         agreeing = [other for other in others if _agree(h1, other)]
         if agreeing:
             return _unglued(strip_site_name(h1, names), agreeing, names)
+    # A page's only <h1>, on the metadata's subject, is the headline as displayed; the
+    # metadata holds a rewrite for sharing and search ("Broken pledge" shown, "Trump's
+    # promises were a con" shared).
+    if len(h1s) == 1 and any(_related(h1s[0], other, names) for other in others):
+        return strip_site_name(h1s[0], names)
     # Two metadata signals agreeing with each other outvote a lone one.
     for index, value in enumerate(cleaned):
         if any(_agree(value, other) for other in cleaned[index + 1:]):
@@ -270,6 +280,24 @@ def _unglued(h1: str, agreeing: list[str], names: set[str]) -> str:
         if rest != key and key.startswith(rest) and names_site(key[len(rest):].strip(), names):
             return other
     return h1
+
+
+_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def _content_words(text: str) -> set[str]:
+    """Words of four or more letters, and pairs of adjacent CJK characters."""
+    key = lenient(text)
+    words = {word for word in key.split() if len(word) >= 4 and not _CJK_CHAR.search(word)}
+    chars = "".join(_CJK_CHAR.findall(key))
+    return words | {chars[i:i + 2] for i in range(len(chars) - 1)}
+
+
+def _related(a: str, b: str, names: set[str]) -> bool:
+    """Two headings on one subject: they share a content word that is not the site's
+    name ("Minecraft News" over the "Minecraft 1.8" post is the site's)."""
+    site_words = {word for name in names for word in name.split()}
+    return bool(_content_words(a) & _content_words(b) - site_words)
 
 
 def _unrelated(h1: str, page_title: str) -> bool:
