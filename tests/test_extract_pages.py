@@ -675,3 +675,11 @@ def test_a_headline_shown_and_declared_alike_keeps_a_segment_like_the_domain() -
         "https://teaching.resources.example.edu/topics/online")
 
     assert result.title == "Teaching Online: Effective Practices"
+
+
+def test_of_two_declared_publish_times_the_earlier_is_the_first_publication() -> None:
+    head = (_ld(headline="Tram plan", datePublished="2016-05-08T10:11:51+01:00")
+            + '<meta property="article:published_time" content="2015-09-17T16:57:43+01:00">')
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+
+    assert result.published == datetime(2015, 9, 17, 15, 57, 43, tzinfo=UTC)

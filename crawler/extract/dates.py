@@ -203,6 +203,11 @@ def _choose(candidates: dict[str, datetime]) -> tuple[str, datetime] | None:
     ordered = [(source, candidates[source]) for source in SOURCE_ORDER if source in candidates]
     if not ordered:
         return None
+    declared = [value for source, value in ordered if source in (STRUCTURED, META)]
+    if len(declared) == 2 and declared[1] < declared[0]:
+        # Two declared publish times that differ: the later one is a re-publication
+        # or an update; the story first ran at the earlier.
+        ordered = [ordered[1], ordered[0], *ordered[2:]]
     filed = candidates.get(URL)
     if filed is not None:
         same_day = [(source, value) for source, value in ordered
