@@ -685,13 +685,9 @@ def test_of_two_declared_publish_times_the_earlier_is_the_first_publication() ->
     assert result.published == datetime(2015, 9, 17, 15, 57, 43, tzinfo=UTC)
 
 
-def test_a_publication_or_desk_among_the_bylines_is_not_an_author() -> None:
-    head = ('<meta property="article:author" content="https://paper.example/author/maria-lopez/">'
-            '<meta property="article:author" content="https://paper.example/author/time-magazine/">')
-    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
-
-    assert result.authors == ["Maria Lopez"]
-    for desk in ("Smart Shopping Team", "City Paper Staff", "Ascii編集部"):
-        alone = extract_article(page(EN_PARAGRAPHS, head=f'<meta name="author" content="{desk}">'),
-                                "https://paper.example/a/1")
-        assert alone.authors == [], desk
+def test_a_publication_or_desk_beside_a_person_in_the_byline_is_not_an_author() -> None:
+    for desk in ("Time Magazine", "Smart Shopping Team", "Business Desk", "Ascii編集部"):
+        head = (f'<meta property="article:author" content="Maria Lopez">'
+                f'<meta property="article:author" content="{desk}">')
+        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+        assert result.authors == ["Maria Lopez"], desk

@@ -350,8 +350,9 @@ def normalise_author(raw: str, language: str | None = None) -> list[str]:
     return [_unshout(name) for name in people]
 
 
-# A byline ending in one of these names a publication, desk or team, not a person
-# ("Time Magazine", "Smart Shopping Team", "ZDNet Japan Staff", "Ascii編集部").
+# A byline ending in one of these names a publication, desk or team ("Time Magazine",
+# "Sports Desk", "Ascii編集部"): beside a person's name it is not an author; alone, it
+# is still the byline the page gives.
 _ORGANISATION_NAME = re.compile(
     r"(?i:\s(?:magazine|news|newsroom|staff|team|desk|editors|redaktion|rédaction|redacción"
     r"|redazione|redactie|wire|newswire))$|(?:編集部|编辑部|新聞社|报社|報道部|编辑组)$")
@@ -359,7 +360,7 @@ _ORGANISATION_NAME = re.compile(
 
 def _looks_like_name(text: str) -> bool:
     return (1 < len(text) <= 60 and len(text.split()) <= 6 and not _NOT_A_NAME.search(text)
-            and not _DOMAIN_LIKE.search(text) and not _ORGANISATION_NAME.search(text))
+            and not _DOMAIN_LIKE.search(text))
 
 
 def lenient(text: str) -> str:
@@ -714,7 +715,8 @@ def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
                     continue
                 if key and key not in {lenient(n) for n in names}:
                     names.append(name)
-        people = [name for name in names if not _AGENCY_CODE.match(name)]
+        people = [name for name in names if not _AGENCY_CODE.match(name)
+                  and not _ORGANISATION_NAME.search(name)]
         if names:
             return people or names
     return []
