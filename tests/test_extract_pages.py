@@ -691,3 +691,13 @@ def test_a_publication_or_desk_beside_a_person_in_the_byline_is_not_an_author() 
                 f'<meta property="article:author" content="{desk}">')
         result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
         assert result.authors == ["Maria Lopez"], desk
+
+
+def test_a_list_of_the_sites_columnists_is_not_a_byline() -> None:
+    columnists = ('<div class="opinion"><h3>Columnists</h3><ul>' + "".join(
+        f'<li><a href="/author/{i}/">Columnist{i} Name</a></li>' for i in range(12))
+        + "</ul></div>")
+    html = page(EN_PARAGRAPHS, before=columnists).replace("<article>", "<div>")
+    result = extract_article(html.replace("</article>", "</div>"), "https://paper.example/a/1")
+
+    assert result.authors == []

@@ -450,6 +450,7 @@ _AUTHOR_PAGE = re.compile(
     r"/(?:authors?|autor(?:en|es|i|e)?|auteurs?|writers?|journalist(?:s|en)?|reporters?"
     r"|columnists?|contributors?|staff|redakteur(?:e|in)?)(?:/|$)", re.I)
 _MAX_NAME_CHARS = 60
+_MAX_LINKED_AUTHORS = 4
 
 
 def _author_links(tree: HtmlElement) -> list[str]:
@@ -465,8 +466,13 @@ def _author_links(tree: HtmlElement) -> list[str]:
     byline = links[0].getparent()
     if byline is not None and byline.getparent() is not None and len(byline) == 1:
         byline = byline.getparent()  # "<span><a>Jane</a></span> and <span><a>John</a></span>"
-    return [" ".join(a.text_content().split()) for a in links
-            if byline is not None and any(up is byline for up in a.iterancestors())]
+    names = [" ".join(a.text_content().split()) for a in links
+             if byline is not None and any(up is byline for up in a.iterancestors())]
+    # A list of the site's columnists or staff is not a byline.
+    if len(names) > _MAX_LINKED_AUTHORS or byline is None or len(
+            " ".join(byline.text_content().split())) > _MAX_BYLINE_CHARS * 2:
+        return []
+    return names
 
 
 _BYLINE_MARKERS = ("作者", "撰文", "撰稿", "记者", "記者")
