@@ -1,6 +1,7 @@
 """Score newswatch's article extraction against plain trafilatura, per source and language.
 
 Usage: .venv/bin/python bench/extraction.py [--heldout] [--rounds N] [--only fundus|dev]
+                                             [--baseline DIR]
 
 Corpora (from ../shared/data): the 80 Fundus pages and the extraction-dev corpus. The
 latter is split here, deterministically, into a dev part and a held-out part (about 30%,
@@ -20,6 +21,11 @@ the text decoded by the page's declared charset). Figures:
   was converted to UTC), and to the minute where both the truth and the extractor state
   a time;
 - ms/page: each page timed ROUNDS times, the fastest kept, extractors interleaved.
+
+With --baseline DIR (a checkout of older code, e.g. `git worktree add /tmp/main main`),
+that code's `extract_article` is scored too, as "old", in the same run: it runs in a
+worker process (two versions of one package cannot share a process) that times each
+call itself, so the pipe between the processes is not counted.
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ import gzip
 import hashlib
 import importlib.util
 import json
+import pickle
 import re
+import subprocess
 import sys
 import time
 import unicodedata
@@ -144,6 +152,53 @@ def ours(page: Page) -> Output:
     return Output(article.body, article.title, article.authors, published, has_time)
 
 
+_BASELINE_WORKER = """
+import pickle, sys, time
+sys.path.insert(0, sys.argv[1])
+from crawler.extract import extract_article
+read, write = sys.stdin.buffer, sys.stdout.buffer
+while True:
+    try:
+        html, url = pickle.load(read)
+    except EOFError:
+        break
+    start = time.perf_counter()
+    article = extract_article(html, url)
+    seconds = time.perf_counter() - start
+    pickle.dump((seconds, article.body, article.title, article.authors, article.published,
+                 getattr(article, "published_precision", None)), write)
+    write.flush()
+"""
+
+
+class Baseline:
+    """Older code's extractor, in a worker process started from its checkout."""
+
+    def __init__(self, checkout: Path) -> None:
+        if not (checkout / "crawler").is_dir():
+            raise SystemExit(f"--baseline: no crawler package in {checkout}")
+        self.worker = subprocess.Popen(
+            [sys.executable, "-c", _BASELINE_WORKER, str(checkout)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=checkout)
+        self.last_seconds = 0.0
+
+    def __call__(self, page: Page) -> Output:
+        assert self.worker.stdin and self.worker.stdout
+        pickle.dump((page.html, page.url), self.worker.stdin)
+        self.worker.stdin.flush()
+        seconds, body, title, authors, published, precision = pickle.load(self.worker.stdout)
+        self.last_seconds = seconds
+        has_time = published is not None and precision not in ("day", "month", "year")
+        if published is not None and not has_time:
+            published = published.date()
+        return Output(body, title, authors, published, has_time)
+
+    def close(self) -> None:
+        if self.worker.stdin:
+            self.worker.stdin.close()
+        self.worker.wait(timeout=30)
+
+
 def _trafilatura(page: Page, **modes: bool) -> Output:
     return Output(trafilatura.extract(page.text, url=page.url, **modes) or "")
 
@@ -188,7 +243,10 @@ def run(pages: list[Page], rounds: int) -> tuple[dict[str, list[Output]], dict[s
             for label, extractor in EXTRACTORS.items():
                 start = time.perf_counter()
                 output = extractor(page)
-                best[label][index] = min(best[label][index], time.perf_counter() - start)
+                elapsed = time.perf_counter() - start
+                if isinstance(extractor, Baseline):
+                    elapsed = extractor.last_seconds
+                best[label][index] = min(best[label][index], elapsed)
                 if round_ == 0:
                     outputs[label].append(output)
     metadata = [trafilatura_metadata(page) for page in pages]
@@ -221,9 +279,19 @@ def title_scores(found: str | None, truth: str) -> tuple[bool, bool]:
     return " ".join(found.split()) == " ".join(truth.split()), _lenient(found) == _lenient(truth)
 
 
+# Chinese and Japanese names are written with or without a space between family and
+# given name ("嶋田 健志", "嶋田健志"): the same name either way.
+_CJK = r"[\u3040-\u30ff\u3400-\u9fff]"
+_SPACE_IN_CJK_NAME = re.compile(f"(?<={_CJK}) (?={_CJK})")
+
+
+def _name_key(name: str) -> str:
+    return _SPACE_IN_CJK_NAME.sub("", _lenient(name))
+
+
 def author_f1(found: list[str], truth: list[str]) -> float:
-    got = {_lenient(name) for name in found if _lenient(name)}
-    want = {_lenient(name) for name in truth if _lenient(name)}
+    got = {_name_key(name) for name in found if _name_key(name)}
+    want = {_name_key(name) for name in truth if _name_key(name)}
     if not got and not want:
         return 1.0
     hits = len(got & want)
@@ -326,47 +394,52 @@ def _groups(pages: list[Page]) -> Iterable[tuple[str, list[int]]]:
             yield from sorted(found.items(), key=lambda item: (-len(item[1]), item[0]))
 
 
+def _metric(scored: dict[str, Scores], field_: str, names: list[str]) -> str:
+    """n, then the figure of each extractor in `names` (title: lenient match)."""
+    values = {name: getattr(scored[name], field_) for name in names}
+    ours_value = values[names[0]]
+    if not ours_value:
+        return f"{0:>5}" + " " * 6 * len(names)
+    n = ours_value[2] if field_ == "title" else ours_value[1]
+    cells = [_cell(None if not v else (v[1] if field_ == "title" else v[0]), 6)
+             for v in values.values()]
+    return f"{n:>5}" + "".join(cells)
+
+
 def report(label: str, pages: list[Page], outputs: dict[str, list[Output]],
            ms: dict[str, float], scorer: ModuleType) -> None:
     names = list(outputs)
+    meta_names = [name for name in ("newswatch", "old", "trafilatura") if name in outputs]
     print(f"\n=== {label}: {len(pages)} pages ===")
+    ratios = f"newswatch / trafilatura: {ms['newswatch'] / ms['trafilatura']:.2f}x"
+    if "old" in ms:
+        ratios += f", newswatch / old: {ms['newswatch'] / ms['old']:.2f}x"
     print("ms/page: " + ", ".join(f"{name} {ms[name]:.1f}" for name in names)
-          + f"  (newswatch / trafilatura: {ms['newswatch'] / ms['trafilatura']:.2f}x)")
-    print("body F1 per extractor (P/R for newswatch); title lenient, authors F1, date same day"
-          " for newswatch / trafilatura; n per metric")
-    print(f"{'group':<20}{'nb':>4}{'P':>7}{'R':>7}{'F1':>7}{'trafF1':>7}{'precF1':>7}"
-          f"{'nt':>5}{'title':>7}{'traf':>6}{'na':>4}{'auth':>7}{'traf':>6}"
-          f"{'nd':>5}{'date':>7}{'traf':>6}{'nm':>5}{'min':>6}")
+          + f"  ({ratios})")
+    print("body: newswatch P/R/F1, then F1 of " + ", ".join(names[1:])
+          + "; title lenient, authors F1, date same day, to the minute: "
+          + " / ".join(meta_names) + "; n per metric")
+    header = f"{'group':<20}{'nb':>4}{'P':>7}{'R':>7}{'F1':>7}"
+    header += "".join(f"{name[:6]:>7}" for name in names[1:])
+    for metric in ("title", "auth", "date", "min"):
+        header += f"{'n' + metric[0]:>5}" + "".join(f"{metric if i == 0 else name[:5]:>6}"
+                                                    for i, name in enumerate(meta_names))
+    print(header)
     for group, indexes in _groups(pages):
         subset = [pages[i] for i in indexes]
         scored = {name: score(subset, [outputs[name][i] for i in indexes], scorer)
                   for name in names}
-        ours_s, traf_s, prec_s = (scored[name] for name in names)
-        body = ours_s.body
+        body = scored["newswatch"].body
         line = f"{group:<20}"
         if body:
             line += (f"{body['n']:>4}{_cell(body['precision'])}{_cell(body['recall'])}"
-                     f"{_cell(body['f1'])}{_cell(traf_s.body and traf_s.body['f1'])}"
-                     f"{_cell(prec_s.body and prec_s.body['f1'])}")
+                     f"{_cell(body['f1'])}")
+            line += "".join(_cell(scored[name].body and scored[name].body["f1"])
+                            for name in names[1:])
         else:
-            line += f"{0:>4}" + " " * 35
-        if ours_s.title:
-            line += (f"{ours_s.title[2]:>5}{_cell(ours_s.title[1])}"
-                     f"{_cell(traf_s.title and traf_s.title[1], 6)}")
-        else:
-            line += f"{0:>5}" + " " * 13
-        if ours_s.authors:
-            line += (f"{ours_s.authors[1]:>4}{_cell(ours_s.authors[0])}"
-                     f"{_cell(traf_s.authors and traf_s.authors[0], 6)}")
-        else:
-            line += f"{0:>4}" + " " * 13
-        if ours_s.date:
-            line += (f"{ours_s.date[1]:>5}{_cell(ours_s.date[0])}"
-                     f"{_cell(traf_s.date and traf_s.date[0], 6)}")
-        else:
-            line += f"{0:>5}" + " " * 13
-        if ours_s.minute:
-            line += f"{ours_s.minute[1]:>5}{_cell(ours_s.minute[0], 6)}"
+            line += f"{0:>4}" + " " * (21 + 7 * (len(names) - 1))
+        for field_ in ("title", "authors", "date", "minute"):
+            line += _metric(scored, field_, meta_names)
         print(line)
     exact = score(pages, outputs["newswatch"], scorer).title
     if exact:
@@ -383,8 +456,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="timing runs per page (default 3)")
     parser.add_argument("--only", choices=("fundus", "dev", "heldout"),
                         help="score one corpus only")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="a checkout of older code to score beside this one, as 'old'")
     args = parser.parse_args()
     scorer = load_scorer()
+    baseline = Baseline(args.baseline.resolve()) if args.baseline else None
+    if baseline:
+        EXTRACTORS["old"] = baseline
     dev, heldout = load_dev()
     corpora = {"Fundus 80": load_fundus(), "extraction-dev, dev part": dev}
     if args.heldout:
@@ -400,6 +478,8 @@ def main() -> None:
             page.text = decode_html(page.html)
         outputs, ms = run(pages, args.rounds)
         report(label, pages, outputs, ms, scorer)
+    if baseline:
+        baseline.close()
 
 
 if __name__ == "__main__":

@@ -551,3 +551,153 @@ def test_a_heading_linking_to_itself_is_kept() -> None:
     result = extract_article(html, "https://guide.example/music")
 
     assert "Section heading 1" in result.body
+
+
+# --- bylines: credits, labelled pairs, handles, the publisher's domain --------------------
+
+
+def test_translators_and_illustrators_in_a_byline_are_not_authors() -> None:
+    cases = [("Eric Freeman　著、嶋田 健志　監訳、木下 哲也　訳", ["Eric Freeman"]),
+             ("著者 山田太郎 イラスト 佐藤花子", ["山田太郎"]),
+             ("Maria Lopez, Photos by Tom Baker", ["Maria Lopez"])]
+    for byline, expected in cases:
+        head = f'<meta name="author" content="{byline}">'
+        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+        assert result.authors == expected, byline
+
+
+def test_a_byline_given_as_a_labelled_share_card_field_is_read() -> None:
+    head = ('<meta name="twitter:label1" value="Written by">'
+            '<meta name="twitter:data1" value="Maria Lopez">'
+            '<meta name="twitter:label2" value="Reading time">'
+            '<meta name="twitter:data2" value="2 min read">')
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://pulse.example/p/1")
+
+    assert result.authors == ["Maria Lopez"]
+
+
+def test_a_user_name_in_the_author_tag_takes_the_bylines_spelling() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS, head='<meta name="sailthru.author" content="marialopez">',
+             byline='<div class="byline">By Maria Lopez | mlopez@paper.example</div>'),
+        "https://paper.example/a/1")
+
+    assert result.authors == ["Maria Lopez"]
+
+
+def test_a_name_of_the_publishers_domain_is_not_an_author() -> None:
+    head = '<meta name="author" content="GAZETTE">'
+    result = extract_article(page(EN_PARAGRAPHS, head=head,
+                                  byline='<p class="byline">By Maria Lopez</p>'),
+                             "https://weekly.gazette.example/a/1")
+
+    assert result.authors == ["Maria Lopez"]
+
+
+def test_links_to_the_writers_own_pages_name_the_authors() -> None:
+    byline = ('<div class="meta"><a href="/author/180/">著者：山田太郎</a>、'
+              '<a href="/author/181/">佐藤花子</a></div>')
+    teasers = ('<aside><ul><li><a href="/author/7/">Other Writer</a></li></ul></aside>')
+    result = extract_article(page(JA_PARAGRAPHS, lang="ja", byline=byline, after=teasers),
+                             "https://news.example.jp/article/1/")
+
+    assert result.authors == ["山田太郎", "佐藤花子"]
+
+
+# --- dates: day-first numbers, CMS-prefixed tags, the day in the address -----------------
+
+
+def test_a_dotted_date_beside_the_headline_is_read_day_first() -> None:
+    result = extract_article(
+        page(EN_PARAGRAPHS, lang="de", title="Straßenbahn", byline="<dl><dt>Datum</dt>"
+             "<dd>12.01.2017</dd></dl>"),
+        "https://blog.example/strassenbahn")
+
+    assert result.published is not None and result.published.date() == date(2017, 1, 12)
+
+
+def test_a_publish_date_tag_with_a_cms_prefix_is_read() -> None:
+    for key, value in (("bt:pubdate", "20240130T09:15:00Z"), ("sb:publish_date",
+                                                               "2024-01-30T09:15:0Z")):
+        head = f'<meta name="{key}" content="{value}">'
+        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+        assert result.published == datetime(2024, 1, 30, 9, 15, tzinfo=UTC), key
+
+
+def test_the_day_in_the_address_outweighs_a_utc_time_past_midnight() -> None:
+    head = _ld(headline="Tram plan", datePublished="2024-01-31T02:18:11Z")
+    result = extract_article(page(EN_PARAGRAPHS, head=head),
+                             "https://paper.example/2024/01/30/tram-plan/")
+
+    assert result.published is not None and result.published.date() == date(2024, 1, 30)
+    assert result.published_precision == "day"
+
+
+def test_a_stated_time_on_the_day_in_the_address_keeps_its_time() -> None:
+    head = _ld(headline="Tram plan", datePublished="2024-01-30T22:18:11-05:00")
+    result = extract_article(page(EN_PARAGRAPHS, head=head),
+                             "https://paper.example/2024/01/30/tram-plan/")
+
+    assert result.published == datetime(2024, 1, 31, 3, 18, 11, tzinfo=UTC)
+    assert result.published_precision == "time"
+
+
+# --- titles: the displayed headline over the metadata's rewrite ---------------------------
+
+
+def test_the_pages_only_h1_beats_a_rewritten_title_for_sharing() -> None:
+    shared = "Council tram vote: what it means for commuters | City Paper"
+    head = (f'<meta property="og:title" content="{shared}">'
+            f'<meta name="twitter:title" content="{shared}">')
+    result = extract_article(
+        page(EN_PARAGRAPHS, head=head, title=shared, h1="Broken pledge on the tram budget"),
+        "https://paper.example/a/1")
+
+    assert result.title == "Broken pledge on the tram budget"
+
+
+def test_a_section_h1_naming_the_site_is_not_the_headline() -> None:
+    head = ('<meta property="og:title" content="Citypaper 1.8 - The tram update">'
+            '<meta property="og:site_name" content="Citypaper Update News">')
+    result = extract_article(
+        page(EN_PARAGRAPHS, head=head, title="Citypaper 1.8 - The tram update",
+             h1="Citypaper News"),
+        "https://updates.example/post/1")
+
+    assert result.title == "Citypaper 1.8 - The tram update"
+
+
+def test_a_headline_shown_and_declared_alike_keeps_a_segment_like_the_domain() -> None:
+    head = '<meta property="og:title" content="Teaching Online: Effective Practices">'
+    result = extract_article(
+        page(EN_PARAGRAPHS, head=head, title="Teaching Online: Effective Practices | Centre",
+             h1="Teaching Online: Effective Practices"),
+        "https://teaching.resources.example.edu/topics/online")
+
+    assert result.title == "Teaching Online: Effective Practices"
+
+
+def test_of_two_declared_publish_times_the_earlier_is_the_first_publication() -> None:
+    head = (_ld(headline="Tram plan", datePublished="2016-05-08T10:11:51+01:00")
+            + '<meta property="article:published_time" content="2015-09-17T16:57:43+01:00">')
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+
+    assert result.published == datetime(2015, 9, 17, 15, 57, 43, tzinfo=UTC)
+
+
+def test_a_publication_or_desk_beside_a_person_in_the_byline_is_not_an_author() -> None:
+    for desk in ("Time Magazine", "Smart Shopping Team", "Business Desk", "Ascii編集部"):
+        head = (f'<meta property="article:author" content="Maria Lopez">'
+                f'<meta property="article:author" content="{desk}">')
+        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+        assert result.authors == ["Maria Lopez"], desk
+
+
+def test_a_list_of_the_sites_columnists_is_not_a_byline() -> None:
+    columnists = ('<div class="opinion"><h3>Columnists</h3><ul>' + "".join(
+        f'<li><a href="/author/{i}/">Columnist{i} Name</a></li>' for i in range(12))
+        + "</ul></div>")
+    html = page(EN_PARAGRAPHS, before=columnists).replace("<article>", "<div>")
+    result = extract_article(html.replace("</article>", "</div>"), "https://paper.example/a/1")
+
+    assert result.authors == []

@@ -36,12 +36,16 @@ _MODIFIED_META = (
     "article:modified_time", "og:updated_time", "datemodified", "article.updated",
     "last-modified", "dcterms.modified", "dc.date.modified", "modified_time",
 )
+# A CMS's own prefix before a known name ("bt:pubdate", "sb:publish_date") is still it.
+_PUBLISHED_SUFFIXES = ("pubdate", "pub_date", "publishdate", "publish_date", "published_time",
+                       "published_date", "publication_date", "datepublished")
 _META_SEPARATORS = re.compile(r"[:._-]+")
 _HAS_TIME = re.compile(r"\d[T ]\d{1,2}:\d{2}|^\d{10}(?:\d{3})?$", re.I)
 _URL_DATE = re.compile(
     r"/((?:19|20)\d{2})[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?:/|[_-]|\.html?|$)"
 )
 _ISO_FRACTION = re.compile(r"(\.\d{6})\d+")
+_ONE_DIGIT_SECONDS = re.compile(r"(T\d{2}:\d{2}):(\d)(?!\d)")
 _PUBLISH_FLAG = re.compile(r"publish|posted|created", re.IGNORECASE)
 _TIMESTAMP = re.compile(r"^\d{10}(\d{3})?$")
 # Two stated times within this much of each other describe the same publication
@@ -98,6 +102,7 @@ def parse_datetime(raw: str | None) -> datetime | None:
         parsed = datetime.fromtimestamp(seconds, tz=UTC)
     else:
         iso = _ISO_FRACTION.sub(r"\1", text.replace(" UTC", "Z").replace(" GMT", "Z"))
+        iso = _ONE_DIGIT_SECONDS.sub(r"\1:0\2", iso)
         try:
             parsed = datetime.fromisoformat(iso)
         except ValueError:
@@ -154,7 +159,12 @@ def _meta_values(tags: MetaTags, keys: tuple[str, ...]) -> list[str]:
     normal: dict[str, list[str]] = {}
     for key, values in tags.items():
         normal.setdefault(_meta_key(key), []).extend(values)
-    return [value for key in dict.fromkeys(map(_meta_key, keys)) for value in normal.get(key, [])]
+    found = [value for key in dict.fromkeys(map(_meta_key, keys)) for value in normal.get(key, [])]
+    if found or keys is not _PUBLISHED_META:
+        return found
+    return [value for key, values in normal.items()
+            if key.endswith(tuple("_" + suffix for suffix in _PUBLISHED_SUFFIXES))
+            for value in values]
 
 
 def _htmldate(tree: HtmlElement, url: str) -> datetime | None:
@@ -184,10 +194,25 @@ def _same_moment(vague: datetime, precise: datetime) -> bool:
 
 
 def _choose(candidates: dict[str, datetime]) -> tuple[str, datetime] | None:
-    """The most authoritative date; an agreeing precise one lends it time and offset."""
+    """The most authoritative date; an agreeing precise one lends it time and offset.
+
+    The day in the address was set when the story was filed, in the publisher's own
+    zone: a time on the next or previous day (a local time written as UTC, or UTC past
+    midnight) gives way to a source that agrees with that day, else to the day itself.
+    """
     ordered = [(source, candidates[source]) for source in SOURCE_ORDER if source in candidates]
     if not ordered:
         return None
+    declared = [value for source, value in ordered if source in (STRUCTURED, META)]
+    if len(declared) == 2 and declared[1] < declared[0]:
+        # Two declared publish times that differ: the later one is a re-publication
+        # or an update; the story first ran at the earlier.
+        ordered = [ordered[1], ordered[0], *ordered[2:]]
+    filed = candidates.get(URL)
+    if filed is not None:
+        same_day = [(source, value) for source, value in ordered
+                    if value.date() == filed.date() or not agrees(value, filed)]
+        ordered = same_day or [(URL, filed)]
     source, chosen = ordered[0]
     if not is_precise(chosen):
         for _, other in ordered[1:]:

@@ -50,11 +50,23 @@ def parser_languages(language: str | None) -> list[str]:
     return ["en"]
 
 
+# A numeric date with dots ("12.01.2017") is day first wherever it is written; so are
+# numeric dates in every language but English.
+_DOTTED_DATE = re.compile(r"(?<!\d)\d{1,2}\.\d{1,2}\.(?:19|20)?\d{2}(?!\d)")
+_DAY_FIRST = {**_SETTINGS, "DATE_ORDER": "DMY"}
+
+
+def _settings(line: str, languages: list[str]) -> dict:
+    day_first = languages[0] != "en" or _DOTTED_DATE.search(line)
+    return _DAY_FIRST if day_first else _SETTINGS
+
+
 def _parse(line: str, languages: list[str]) -> datetime | None:
+    settings = _settings(line, languages)
     try:
-        found = dateparser.parse(line, languages=languages, settings=_SETTINGS)
+        found = dateparser.parse(line, languages=languages, settings=settings)
         if found is None:
-            hits = search_dates(line, languages=languages, settings=_SETTINGS)
+            hits = search_dates(line, languages=languages, settings=settings)
             found = next((value for text, value in hits or () if _DATE_LIKE.search(text)),
                          None)
     except (ValueError, OverflowError, TypeError, AttributeError):

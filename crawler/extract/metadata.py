@@ -58,6 +58,13 @@ _AGENCY_CODE = re.compile(r"^[A-Z]{2,5}$")
 # "Gillman, Steve" / "Jong, Michiel de": a surname, a comma, then given names.
 _SURNAME_FIRST = re.compile(r"^([^\W\d_][\w'’-]*),\s+([^\W\d_][\w.'’-]*(?:\s+[\w.'’-]+)?)$")
 _PARENTHESES = re.compile(r"\([^)]*\)")
+# Credits other than authorship in a byline: translators, illustrators, photographers
+# ("嶋田 健志 監訳", "著者 A イラスト B", "Photos by Jane Doe").
+_CREDIT_ROLES = r"(?:監訳|翻訳|訳者|訳|イラスト|写真|撮影|監修|作画|摄影|编译|翻译)"
+_OTHER_CREDIT = re.compile(
+    _CREDIT_ROLES + r"\s*$|^\s*(?:" + _CREDIT_ROLES + r"|(?:photos?|photography|"
+    r"illustrations?|graphics?|translated|translation)\b)", re.I)
+_CREDIT_TAIL = re.compile(r"\s+" + _CREDIT_ROLES + r"(?:\s|[:：]).*$")
 # "and" in the languages whose bylines join names with it; a page in another (or an
 # unknown) language is split on all of them.
 CONJUNCTIONS = {"en": "and", "de": "und", "nl": "en", "da": "og", "no": "og", "nb": "og",
@@ -224,10 +231,20 @@ def extract_title(
     )]
     cleaned = [strip_site_name(s, names) for s in signals if s]
     others = [*cleaned, *([strip_site_name(page_title, names)] if page_title else [])]
+    raw_signals = {lenient(signal) for signal in signals if signal}
     for h1 in h1s:
+        # Shown and declared word for word: a segment of it naming the site is the
+        # headline's own ("Teaching Online: …" on teaching.example.edu).
+        if lenient(h1) in raw_signals:
+            return h1
         agreeing = [other for other in others if _agree(h1, other)]
         if agreeing:
             return _unglued(strip_site_name(h1, names), agreeing, names)
+    # A page's only <h1>, on the metadata's subject, is the headline as displayed; the
+    # metadata holds a rewrite for sharing and search ("Broken pledge" shown, "Trump's
+    # promises were a con" shared).
+    if len(h1s) == 1 and any(_related(h1s[0], other, names) for other in others):
+        return strip_site_name(h1s[0], names)
     # Two metadata signals agreeing with each other outvote a lone one.
     for index, value in enumerate(cleaned):
         if any(_agree(value, other) for other in cleaned[index + 1:]):
@@ -265,6 +282,24 @@ def _unglued(h1: str, agreeing: list[str], names: set[str]) -> str:
     return h1
 
 
+_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def _content_words(text: str) -> set[str]:
+    """Words of four or more letters, and pairs of adjacent CJK characters."""
+    key = lenient(text)
+    words = {word for word in key.split() if len(word) >= 4 and not _CJK_CHAR.search(word)}
+    chars = "".join(_CJK_CHAR.findall(key))
+    return words | {chars[i:i + 2] for i in range(len(chars) - 1)}
+
+
+def _related(a: str, b: str, names: set[str]) -> bool:
+    """Two headings on one subject: they share a content word that is not the site's
+    name ("Minecraft News" over the "Minecraft 1.8" post is the site's)."""
+    site_words = {word for name in names for word in name.split()}
+    return bool(_content_words(a) & _content_words(b) - site_words)
+
+
 def _unrelated(h1: str, page_title: str) -> bool:
     """An <h1> sharing no word with <title> heads something else (a greeting, a widget)."""
     return not set(lenient(h1).split()) & set(lenient(page_title).split())
@@ -298,6 +333,7 @@ def normalise_author(raw: str, language: str | None = None) -> list[str]:
         text = f"{surname_first.group(2)} {surname_first.group(1)}"
     pieces = [bit for part in _AUTHOR_SPLIT.split(text) for chunk in _NAME_LISTS.split(part)
               for bit in _conjunction_split(chunk, language)]
+    pieces = [_CREDIT_TAIL.sub("", part) for part in pieces if not _OTHER_CREDIT.search(part)]
     parts = [_AUTHOR_TAIL.sub("", _BYLINE_PREFIX.sub("", part)).strip(" .,:;-")
              for part in pieces]
     parts = [part for part in parts if _looks_like_name(part)]
@@ -314,6 +350,14 @@ def normalise_author(raw: str, language: str | None = None) -> list[str]:
     return [_unshout(name) for name in people]
 
 
+# A byline ending in one of these names a publication, desk or team ("Time Magazine",
+# "Sports Desk", "Ascii編集部"): beside a person's name it is not an author; alone, it
+# is still the byline the page gives.
+_ORGANISATION_NAME = re.compile(
+    r"(?i:\s(?:magazine|news|newsroom|staff|team|desk|editors|redaktion|rédaction|redacción"
+    r"|redazione|redactie|wire|newswire))$|(?:編集部|编辑部|新聞社|报社|報道部|编辑组)$")
+
+
 def _looks_like_name(text: str) -> bool:
     return (1 < len(text) <= 60 and len(text.split()) <= 6 and not _NOT_A_NAME.search(text)
             and not _DOMAIN_LIKE.search(text))
@@ -324,13 +368,21 @@ def lenient(text: str) -> str:
     return " ".join(_LENIENT.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
+# Host labels that name no one: the web's own prefixes and the registries' second levels
+# ("co.uk", "com.au", "ne.jp").
+_GENERIC_LABELS = frozenset({"www", "m", "amp", "mobile", "com", "co", "org", "net", "ac",
+                             "gov", "edu", "ne", "or", "go", "gv", "nic"})
+
+
 def publisher_names(url: str, *names: str | None) -> set[str]:
-    """Names the site goes by (site name, publisher, its domain), in lenient form."""
+    """Names the site goes by (site name, publisher, its domain and each label of it but
+    the top level: "ascii" of weekly.ascii.jp), in lenient form."""
     found = {lenient(name) for name in names if name}
     host = (urlsplit(url).hostname or "").removeprefix("www.")
     if host:
         found.add(lenient(host))
-        found.add(lenient(host.split(".")[0]))
+        found.update(lenient(label) for label in host.split(".")[:-1]
+                     if label not in _GENERIC_LABELS)
     return {name for name in found if name}
 
 
@@ -390,6 +442,37 @@ def _by_line(tree: HtmlElement) -> list[str]:
                 break
             element = element.getparent()
     return []
+
+
+# Paths of the pages a site keeps about each of its writers ("/author/jane-doe",
+# "/autoren/123", "/staff/jdoe/posts.html").
+_AUTHOR_PAGE = re.compile(
+    r"/(?:authors?|autor(?:en|es|i|e)?|auteurs?|writers?|journalist(?:s|en)?|reporters?"
+    r"|columnists?|contributors?|staff|redakteur(?:e|in)?)(?:/|$)", re.I)
+_MAX_NAME_CHARS = 60
+_MAX_LINKED_AUTHORS = 4
+
+
+def _author_links(tree: HtmlElement) -> list[str]:
+    """Names on the first links to writers' own pages in the article's part of the page
+    (with the other such links beside it: several authors share one byline), outside
+    comments and teaser cards."""
+    scope = article_scope(tree)
+    links = [a for a in scope.iter("a") if _AUTHOR_PAGE.search(a.get("href") or "")
+             and 1 < len(a.text_content().strip()) <= _MAX_NAME_CHARS]
+    links = [a for a in links if not _in_furniture(a) and not _in_other_stories(a)]
+    if not links:
+        return []
+    byline = links[0].getparent()
+    if byline is not None and byline.getparent() is not None and len(byline) == 1:
+        byline = byline.getparent()  # "<span><a>Jane</a></span> and <span><a>John</a></span>"
+    names = [" ".join(a.text_content().split()) for a in links
+             if byline is not None and any(up is byline for up in a.iterancestors())]
+    # A list of the site's columnists or staff is not a byline.
+    if len(names) > _MAX_LINKED_AUTHORS or byline is None or len(
+            " ".join(byline.text_content().split())) > _MAX_BYLINE_CHARS * 2:
+        return []
+    return names
 
 
 _BYLINE_MARKERS = ("作者", "撰文", "撰稿", "记者", "記者")
@@ -551,6 +634,18 @@ def slug_name(address: str) -> str | None:
     return " ".join(w.capitalize() for w in words)
 
 
+# Labels of the twitter:labelN / twitter:dataN pairs that some CMSs give the byline in.
+_AUTHOR_LABELS = frozenset({"written by", "author", "authors", "by", "autor", "auteur",
+                            "geschrieben von", "escrito por", "écrit par"})
+
+
+def _labelled_authors(tags: MetaTags) -> list[str]:
+    """Bylines given as a labelled pair ("twitter:label1" = "Written by", "twitter:data1")."""
+    return [value for index in range(1, 5)
+            if lenient(first_meta(tags, f"twitter:label{index}") or "") in _AUTHOR_LABELS
+            for value in tags.get(f"twitter:data{index}", [])]
+
+
 def _meta_authors(tags: MetaTags) -> list[tuple[str, str, bool]]:
     """(tag, byline, spelled from an address) from the author meta tags; author-page
     addresses (several may share one tag, comma-joined) stand for the names they spell."""
@@ -584,13 +679,20 @@ def _confirmed(found: list[tuple[str, str, bool]], tree: HtmlElement,
     that disagree ("author" naming the publisher's owner, "article:author" the reporter:
     the tags whose names the byline shows win), or names spelled from an address
     (the byline gives their accents and capitals)."""
+    found = [(tag, raw, slug or _is_handle(raw)) for tag, raw, slug in found]
     if len({tag for tag, _, _ in found}) < 2 and not any(slug for _, _, slug in found):
         return [raw for _, raw, _ in found]
     shown = _visible_names(tree, language)
+    shown |= {key.replace(" ", ""): name for key, name in shown.items()}
     agreeing = {tag for tag, raw, _ in found
                 if any(_folded(n) in shown for n in normalise_author(raw, language))}
     return [shown.get(_folded(raw), raw) if slug else raw
             for tag, raw, slug in found if not agreeing or tag in agreeing]
+
+
+def _is_handle(raw: str) -> bool:
+    """A user name ("mikecason") rather than a name as written ("Mike Cason")."""
+    return raw.isalpha() and raw.islower()
 
 
 def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
@@ -605,6 +707,9 @@ def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
         lambda: _byline_texts(article_scope(tree)),
         lambda: _visible_byline(tree),
         lambda: _by_line(article_scope(tree)),
+        lambda: _author_links(tree),
+        # A labelled pair is a share-card field, sometimes the editor's: after the byline.
+        lambda: _labelled_authors(tags),
         lambda: _text_byline(article_scope(tree)),
     ]
     for source in sources:
@@ -616,7 +721,8 @@ def extract_authors(tree: HtmlElement, tags: MetaTags, data: StructuredArticle,
                     continue
                 if key and key not in {lenient(n) for n in names}:
                     names.append(name)
-        people = [name for name in names if not _AGENCY_CODE.match(name)]
+        people = [name for name in names if not _AGENCY_CODE.match(name)
+                  and not _ORGANISATION_NAME.search(name)]
         if names:
             return people or names
     return []
