@@ -231,14 +231,15 @@ class _Sparse(dict):
 
 
 class SparseFieldIndex(FieldIndex):
-    """A title or body reduced to the tokens some rule looks for (by stem or prefix):
+    """A title or body reduced to the tokens the candidate rules look for (by stem or
+    prefix; `wanted`: the words giving them, all rules' if None):
     their positions, stems, surfaces and, when a hit needs them, offsets. The other
     tokens only count for positions, so that phrases and NEAR measure as in a full
     analysis. Built from the field's split with the per-word work done once per
     distinct word (`_WordKeys`) and the token walk in C."""
 
     def __init__(self, name: str, parts: list[str], words: set[str],
-                 keys: _WordKeys) -> None:
+                 keys: _WordKeys, wanted: set[str] | None = None) -> None:
         drop: list[int] = []  # word indexes (in parts[1::2]) that are no tokens
         if "s" in words or "S" in words:
             drop = possessive_indexes(parts)
@@ -252,7 +253,8 @@ class SparseFieldIndex(FieldIndex):
             for i in reversed(drop):
                 del tokens[i], where[i]
         length = len(tokens)
-        wanted = keys.key_words
+        if wanted is None:
+            wanted = keys.key_words
         kept = list(compress(range(length), map(wanted.__contains__, tokens)))
         analysed = list(map(keys.analysis.__getitem__, map(tokens.__getitem__, kept)))
         surfaces, stems = _Sparse(length), _Sparse(length)
@@ -326,6 +328,7 @@ def _positions_by_sparse(values: _Sparse) -> dict[str, list[int]]:
 
 
 _INDEX = itemgetter(0)
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
 class AnalysedDocument:
@@ -344,6 +347,8 @@ class AnalysedDocument:
         self._words: dict[str, set[str]] = {}
         self.relevant: set[str] | None = None  # stems the rules have; set by the RuleSet
         self.word_keys: _WordKeys | None = None  # ... and the words giving them
+        # The words the rules to evaluate look for (None: those of every rule).
+        self.wanted: set[str] | None = None
         self._parts: dict[str, list[str]] = {}  # split_words of a field, shared
         self._field_lists: dict[tuple[str, ...], list[FieldIndex]] = {}
         self.term_spans: dict[tuple[str, tuple[str, ...]], list[_Span]] = {}
@@ -396,7 +401,7 @@ class AnalysedDocument:
             elif (self.word_keys is not None and name in TEXT_FIELDS
                   and self.word_keys.knows(self.words(name))):
                 return SparseFieldIndex(name, self._split(name), self.words(name),
-                                        self.word_keys)
+                                        self.word_keys, self.wanted)
             else:
                 columns = columns_of_parts(self._split(name), self.language,
                                            self._words.get(name))
@@ -840,6 +845,8 @@ class _Index:
             for is_sorted, program in zip(self.sorted_parts, self.programs, strict=True)
         ]
         self._evaluators: dict[int, Evaluator] = {}  # rules of other shapes, compiled once
+        # Rule -> the keys of every term it looks at (worked out when first a candidate).
+        self._looked_for: dict[int, tuple[Key, ...]] = {}
         self._anchor_clauses(queries, stem, language)
 
     def _anchor_clauses(self, queries: list[Query], stem: Callable[[str], str],
@@ -955,6 +962,20 @@ class _Index:
                 return None
         return parts
 
+    def words_looked_for(self, rules: list[int]) -> set[str]:
+        """The words (as written, among those seen) that evaluating these rules may look
+        at: those giving a stem or prefix of any of their terms, excluded ones included."""
+        looked_for = self._looked_for
+        for rule in rules:
+            if rule not in looked_for:
+                stems: set[str] = set()
+                prefixes: set[str] = set()
+                _literal_terms(self.queries[rule], self.stem, stems, prefixes)
+                looked_for[rule] = (*(("s", stem) for stem in stems),
+                                    *(("p", prefix) for prefix in prefixes))
+        keys = set().union(*map(looked_for.__getitem__, rules))
+        return set().union(*filter(None, map(self.word_keys.words_of.get, keys)))
+
     def candidates(self, adoc: AnalysedDocument) -> list[int]:
         """The rules whose every clause has a key in the document, in rule order: those
         posted under a key the document has (set intersections in C), then checked."""
@@ -1018,6 +1039,7 @@ class _WordKeys:
                 self.automaton.add_word(" " + prefix, prefix)
             self.automaton.make_automaton()
         self.keys: dict[str, tuple[tuple[str, str], ...]] = {}  # words giving some key
+        self.words_of: dict[tuple[str, str], set[str]] = {}  # ... by key
         self.key_words: set[str] = set()  # the same words: set & set walks the smaller
         self.analysis: dict[str, tuple[str, str]] = {}  # ... their surfaces and stems
         self.empty: set[str] = set()  # words without a surface (combining marks only)
@@ -1035,6 +1057,8 @@ class _WordKeys:
                     if remember:
                         self.analysis[word] = analysis
                         self.keys[word] = keys
+                        for key in keys:
+                            self.words_of.setdefault(key, set()).add(word)
                         self.key_words.add(word)
                 elif remember and not analysis[0]:
                     self.empty.add(word)
@@ -1081,11 +1105,22 @@ def _literal_terms(node: Query, stem: Callable[[str], str], stems: set[str],
 
 
 class RuleSet:
-    """Many named rules, matched against documents through an index of their terms."""
+    """Many named rules, matched against documents through an index of their terms.
+
+    Rules with the same query (many readers watching the same name) are indexed and
+    evaluated once; each of them gets its own Match.
+    """
 
     def __init__(self, rules: Mapping[str, Query]) -> None:
         self._names = list(rules)
-        self._queries = list(rules.values())
+        distinct: dict[Query, int] = {}
+        self._query_ids = [distinct.setdefault(query, len(distinct)) for query in rules.values()]
+        self._queries = list(distinct)
+        # Query id -> the positions of the rules asking it (one, mostly).
+        self._rules_of: list[tuple[int, ...]] = [() for _ in self._queries]
+        for position, query_id in enumerate(self._query_ids):
+            self._rules_of[query_id] += (position,)
+        self._shared = len(self._queries) < len(self._names)
         self._indexes: dict[str | None, _Index] = {}
 
     def __len__(self) -> int:
@@ -1097,18 +1132,21 @@ class RuleSet:
         index = self._index_for(adoc.language)
         adoc.relevant = index.word_keys.stems
         adoc.word_keys = index.word_keys
-        found = []
+        found: list[tuple[int, Match]] = []
         results: dict[int, tuple[_RawHit, ...] | None] = {}
         known = adoc.hit_objects
-        names = self._names
+        names, rules_of = self._names, self._rules_of
         # A literal's own hits as Hits, by the id of its raw hits (kept alive here).
         single: dict[int, tuple[tuple[_RawHit, ...], tuple[Hit, ...]]] = {}
         sorted_parts, disjoint = index.sorted_parts, index.disjoint_parts
-        for rule_id in index.candidates(adoc):
-            parts = index.evaluate(rule_id, adoc, results)
+        candidates = index.candidates(adoc)
+        if candidates:
+            adoc.wanted = index.words_looked_for(candidates)
+        for query_id in candidates:
+            parts = index.evaluate(query_id, adoc, results)
             if parts is None:
                 continue
-            if len(parts) == 1 and sorted_parts[rule_id]:
+            if len(parts) == 1 and sorted_parts[query_id]:
                 # One literal's hits (fields in order, positions ascending) are sorted
                 # and unique already: the same Hits for every rule sharing it.
                 entry = single.get(id(parts[0]))
@@ -1117,9 +1155,12 @@ class RuleSet:
                 hits = entry[1]
             else:
                 # Sorted, disjoint runs: timsort merges them, no set needed.
-                hits = _to_hits(chain.from_iterable(parts), known, disjoint[rule_id])
-            found.append(Match(names[rule_id], hits))
-        return found
+                hits = _to_hits(chain.from_iterable(parts), known, disjoint[query_id])
+            for position in rules_of[query_id]:
+                found.append((position, Match(names[position], hits)))
+        if self._shared:
+            found.sort(key=_FIRST)
+        return list(map(_SECOND, found))
 
     def _index_for(self, language: str) -> _Index:
         key = stemmer_name(language)  # languages sharing a stemmer share an index
