@@ -38,7 +38,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from itertools import accumulate, chain, compress
+from itertools import chain, compress
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -267,25 +267,27 @@ class SparseFieldIndex(FieldIndex):
         del self.starts, self.ends  # computed when a hit needs them
 
     @cached_property
-    def _offsets(self) -> tuple[list[int], list[int]]:
-        ends = list(accumulate(map(len, self._parts)))  # where each part ends
-        return [0, *ends], ends
+    def _offsets(self) -> tuple[_Sparse, _Sparse]:
+        """The start and end offsets of each kept token: the lengths of the parts before
+        it summed in C, from one kept token to the next (no offsets for the others)."""
+        parts, where = self._parts, self._where
+        starts, ends = _Sparse(len(self.stems)), _Sparse(len(self.stems))
+        offset = done = 0
+        for i in self._kept:
+            part = where[i]
+            offset += sum(map(len, parts[done:part]))
+            done = part
+            starts[i] = offset
+            ends[i] = offset + len(parts[part])
+        return starts, ends
 
     @cached_property
     def starts(self) -> _Sparse:  # type: ignore[override]
-        return self._kept_at(self._offsets[0])
+        return self._offsets[0]
 
     @cached_property
     def ends(self) -> _Sparse:  # type: ignore[override]
-        return self._kept_at(self._offsets[1])
-
-    def _kept_at(self, offsets: list[int]) -> _Sparse:
-        """The character offset (from `offsets`) of each kept token."""
-        found = _Sparse(len(self.stems))
-        found.update(zip(self._kept, map(offsets.__getitem__,
-                                         map(self._where.__getitem__, self._kept)),
-                         strict=True))
-        return found
+        return self._offsets[1]
 
     @cached_property
     def by_stem(self) -> dict[str, list[int]]:
