@@ -1003,13 +1003,6 @@ class _Presence(dict):
         super().__init__()
         self.index = index
         self.adoc = adoc
-        self.field_keys: dict[str, set[tuple[str, str]]] = {}
-
-    def _keys(self, name: str) -> set[tuple[str, str]]:
-        found = self.field_keys.get(name)
-        if found is None:
-            found = self.field_keys[name] = self.index.word_keys.keys_of(self.adoc.words(name))
-        return found
 
     def __missing__(self, group: str) -> set[str]:
         if group == "lang":
@@ -1017,8 +1010,8 @@ class _Presence(dict):
         else:
             field_group, kind = group.split(":")
             fields = TEXT_FIELDS if field_group == "text" else (field_group,)
-            found = {value for name in fields for key_kind, value in self._keys(name)
-                     if key_kind == kind}
+            values_of = self.index.word_keys.values_of
+            found = set().union(*(values_of(self.adoc.words(name), kind) for name in fields))
         self[group] = found
         return found
 
@@ -1046,6 +1039,23 @@ class _WordKeys:
         self.analysis: dict[str, tuple[str, str]] = {}  # ... their surfaces and stems
         self.empty: set[str] = set()  # words without a surface (combining marks only)
         self.seen: set[str] = set()
+        # The same by kind, as plain strings (their hashes are kept, a tuple's are not):
+        # word -> its stem, for the words whose stem some rule has; word -> its prefixes.
+        self.stem_of: dict[str, str] = {}
+        self.prefixes_of: dict[str, tuple[str, ...]] = {}
+        self.stem_words: set[str] = set()  # their keys, as sets: set & set walks the smaller
+        self.prefix_words: set[str] = set()
+
+    def values_of(self, words: set[str], kind: str) -> set[str]:
+        """The stems (`kind` "s") or prefixes ("p") some rule has that these words give."""
+        if not words.issubset(self.seen):
+            return {value for key_kind, value in self.keys_of(words) if key_kind == kind}
+        if kind == "s":
+            stem_of = self.stem_of
+            return set(map(stem_of.__getitem__, words & self.stem_words))
+        prefixes_of = self.prefixes_of
+        return set(chain.from_iterable(map(prefixes_of.__getitem__,
+                                           words & self.prefix_words)))
 
     def keys_of(self, words: set[str]) -> set[tuple[str, str]]:
         found: set[tuple[str, str]] = set()
@@ -1061,6 +1071,13 @@ class _WordKeys:
                         self.keys[word] = keys
                         for key in keys:
                             self.words_of.setdefault(key, set()).add(word)
+                            if key[0] == "s":
+                                self.stem_of[word] = key[1]
+                                self.stem_words.add(word)
+                        prefixes = tuple(value for kind, value in keys if kind == "p")
+                        if prefixes:
+                            self.prefixes_of[word] = prefixes
+                            self.prefix_words.add(word)
                         self.key_words.add(word)
                 elif remember and not analysis[0]:
                     self.empty.add(word)
