@@ -990,9 +990,25 @@ class _Index:
         if not found:
             return found
         checks = self.checks
-        return [rule for rule in sorted(set(found)) if all(
-            any(value in present[group] for group, value in clause)
-            for clause in checks[rule])]
+        passed = []
+        for rule in sorted(set(found)):
+            clauses = checks[rule]
+            if clauses and not _has_a_key_of_each(clauses, present):
+                continue
+            passed.append(rule)
+        return passed
+
+
+def _has_a_key_of_each(clauses: tuple[tuple[Key, ...], ...], present: _Presence) -> bool:
+    """Whether the document has a key of every clause (plain loops: most clauses hold
+    one key, and a generator per clause cost more than the lookups)."""
+    for clause in clauses:
+        for group, value in clause:
+            if value in present[group]:
+                break
+        else:
+            return False
+    return True
 
 
 class _Presence(dict):
