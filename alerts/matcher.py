@@ -37,7 +37,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from itertools import chain, compress
 from operator import itemgetter
 from typing import NamedTuple
@@ -349,8 +349,10 @@ class AnalysedDocument:
         self._words: dict[str, set[str]] = {}
         self.relevant: set[str] | None = None  # stems the rules have; set by the RuleSet
         self.word_keys: _WordKeys | None = None  # ... and the words giving them
-        # The words the rules to evaluate look for (None: those of every rule).
-        self.wanted: set[str] | None = None
+        # The words the rules to evaluate look for, from what `word_keys` has learnt
+        # (None: those of every rule).
+        self.looked_for: Callable[[], set[str]] | None = None
+        self._wanted: set[str] | None = None
         self._parts: dict[str, list[str]] = {}  # split_words of a field, shared
         self._field_lists: dict[tuple[str, ...], list[FieldIndex]] = {}
         self.term_spans: dict[tuple[str, tuple[str, ...]], list[_Span]] = {}
@@ -383,6 +385,15 @@ class AnalysedDocument:
             found = self._fields[name] = self._analyse(name)
         return found
 
+    def _wanted_words(self) -> set[str] | None:
+        if self._wanted is None and self.looked_for is not None and self.word_keys:
+            # What is looked for is read from the words learnt: learn the text's first
+            # (a rule picked by its language alone has not made them learnt).
+            for name in TEXT_FIELDS:
+                self.word_keys.keys_of(self.words(name))
+            self._wanted = self.looked_for()
+        return self._wanted
+
     def _split(self, name: str) -> list[str]:
         found = self._parts.get(name)
         if found is None:
@@ -403,7 +414,7 @@ class AnalysedDocument:
             elif (self.word_keys is not None and name in TEXT_FIELDS
                   and self.word_keys.knows(self.words(name))):
                 return SparseFieldIndex(name, self._split(name), self.words(name),
-                                        self.word_keys, self.wanted)
+                                        self.word_keys, self._wanted_words())
             else:
                 columns = columns_of_parts(self._split(name), self.language,
                                            self._words.get(name))
@@ -1176,7 +1187,7 @@ class RuleSet:
         sorted_parts, disjoint = index.sorted_parts, index.disjoint_parts
         candidates = index.candidates(adoc)
         if candidates:
-            adoc.wanted = index.words_looked_for(candidates)
+            adoc.looked_for = partial(index.words_looked_for, candidates)
         for query_id in candidates:
             parts = index.evaluate(query_id, adoc, results)
             if parts is None:

@@ -253,6 +253,15 @@ def test_rules_sharing_a_query_each_match_in_their_order() -> None:
         assert m == matches_reference(rules[m.rule], document, name=m.rule)
 
 
+def test_a_rule_picked_by_its_language_still_sees_its_excluded_word() -> None:
+    """`lang:en -Putin` is tried on every English article: its excluded word must be
+    looked for though no indexed word brought the rule in."""
+    ruleset = RuleSet({"english, not Putin": parse_query("lang:en -Putin")})
+    assert ruleset.match(doc("Putin spoke.", language="en")) == []
+    assert [m.rule for m in ruleset.match(doc("Kim spoke.", language="en"))] == [
+        "english, not Putin"]
+
+
 def test_empty_document_and_empty_ruleset() -> None:
     assert RuleSet({}).match(doc("anything")) == []
     assert RuleSet({"r": parse_query("x")}).match(doc("")) == []
