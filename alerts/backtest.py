@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, joinedload
 from alerts.matcher import Hit, RuleSet
 from alerts.matching import article_document
 from alerts.query import And, Near, Or, Phrase, Prefix, Query, Scope, Word
+from alerts.rarity import rarity
 from alerts.text import get_stemmer
 from crawler.models import Article
 from crawler.urls import site_of
@@ -54,14 +55,15 @@ def search_condition(query: Query,
     """
     if isinstance(query, Word | Phrase):
         return _all([_prefix_condition(_stem_prefix(word, languages))
-                     for word in _words(query.text)])
+                     for word in _words(query.text)], languages)
     if isinstance(query, Prefix):
         return _prefix_condition(_words(query.text)[0]) if _words(query.text) else None
     if isinstance(query, And):
-        return _all([search_condition(operand, languages) for operand in query.operands])
+        return _all([search_condition(operand, languages) for operand in query.operands],
+                    languages)
     if isinstance(query, Near):
         return _all([search_condition(query.left, languages),
-                     search_condition(query.right, languages)])
+                     search_condition(query.right, languages)], languages)
     if isinstance(query, Or):
         parts = [search_condition(operand, languages) for operand in query.operands]
         if any(part is None for part in parts):
@@ -76,11 +78,30 @@ def _prefix_condition(prefix: str) -> Condition | None:
     return ("prefix", prefix) if prefix else None
 
 
-def _all(parts: list[Condition | None]) -> Condition | None:
+def _all(parts: list[Condition | None],
+         languages: frozenset[str | None] | None = None) -> Condition | None:
+    """All the parts; but a prefix as common as "the*" next to a rarer part is left to
+    the matcher: the full-text index merges the postings of every word it starts, which
+    costs far more than the few articles it would rule out."""
     known = tuple(dict.fromkeys(part for part in parts if part is not None))
+    if len(known) > 1:
+        rarer = tuple(part for part in known if not _is_common(part, languages))
+        known = rarer or known
     if not known:
         return None
     return known[0] if len(known) == 1 else ("and", known)
+
+
+# Share of running words (in some language searched) from which a prefix is common:
+# "sai*" (said, saint, ...) and "the*" are; "presid*" (3.6e-4) and "putin*" are not.
+COMMON_PREFIX = 1e-3
+
+
+def _is_common(condition: Condition, languages: frozenset[str | None] | None) -> bool:
+    if condition[0] != "prefix":
+        return False
+    return any(rarity(language).prefix(condition[1]) > COMMON_PREFIX
+               for language in (languages or (None,)))
 
 
 def search_prefixes(query: Query) -> list[str]:

@@ -37,8 +37,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
-from itertools import accumulate, chain, compress
+from functools import cached_property, lru_cache, partial
+from itertools import chain, compress
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -231,14 +231,15 @@ class _Sparse(dict):
 
 
 class SparseFieldIndex(FieldIndex):
-    """A title or body reduced to the tokens some rule looks for (by stem or prefix):
+    """A title or body reduced to the tokens the candidate rules look for (by stem or
+    prefix; `wanted`: the words giving them, all rules' if None):
     their positions, stems, surfaces and, when a hit needs them, offsets. The other
     tokens only count for positions, so that phrases and NEAR measure as in a full
     analysis. Built from the field's split with the per-word work done once per
     distinct word (`_WordKeys`) and the token walk in C."""
 
     def __init__(self, name: str, parts: list[str], words: set[str],
-                 keys: _WordKeys) -> None:
+                 keys: _WordKeys, wanted: set[str] | None = None) -> None:
         drop: list[int] = []  # word indexes (in parts[1::2]) that are no tokens
         if "s" in words or "S" in words:
             drop = possessive_indexes(parts)
@@ -252,7 +253,8 @@ class SparseFieldIndex(FieldIndex):
             for i in reversed(drop):
                 del tokens[i], where[i]
         length = len(tokens)
-        wanted = keys.key_words
+        if wanted is None:
+            wanted = keys.key_words
         kept = list(compress(range(length), map(wanted.__contains__, tokens)))
         analysed = list(map(keys.analysis.__getitem__, map(tokens.__getitem__, kept)))
         surfaces, stems = _Sparse(length), _Sparse(length)
@@ -265,25 +267,27 @@ class SparseFieldIndex(FieldIndex):
         del self.starts, self.ends  # computed when a hit needs them
 
     @cached_property
-    def _offsets(self) -> tuple[list[int], list[int]]:
-        ends = list(accumulate(map(len, self._parts)))  # where each part ends
-        return [0, *ends], ends
+    def _offsets(self) -> tuple[_Sparse, _Sparse]:
+        """The start and end offsets of each kept token: the lengths of the parts before
+        it summed in C, from one kept token to the next (no offsets for the others)."""
+        parts, where = self._parts, self._where
+        starts, ends = _Sparse(len(self.stems)), _Sparse(len(self.stems))
+        offset = done = 0
+        for i in self._kept:
+            part = where[i]
+            offset += sum(map(len, parts[done:part]))
+            done = part
+            starts[i] = offset
+            ends[i] = offset + len(parts[part])
+        return starts, ends
 
     @cached_property
     def starts(self) -> _Sparse:  # type: ignore[override]
-        return self._kept_at(self._offsets[0])
+        return self._offsets[0]
 
     @cached_property
     def ends(self) -> _Sparse:  # type: ignore[override]
-        return self._kept_at(self._offsets[1])
-
-    def _kept_at(self, offsets: list[int]) -> _Sparse:
-        """The character offset (from `offsets`) of each kept token."""
-        found = _Sparse(len(self.stems))
-        found.update(zip(self._kept, map(offsets.__getitem__,
-                                         map(self._where.__getitem__, self._kept)),
-                         strict=True))
-        return found
+        return self._offsets[1]
 
     @cached_property
     def by_stem(self) -> dict[str, list[int]]:
@@ -326,6 +330,7 @@ def _positions_by_sparse(values: _Sparse) -> dict[str, list[int]]:
 
 
 _INDEX = itemgetter(0)
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
 class AnalysedDocument:
@@ -344,6 +349,10 @@ class AnalysedDocument:
         self._words: dict[str, set[str]] = {}
         self.relevant: set[str] | None = None  # stems the rules have; set by the RuleSet
         self.word_keys: _WordKeys | None = None  # ... and the words giving them
+        # The words the rules to evaluate look for, from what `word_keys` has learnt
+        # (None: those of every rule).
+        self.looked_for: Callable[[], set[str]] | None = None
+        self._wanted: set[str] | None = None
         self._parts: dict[str, list[str]] = {}  # split_words of a field, shared
         self._field_lists: dict[tuple[str, ...], list[FieldIndex]] = {}
         self.term_spans: dict[tuple[str, tuple[str, ...]], list[_Span]] = {}
@@ -376,6 +385,15 @@ class AnalysedDocument:
             found = self._fields[name] = self._analyse(name)
         return found
 
+    def _wanted_words(self) -> set[str] | None:
+        if self._wanted is None and self.looked_for is not None and self.word_keys:
+            # What is looked for is read from the words learnt: learn the text's first
+            # (a rule picked by its language alone has not made them learnt).
+            for name in TEXT_FIELDS:
+                self.word_keys.keys_of(self.words(name))
+            self._wanted = self.looked_for()
+        return self._wanted
+
     def _split(self, name: str) -> list[str]:
         found = self._parts.get(name)
         if found is None:
@@ -396,7 +414,7 @@ class AnalysedDocument:
             elif (self.word_keys is not None and name in TEXT_FIELDS
                   and self.word_keys.knows(self.words(name))):
                 return SparseFieldIndex(name, self._split(name), self.words(name),
-                                        self.word_keys)
+                                        self.word_keys, self._wanted_words())
             else:
                 columns = columns_of_parts(self._split(name), self.language,
                                            self._words.get(name))
@@ -840,6 +858,8 @@ class _Index:
             for is_sorted, program in zip(self.sorted_parts, self.programs, strict=True)
         ]
         self._evaluators: dict[int, Evaluator] = {}  # rules of other shapes, compiled once
+        # Rule -> the keys of every term it looks at (worked out when first a candidate).
+        self._looked_for: dict[int, tuple[Key, ...]] = {}
         self._anchor_clauses(queries, stem, language)
 
     def _anchor_clauses(self, queries: list[Query], stem: Callable[[str], str],
@@ -955,6 +975,20 @@ class _Index:
                 return None
         return parts
 
+    def words_looked_for(self, rules: list[int]) -> set[str]:
+        """The words (as written, among those seen) that evaluating these rules may look
+        at: those giving a stem or prefix of any of their terms, excluded ones included."""
+        looked_for = self._looked_for
+        for rule in rules:
+            if rule not in looked_for:
+                stems: set[str] = set()
+                prefixes: set[str] = set()
+                _literal_terms(self.queries[rule], self.stem, stems, prefixes)
+                looked_for[rule] = (*(("s", stem) for stem in stems),
+                                    *(("p", prefix) for prefix in prefixes))
+        keys = set().union(*map(looked_for.__getitem__, rules))
+        return set().union(*filter(None, map(self.word_keys.words_of.get, keys)))
+
     def candidates(self, adoc: AnalysedDocument) -> list[int]:
         """The rules whose every clause has a key in the document, in rule order: those
         posted under a key the document has (set intersections in C), then checked."""
@@ -967,9 +1001,25 @@ class _Index:
         if not found:
             return found
         checks = self.checks
-        return [rule for rule in sorted(set(found)) if all(
-            any(value in present[group] for group, value in clause)
-            for clause in checks[rule])]
+        passed = []
+        for rule in sorted(set(found)):
+            clauses = checks[rule]
+            if clauses and not _has_a_key_of_each(clauses, present):
+                continue
+            passed.append(rule)
+        return passed
+
+
+def _has_a_key_of_each(clauses: tuple[tuple[Key, ...], ...], present: _Presence) -> bool:
+    """Whether the document has a key of every clause (plain loops: most clauses hold
+    one key, and a generator per clause cost more than the lookups)."""
+    for clause in clauses:
+        for group, value in clause:
+            if value in present[group]:
+                break
+        else:
+            return False
+    return True
 
 
 class _Presence(dict):
@@ -980,13 +1030,6 @@ class _Presence(dict):
         super().__init__()
         self.index = index
         self.adoc = adoc
-        self.field_keys: dict[str, set[tuple[str, str]]] = {}
-
-    def _keys(self, name: str) -> set[tuple[str, str]]:
-        found = self.field_keys.get(name)
-        if found is None:
-            found = self.field_keys[name] = self.index.word_keys.keys_of(self.adoc.words(name))
-        return found
 
     def __missing__(self, group: str) -> set[str]:
         if group == "lang":
@@ -994,8 +1037,8 @@ class _Presence(dict):
         else:
             field_group, kind = group.split(":")
             fields = TEXT_FIELDS if field_group == "text" else (field_group,)
-            found = {value for name in fields for key_kind, value in self._keys(name)
-                     if key_kind == kind}
+            values_of = self.index.word_keys.values_of
+            found = set().union(*(values_of(self.adoc.words(name), kind) for name in fields))
         self[group] = found
         return found
 
@@ -1018,10 +1061,28 @@ class _WordKeys:
                 self.automaton.add_word(" " + prefix, prefix)
             self.automaton.make_automaton()
         self.keys: dict[str, tuple[tuple[str, str], ...]] = {}  # words giving some key
+        self.words_of: dict[tuple[str, str], set[str]] = {}  # ... by key
         self.key_words: set[str] = set()  # the same words: set & set walks the smaller
         self.analysis: dict[str, tuple[str, str]] = {}  # ... their surfaces and stems
         self.empty: set[str] = set()  # words without a surface (combining marks only)
         self.seen: set[str] = set()
+        # The same by kind, as plain strings (their hashes are kept, a tuple's are not):
+        # word -> its stem, for the words whose stem some rule has; word -> its prefixes.
+        self.stem_of: dict[str, str] = {}
+        self.prefixes_of: dict[str, tuple[str, ...]] = {}
+        self.stem_words: set[str] = set()  # their keys, as sets: set & set walks the smaller
+        self.prefix_words: set[str] = set()
+
+    def values_of(self, words: set[str], kind: str) -> set[str]:
+        """The stems (`kind` "s") or prefixes ("p") some rule has that these words give."""
+        if not words.issubset(self.seen):
+            return {value for key_kind, value in self.keys_of(words) if key_kind == kind}
+        if kind == "s":
+            stem_of = self.stem_of
+            return set(map(stem_of.__getitem__, words & self.stem_words))
+        prefixes_of = self.prefixes_of
+        return set(chain.from_iterable(map(prefixes_of.__getitem__,
+                                           words & self.prefix_words)))
 
     def keys_of(self, words: set[str]) -> set[tuple[str, str]]:
         found: set[tuple[str, str]] = set()
@@ -1035,6 +1096,15 @@ class _WordKeys:
                     if remember:
                         self.analysis[word] = analysis
                         self.keys[word] = keys
+                        for key in keys:
+                            self.words_of.setdefault(key, set()).add(word)
+                            if key[0] == "s":
+                                self.stem_of[word] = key[1]
+                                self.stem_words.add(word)
+                        prefixes = tuple(value for kind, value in keys if kind == "p")
+                        if prefixes:
+                            self.prefixes_of[word] = prefixes
+                            self.prefix_words.add(word)
                         self.key_words.add(word)
                 elif remember and not analysis[0]:
                     self.empty.add(word)
@@ -1081,11 +1151,22 @@ def _literal_terms(node: Query, stem: Callable[[str], str], stems: set[str],
 
 
 class RuleSet:
-    """Many named rules, matched against documents through an index of their terms."""
+    """Many named rules, matched against documents through an index of their terms.
+
+    Rules with the same query (many readers watching the same name) are indexed and
+    evaluated once; each of them gets its own Match.
+    """
 
     def __init__(self, rules: Mapping[str, Query]) -> None:
         self._names = list(rules)
-        self._queries = list(rules.values())
+        distinct: dict[Query, int] = {}
+        self._query_ids = [distinct.setdefault(query, len(distinct)) for query in rules.values()]
+        self._queries = list(distinct)
+        # Query id -> the positions of the rules asking it (one, mostly).
+        self._rules_of: list[tuple[int, ...]] = [() for _ in self._queries]
+        for position, query_id in enumerate(self._query_ids):
+            self._rules_of[query_id] += (position,)
+        self._shared = len(self._queries) < len(self._names)
         self._indexes: dict[str | None, _Index] = {}
 
     def __len__(self) -> int:
@@ -1097,18 +1178,21 @@ class RuleSet:
         index = self._index_for(adoc.language)
         adoc.relevant = index.word_keys.stems
         adoc.word_keys = index.word_keys
-        found = []
+        found: list[tuple[int, Match]] = []
         results: dict[int, tuple[_RawHit, ...] | None] = {}
         known = adoc.hit_objects
-        names = self._names
+        names, rules_of = self._names, self._rules_of
         # A literal's own hits as Hits, by the id of its raw hits (kept alive here).
         single: dict[int, tuple[tuple[_RawHit, ...], tuple[Hit, ...]]] = {}
         sorted_parts, disjoint = index.sorted_parts, index.disjoint_parts
-        for rule_id in index.candidates(adoc):
-            parts = index.evaluate(rule_id, adoc, results)
+        candidates = index.candidates(adoc)
+        if candidates:
+            adoc.looked_for = partial(index.words_looked_for, candidates)
+        for query_id in candidates:
+            parts = index.evaluate(query_id, adoc, results)
             if parts is None:
                 continue
-            if len(parts) == 1 and sorted_parts[rule_id]:
+            if len(parts) == 1 and sorted_parts[query_id]:
                 # One literal's hits (fields in order, positions ascending) are sorted
                 # and unique already: the same Hits for every rule sharing it.
                 entry = single.get(id(parts[0]))
@@ -1117,9 +1201,12 @@ class RuleSet:
                 hits = entry[1]
             else:
                 # Sorted, disjoint runs: timsort merges them, no set needed.
-                hits = _to_hits(chain.from_iterable(parts), known, disjoint[rule_id])
-            found.append(Match(names[rule_id], hits))
-        return found
+                hits = _to_hits(chain.from_iterable(parts), known, disjoint[query_id])
+            for position in rules_of[query_id]:
+                found.append((position, Match(names[position], hits)))
+        if self._shared:
+            found.sort(key=_FIRST)
+        return list(map(_SECOND, found))
 
     def _index_for(self, language: str) -> _Index:
         key = stemmer_name(language)  # languages sharing a stemmer share an index

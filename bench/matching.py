@@ -13,8 +13,10 @@ Besides articles per second it prints each rule set's build time (parsed rules t
 ready index) and the memory a rule set of --memory-rules rules holds (resident set
 growth, measured in a child process so that nothing else is counted). With --stored N
 it also stores N articles (recombined real bodies, first seen over the last 120 days)
-in a temporary SQLite database and times `rules test QUERY --since 90d`'s search
-(`alerts.backtest.find_matching`, full-text prefilter then the matcher) for a few rules.
+in a temporary SQLite database and times `rules test QUERY --since 90d`'s search for a
+few rules and two of common words: as the command runs it (`backtest_stories`, the newest
+50 stories), and to the last match (`find_matching`: full-text prefilter, then the
+matcher).
 
 Two rule mixes (--rules):
 
@@ -396,10 +398,16 @@ def store_articles(sessions, count: int, paragraphs: list[list[str]],
             session.execute(insert(Article), rows)
 
 
+# Queries of common words, whose full-text prefilter lets many articles through.
+COMMON_QUERIES = ('"the president"', "said")
+
+
 def measure_backtest(count: int, paragraphs: list[list[str]], rnd: random.Random,
                      queries: list[str]) -> None:
-    """Seconds `find_matching` takes over `count` stored articles, for each query."""
-    from alerts.backtest import find_matching
+    """Seconds `rules test` takes over `count` stored articles, for each query: its
+    search as the command runs it (`backtest_stories`, the newest 50 stories), and
+    every match (`find_matching` to the end)."""
+    from alerts.backtest import backtest_stories, find_matching
     from crawler.database import make_engine, make_sessionmaker
     from crawler.models import Source, utcnow
     from scheduler.migrate import upgrade_database
@@ -414,15 +422,22 @@ def measure_backtest(count: int, paragraphs: list[list[str]], rnd: random.Random
         started = time.perf_counter()
         store_articles(sessions, count, paragraphs, rnd)
         print(f"stored {count:,} articles in {time.perf_counter() - started:.0f} s")
-        for text in queries:
+        since = now - timedelta(days=90)
+        for text in [*queries, *COMMON_QUERIES]:
             query = parse_query(text)
             with sessions() as session:
                 started, started_cpu = time.perf_counter(), time.process_time()
-                found = sum(1 for _ in find_matching(session, query, now - timedelta(days=90)))
+                stories = len(backtest_stories(session, query, since, 50))
                 seconds = time.perf_counter() - started
                 cpu = time.process_time() - started_cpu
-            print(f"rules test {text!r} --since 90d: {found:,} articles in {seconds:.2f} s "
-                  f"({cpu:.2f} s of CPU)")
+            with sessions() as session:
+                started_all, started_all_cpu = time.perf_counter(), time.process_time()
+                found = sum(1 for _ in find_matching(session, query, since))
+                seconds_all = time.perf_counter() - started_all
+                cpu_all = time.process_time() - started_all_cpu
+            print(f"rules test {text!r} --since 90d: {stories} stories in {seconds:.2f} s "
+                  f"({cpu:.2f} s of CPU); all {found:,} matches in {seconds_all:.2f} s "
+                  f"({cpu_all:.2f} s of CPU)")
         engine.dispose()
 
 

@@ -98,6 +98,8 @@ class Article(Base):
         Index("ix_articles_url", "url", postgresql_using="hash"),
         # A source's newest publish dates (why it polls at its interval: status, sources).
         Index("ix_articles_source_published", "source_id", "published_at"),
+        # The languages of a window of articles (rules test, search), from the index alone.
+        Index("ix_articles_seen_language", "first_seen_at", "language"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -69,6 +69,25 @@ def test_the_full_text_condition_keeps_the_query_s_ands() -> None:
     assert search_condition(parse_query("author:smith Putin")) == ("prefix", "put")
 
 
+def test_a_word_as_common_as_the_is_left_to_the_matcher() -> None:
+    """`"the president"`: the full-text index is asked for "presi*" only (merging the
+    postings of every word starting "the" cost more than it ruled out); words all that
+    common keep their AND."""
+    english = frozenset({"en"})
+    assert search_condition(parse_query('"the president"'), english) == ("prefix", "presi")
+    assert search_condition(parse_query("said Putin"), english) == ("prefix", "puti")
+    assert search_condition(parse_query("the said"), english) == (
+        "and", (("prefix", "the"), ("prefix", "sai")))
+
+
+def test_a_phrase_with_a_common_word_still_matches_exactly(sessions: sessionmaker) -> None:
+    with sessions() as session:
+        found = [f.article.url for f in find_matching(session, parse_query('"the index"'))]
+        assert found == []
+        found = [f.article.url for f in find_matching(session, parse_query('"a rising index"'))]
+        assert found == ["http://wire.test/3"]
+
+
 def test_prefixes_come_from_the_stemmers_of_the_stored_languages() -> None:
     """Only English stored: "price" is looked up as "pric*", not as the "pri*" that the
     stems of every Snowball language share (which would read "print", "prime", ...)."""

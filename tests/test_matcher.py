@@ -234,6 +234,34 @@ def test_ruleset_returns_rules_in_their_order_with_hits() -> None:
         assert m == matches_reference(rules[m.rule], document, name=m.rule)
 
 
+def test_rules_sharing_a_query_each_match_in_their_order() -> None:
+    """Readers watching the same name: each rule gets its match, in the rules' order,
+    though the query is evaluated once."""
+    rules = {
+        "alice-putin": parse_query("Putin"),
+        "bob-kim": parse_query('"Kim Jong Un"'),
+        "carol-football": parse_query("football"),
+        "dave-putin": parse_query("Putin"),
+        "erin-kim": parse_query('"Kim Jong Un"'),
+        "frank-football": parse_query("football"),
+    }
+    document = doc(PUTIN_BODY, PUTIN_TITLE)
+    found = RuleSet(rules).match(document)
+    assert [m.rule for m in found] == ["alice-putin", "bob-kim", "dave-putin", "erin-kim"]
+    assert found[0].hits == found[2].hits and len(found[0].hits) == 4
+    for m in found:
+        assert m == matches_reference(rules[m.rule], document, name=m.rule)
+
+
+def test_a_rule_picked_by_its_language_still_sees_its_excluded_word() -> None:
+    """`lang:en -Putin` is tried on every English article: its excluded word must be
+    looked for though no indexed word brought the rule in."""
+    ruleset = RuleSet({"english, not Putin": parse_query("lang:en -Putin")})
+    assert ruleset.match(doc("Putin spoke.", language="en")) == []
+    assert [m.rule for m in ruleset.match(doc("Kim spoke.", language="en"))] == [
+        "english, not Putin"]
+
+
 def test_empty_document_and_empty_ruleset() -> None:
     assert RuleSet({}).match(doc("anything")) == []
     assert RuleSet({"r": parse_query("x")}).match(doc("")) == []

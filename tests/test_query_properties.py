@@ -412,3 +412,17 @@ def test_words_only_in_exclusions_or_alternatives_are_still_looked_for() -> None
     assert answers == [["NEAR in an OR", "excluded prefix"],
                        ["excluded phrase", "phrase in an OR", "NEAR in an OR"],
                        ["excluded phrase", "phrase in an OR", "excluded prefix"]]
+
+
+@slow
+@given(st.lists(tricky_rule.filter(_valid), min_size=1, max_size=8),
+       st.lists(st.integers(0, 7), min_size=2, max_size=30),
+       st.lists(tricky_documents, min_size=1, max_size=4))
+def test_rules_sharing_queries_agree_with_reference(
+        pool: list[Query], picks: list[int], docs: list[Document]) -> None:
+    """Many readers with the same queries (every operator), interleaved: each query is
+    evaluated once, yet every rule gets the brute-force answer, in the rules' order."""
+    rules = {f"reader{i}": pool[pick % len(pool)] for i, pick in enumerate(picks)}
+    ruleset = RuleSet(rules)
+    for doc in docs:
+        assert ruleset.match(doc) == match_every_rule(rules, doc)
