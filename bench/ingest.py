@@ -26,7 +26,14 @@ until the round's pages are stored, and prints the daemon's and the process tree
 memory per round.
 
 `--profile FILE` records the first run with py-spy (every process, `--subprocesses`)
-as a speedscope file, when py-spy is installed.
+as a speedscope file, when py-spy is installed (the all-304 run to FILE with `.304`
+before its suffix).
+
+`--baseline REF` measures the code of git revision REF as well, in the same run against
+the same outlets (each on a fresh database; the code extracted with `git archive` and put
+first on PYTHONPATH of `run --once` and the crawl it starts), and prints the current
+code's figures as ratios to it: on a shared machine only figures taken side by side
+compare.
 """
 
 from __future__ import annotations
@@ -261,8 +268,11 @@ class RunResult:
     summary: str
 
 
-def run_once(config: Path, profile: Path | None = None) -> RunResult:
+def run_once(config: Path, profile: Path | None = None,
+             code: Path | None = None) -> RunResult:
+    """One `run --once`; `code`: a checkout whose packages it imports instead."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = None if code is None else {**os.environ, "PYTHONPATH": str(code)}
     command = [NEWSWATCH, "--config", str(config), "run", "--once"]
     if profile is not None:
         command = ["py-spy", "record", "--subprocesses", "--gil", "--nonblocking",
@@ -270,7 +280,7 @@ def run_once(config: Path, profile: Path | None = None) -> RunResult:
                    "--rate", "50", "-o", str(profile), "--", *command]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, env=env)
     sampler = PeakSampler(process.pid)
     _, errors = process.communicate()
     wall = time.perf_counter() - started
@@ -350,6 +360,58 @@ def load() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
+def baseline_code(ref: str, into: Path) -> Path:
+    """The packages of git revision `ref`, extracted into `into`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "crawler", "scheduler",
+                              "alerts"], capture_output=True, check=False)
+    if archive.returncode != 0:
+        raise SystemExit(f"--baseline {ref}: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+@dataclass
+class Pair:
+    """A first run and the all-304 run after it, on one fresh database."""
+
+    first: RunResult
+    second: RunResult
+
+
+def measure(outlets: Outlets, count: int, per_page: float, label: str,
+            workers: int | None, code: Path | None, profile: Path | None) -> Pair:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = write_config(Path(tmp), outlets, workers=workers)
+        first = run_once(config, profile, code)
+        cpu_page = first.cpu / count * 1000
+        print(f"{label}first run: {first.stored} stored of {count} pages in "
+              f"{first.wall:.1f}s = {count / first.wall:.1f} pages/s; CPU "
+              f"{cpu_page:.1f} ms/page = {cpu_page / per_page:.2f}x extraction only; "
+              f"peak memory {_memory(first.peak_rss, first.peak_pss)} "
+              f"({first.summary})", flush=True)
+        before = outlets.requests
+        second = run_once(config, profile and profile.with_suffix(".304" + profile.suffix),
+                          code)
+        print(f"{label}second run (all 304): {second.wall:.1f}s, "
+              f"{outlets.requests - before} requests, {second.stored} new; CPU "
+              f"{second.cpu:.1f}s; peak memory "
+              f"{_memory(second.peak_rss, second.peak_pss)}", flush=True)
+    return Pair(first, second)
+
+
+def compare(label: str, new: list[Pair], old: list[Pair]) -> None:
+    """The current code's best figures as ratios to the baseline's best."""
+    def best(pairs: list[Pair]) -> tuple[float, float, float, int]:
+        return (min(pair.first.wall for pair in pairs), min(pair.first.cpu for pair in pairs),
+                min(pair.second.wall for pair in pairs),
+                min(pair.first.peak_pss for pair in pairs))
+
+    (wall, cpu, wall_304, pss), (old_wall, old_cpu, old_304, old_pss) = best(new), best(old)
+    print(f"{label}current / baseline, best of {len(new)}: first-run pages/s "
+          f"{old_wall / wall:.2f}x, CPU {cpu / old_cpu:.2f}x, all-304 time "
+          f"{wall_304 / old_304:.2f}x, peak PSS {pss / old_pss:.2f}x", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--outlets", type=int, default=100)
@@ -361,6 +423,10 @@ def main() -> None:
     parser.add_argument("--workers", type=lambda text: [int(n) for n in text.split(",")],
                         metavar="N,M", help="compare crawler.extraction_workers settings "
                         "(a fresh database for each; default: the product's default)")
+    parser.add_argument("--baseline", metavar="REF",
+                        help="also measure git revision REF, alternately, in this run")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="measure each setting N times (the comparison takes the best)")
     args = parser.parse_args()
     if args.profile and not shutil.which("py-spy"):
         raise SystemExit("--profile needs py-spy on PATH")
@@ -376,25 +442,22 @@ def main() -> None:
     print(f"extraction only (extract_article in one process): {per_page:.1f} ms CPU/page",
           flush=True)
     try:
-        for workers in [] if args.only_daemon else args.workers or [None]:
-            with tempfile.TemporaryDirectory() as tmp:
-                folder = Path(tmp)
-                config = write_config(folder, outlets, workers=workers)
+        with tempfile.TemporaryDirectory() as code_folder:
+            old_code = baseline_code(args.baseline, Path(code_folder)) if args.baseline else None
+            for workers in [] if args.only_daemon else args.workers or [None]:
                 label = "" if workers is None else f"[extraction_workers = {workers}] "
-                first = run_once(config, args.profile)
-                cpu_page = first.cpu / count * 1000
-                print(f"{label}first run: {first.stored} stored of {count} pages in "
-                      f"{first.wall:.1f}s = {count / first.wall:.1f} pages/s; CPU "
-                      f"{cpu_page:.1f} ms/page = {cpu_page / per_page:.2f}x extraction only; "
-                      f"peak memory {_memory(first.peak_rss, first.peak_pss)} "
-                      f"({first.summary})", flush=True)
-                before = outlets.requests
-                second = run_once(config)
-                print(f"{label}second run (all 304): {second.wall:.1f}s, "
-                      f"{outlets.requests - before} requests, {second.stored} new; CPU "
-                      f"{second.cpu:.1f}s; peak memory "
-                      f"{_memory(second.peak_rss, second.peak_pss)}", flush=True)
-                print(f"after: {load()}")
+                new: list[Pair] = []
+                old: list[Pair] = []
+                for _ in range(args.repeat):
+                    if old_code is not None:
+                        old.append(measure(outlets, count, per_page,
+                                           f"[baseline {args.baseline}] {label}", workers,
+                                           old_code, None))
+                    new.append(measure(outlets, count, per_page, label, workers, None,
+                                       args.profile))
+                    print(f"after: {load()}", flush=True)
+                if old:
+                    compare(label, new, old)
         if args.daemon_rounds:
             daemon_rounds(outlets, args.daemon_rounds)
     finally:

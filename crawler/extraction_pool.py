@@ -3,7 +3,8 @@
 Extraction is pure CPU work (lxml, trafilatura, htmldate): run on the reactor thread it
 held every download, and run on threads it would hold the GIL. The crawl child therefore
 hands each page to a `ProcessPoolExecutor` and awaits the result as a Deferred; the
-reactor only moves bytes.
+reactor only moves bytes. The worker also computes the body's near-duplicate fingerprint
+(`extract_page`), which the store's writer thread would otherwise compute under the GIL.
 
 The workers are forked from the crawl child once it has warmed extraction up (the first
 page costs most of a second: htmldate and dateparser compile their patterns), before the
@@ -28,9 +29,11 @@ import os
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 
 from twisted.internet.defer import Deferred
 
+from crawler.dedup import Fingerprint, fingerprint
 from crawler.extract import ExtractedArticle, extract_article
 
 logger = logging.getLogger(__name__)
@@ -55,6 +58,26 @@ class ExtractionCrashed(Exception):
     """The page's extraction killed its worker process twice."""
 
 
+@dataclass(frozen=True)
+class ExtractedPage:
+    """A page's article, and its body's fingerprint for story assignment (None without a
+    body): what a worker sends back."""
+
+    article: ExtractedArticle
+    fingerprint: Fingerprint | None
+
+
+def extract_page(markup: str | bytes, url: str) -> ExtractedPage:
+    """`extract_article`, and the fingerprint `crawler.stories.story_for` would compute
+    for the article's body, its signature included."""
+    article = extract_article(markup, url)
+    if article.error or not article.body:
+        return ExtractedPage(article, None)
+    mine = fingerprint(article.body)
+    _ = mine.signature  # a cached property: computed here, sent along, never in the writer
+    return ExtractedPage(article, mine)
+
+
 def default_workers() -> int:
     """One worker per core this process may run on."""
     try:
@@ -77,7 +100,7 @@ def warm_up() -> None:
 
 
 class ExtractionPool:
-    """`extract(markup, url)` -> Deferred firing with the ExtractedArticle."""
+    """`extract(markup, url)` -> Deferred firing with the ExtractedPage."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -106,28 +129,28 @@ class ExtractionPool:
                     raise
         raise AssertionError("unreachable")
 
-    def extract(self, markup: str | bytes, url: str) -> Deferred[ExtractedArticle]:
-        result: Deferred[ExtractedArticle] = Deferred()
+    def extract(self, markup: str | bytes, url: str) -> Deferred[ExtractedPage]:
+        result: Deferred[ExtractedPage] = Deferred()
 
         def submit(retried: bool) -> None:
             generation = self.generation
             if self.executor is None:
                 try:
-                    result.callback(extract_article(markup, url))
+                    result.callback(extract_page(markup, url))
                 except Exception as error:  # the page's own error, as from a worker
                     result.errback(error)
                 return
             from twisted.internet import reactor  # the one Scrapy installed
 
             try:
-                future = self.executor.submit(extract_article, markup, url)
+                future = self.executor.submit(extract_page, markup, url)
             except BrokenProcessPool:
                 reactor.callLater(0, crashed, generation, retried)
                 return
             future.add_done_callback(
                 lambda done: reactor.callFromThread(finished, done, generation, retried))
 
-        def finished(done: Future[ExtractedArticle], generation: int, retried: bool) -> None:
+        def finished(done: Future[ExtractedPage], generation: int, retried: bool) -> None:
             error = done.exception()
             if isinstance(error, BrokenProcessPool):
                 crashed(generation, retried)

@@ -195,7 +195,7 @@ class _Batch:
                 entry_updated_at=item.entry_updated_at,
             )
             # story_for adds and flushes the article: its id is known from here on.
-            article.story = story_for(self.session, article)
+            article.story = story_for(self.session, article, item.fingerprint)
             stored, outcome = article.id, STORED
             self.article_ids[item.url] = stored
         # New or known already, the links that led here are known from now on.
@@ -237,7 +237,7 @@ class _Batch:
         article.from_feed = item.from_feed
         article.version += 1
         article.matched_at = None
-        reindex_article(session, article)
+        reindex_article(session, article, item.fingerprint)
         return REVISED
 
     def finish(self) -> None:

@@ -61,16 +61,17 @@ def lock_story_assignment(session: Session) -> None:
     serialize_transaction(session, STORY_LOCK_KEY)
 
 
-def story_for(session: Session, article: Article) -> Story:
+def story_for(session: Session, article: Article, mine: Fingerprint | None = None) -> Story:
     """The story `article` belongs to: an existing one, or a new one it starts.
 
     Called before commit with the new article not yet in the session: adds it, sets
     its story and signature, flushes (the band rows need its id) and adds its bands.
     Because of that flush, a URL stored concurrently by another process raises the
-    IntegrityError here rather than at commit.
+    IntegrityError here rather than at commit. `mine`: the body's fingerprint when it
+    was computed already (in an extraction worker).
     """
     now = utcnow()
-    mine = fingerprint(article.body or "", summary=bool(article.from_feed))
+    mine = _fingerprint_of(article, mine)
     bands = mine.bands
     story = _story_with_same_text(session, article, since=now - WINDOW) or _story_of_near_copy(
         session, article, mine, bands, since=now - WINDOW
@@ -86,14 +87,24 @@ def story_for(session: Session, article: Article) -> Story:
     return story
 
 
-def reindex_article(session: Session, article: Article) -> None:
+def reindex_article(session: Session, article: Article,
+                    mine: Fingerprint | None = None) -> None:
     """Replace a stored article's signature and bands after its text changed (a new
     version of the page, or the full text replacing a feed summary): it keeps its
-    story, and later copies find it by its new text."""
-    mine = fingerprint(article.body or "", summary=bool(article.from_feed))
+    story, and later copies find it by its new text. `mine` as for `story_for`."""
+    mine = _fingerprint_of(article, mine)
     article.signature = signature_to_bytes(mine.signature) if mine.signature is not None else None
     session.execute(delete(StoryBand).where(StoryBand.article_id == article.id))
     _index_bands(session, article, mine.bands, utcnow())
+
+
+def _fingerprint_of(article: Article, given: Fingerprint | None) -> Fingerprint:
+    """The fingerprint of the article's body: `given`, when it is of this kind of text
+    (a page's, not a feed summary's), else computed now."""
+    summary = bool(article.from_feed)
+    if given is not None and given.summary == summary:
+        return given
+    return fingerprint(article.body or "", summary=summary)
 
 
 def forget_bands_before(session: Session, cutoff: datetime) -> int:
