@@ -29,11 +29,11 @@ memory per round.
 as a speedscope file, when py-spy is installed (the all-304 run to FILE with `.304`
 before its suffix).
 
-`--baseline REF` measures the code of git revision REF as well, in the same run against
-the same outlets (each on a fresh database; the code extracted with `git archive` and put
-first on PYTHONPATH of `run --once` and the crawl it starts), and prints the current
-code's figures as ratios to it: on a shared machine only figures taken side by side
-compare.
+`--baseline REF` measures the code of git revision REF (or of folder REF) as well, in
+the same run against the same outlets (each on a fresh database; the code extracted with
+`git archive` and put first on PYTHONPATH of `run --once` and the crawl it starts), and
+prints the current code's figures as ratios to it: on a shared machine only figures
+taken side by side compare.
 """
 
 from __future__ import annotations
@@ -216,39 +216,47 @@ def extraction_only(outlets: Outlets, pages: list[Page]) -> float:
     return time.process_time() - started
 
 
-def tree_memory(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) in bytes of `pid` and all its descendants. Summed RSS counts the pages
-    forked workers share with their parent once per process; PSS splits them."""
-    rss, pss, stack = 0, 0, [pid]
+def tree_memory(pid: int) -> tuple[int, int, list[tuple[str, int]]]:
+    """(RSS, PSS) in bytes of `pid` and all its descendants, and each process's PSS by
+    role. Summed RSS counts the pages forked workers share with their parent once per
+    process; PSS splits them."""
+    rss, pss, stack, parts = 0, 0, [(pid, 0)], []
     while stack:
-        current = stack.pop()
+        current, depth = stack.pop()
         try:
+            own = 0
             for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Rss:"):
                     rss += int(line.split()[1]) * 1024
                 elif line.startswith("Pss:"):
-                    pss += int(line.split()[1]) * 1024
+                    own = int(line.split()[1]) * 1024
+            pss += own
+            parts.append((("run --once", "crawl", "worker")[min(depth, 2)], own))
             for task in Path(f"/proc/{current}/task").iterdir():
                 children = (task / "children").read_text().split()
-                stack.extend(int(child) for child in children)
+                stack.extend((int(child), depth + 1) for child in children)
         except (OSError, ValueError):
             continue
-    return rss, pss
+    return rss, pss, parts
 
 
 class PeakSampler:
-    """Samples the resident memory of a process tree until stopped; keeps the peak."""
+    """Samples the resident memory of a process tree until stopped; keeps the peak, and
+    each process's share at the peak."""
 
     def __init__(self, pid: int, every: float = 0.1) -> None:
         self.pid, self.every, self.peak, self.peak_pss = pid, every, 0, 0
+        self.parts: list[tuple[str, int]] = []
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         while not self.done.wait(self.every):
-            rss, pss = tree_memory(self.pid)
-            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
+            rss, pss, parts = tree_memory(self.pid)
+            self.peak = max(self.peak, rss)
+            if pss > self.peak_pss:
+                self.peak_pss, self.parts = pss, parts
 
     def reset(self) -> None:
         self.peak = self.peak_pss = 0
@@ -257,6 +265,10 @@ class PeakSampler:
         self.done.set()
         self.thread.join()
 
+    def shares(self) -> str:
+        """PSS per process at the peak, in MB."""
+        return ", ".join(f"{role} {share / 2**20:.0f}" for role, share in self.parts)
+
 
 @dataclass
 class RunResult:
@@ -264,6 +276,7 @@ class RunResult:
     cpu: float
     peak_rss: int
     peak_pss: int
+    shares: str
     stored: int
     summary: str
 
@@ -291,7 +304,8 @@ def run_once(config: Path, profile: Path | None = None,
     summary = next((line for line in errors.splitlines() if line.startswith("crawl: ")), "")
     stored = int(summary.split()[1]) if summary else 0
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return RunResult(wall, cpu, sampler.peak, sampler.peak_pss, stored, summary)
+    return RunResult(wall, cpu, sampler.peak, sampler.peak_pss, sampler.shares(), stored,
+                     summary)
 
 
 def articles_stored(database: Path) -> int:
@@ -361,7 +375,10 @@ def load() -> str:
 
 
 def baseline_code(ref: str, into: Path) -> Path:
-    """The packages of git revision `ref`, extracted into `into`."""
+    """The packages of git revision `ref`, extracted into `into`; `ref` may also be a
+    folder holding them (a checkout, an extracted archive)."""
+    if (Path(ref) / "crawler").is_dir():
+        return Path(ref).resolve()
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "crawler", "scheduler",
                               "alerts"], capture_output=True, check=False)
     if archive.returncode != 0:
@@ -388,7 +405,7 @@ def measure(outlets: Outlets, count: int, per_page: float, label: str,
               f"{first.wall:.1f}s = {count / first.wall:.1f} pages/s; CPU "
               f"{cpu_page:.1f} ms/page = {cpu_page / per_page:.2f}x extraction only; "
               f"peak memory {_memory(first.peak_rss, first.peak_pss)} "
-              f"({first.summary})", flush=True)
+              f"(PSS MB at the peak: {first.shares}) ({first.summary})", flush=True)
         before = outlets.requests
         second = run_once(config, profile and profile.with_suffix(".304" + profile.suffix),
                           code)
@@ -424,7 +441,8 @@ def main() -> None:
                         metavar="N,M", help="compare crawler.extraction_workers settings "
                         "(a fresh database for each; default: the product's default)")
     parser.add_argument("--baseline", metavar="REF",
-                        help="also measure git revision REF, alternately, in this run")
+                        help="also measure git revision REF (or the code in folder REF), "
+                        "alternately, in this run")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="measure each setting N times (the comparison takes the best)")
     args = parser.parse_args()
