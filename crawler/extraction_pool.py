@@ -27,6 +27,7 @@ import logging
 import multiprocessing
 import os
 import signal
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ council warned that one lane would stay closed for another fortnight.</p></artic
 
 
 _PR_SET_PDEATHSIG = 1
+# A worker hands the memory its pages freed back to the system every this many pages.
+TRIM_EVERY = 10
 # Tries at starting the workers before extraction falls back to the crawl process.
 _STARTS = 3
 
@@ -88,11 +91,32 @@ def default_workers() -> int:
 
 def _start_worker() -> None:
     """Ctrl-C is the crawl's to handle (it finishes the pages in flight, which needs the
-    workers); and a worker must not outlive its crawl, however the crawl ends."""
+    workers); a worker must not outlive its crawl, however the crawl ends; and it finds
+    glibc's malloc_trim, if any (`_Worker`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Not on Linux, the daemon's kill of the crawl's process group still takes them.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    with contextlib.suppress(OSError, AttributeError):  # glibc only
+        _Worker.trim = ctypes.CDLL(None).malloc_trim
+
+
+class _Worker:
+    """What one worker process keeps between pages: a page count, and glibc's
+    malloc_trim (None elsewhere). lxml's trees are freed into the C heap, which keeps the
+    pages resident; trimmed every `TRIM_EVERY` pages (about 1 ms a call), a worker of
+    the bench holds about 18 MB less after a few hundred pages."""
+
+    pages = 0
+    trim: Callable[[int], int] | None = None
+
+
+def _extract_in_worker(markup: str | bytes, url: str) -> ExtractedPage:
+    page = extract_page(markup, url)
+    _Worker.pages += 1
+    if _Worker.trim is not None and _Worker.pages % TRIM_EVERY == 0:
+        _Worker.trim(0)
+    return page
 
 
 def warm_up() -> None:
@@ -143,7 +167,7 @@ class ExtractionPool:
             from twisted.internet import reactor  # the one Scrapy installed
 
             try:
-                future = self.executor.submit(extract_page, markup, url)
+                future = self.executor.submit(_extract_in_worker, markup, url)
             except BrokenProcessPool:
                 reactor.callLater(0, crashed, generation, retried)
                 return
