@@ -220,9 +220,9 @@ def tree_memory(pid: int) -> tuple[int, int, list[tuple[str, int]]]:
     """(RSS, PSS) in bytes of `pid` and all its descendants, and each process's PSS by
     role. Summed RSS counts the pages forked workers share with their parent once per
     process; PSS splits them."""
-    rss, pss, stack, parts = 0, 0, [(pid, 0)], []
+    rss, pss, stack, parts = 0, 0, [(pid, "")], []
     while stack:
-        current, depth = stack.pop()
+        current, parent_role = stack.pop()
         try:
             own = 0
             for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
@@ -231,13 +231,22 @@ def tree_memory(pid: int) -> tuple[int, int, list[tuple[str, int]]]:
                 elif line.startswith("Pss:"):
                     own = int(line.split()[1]) * 1024
             pss += own
-            parts.append((("run --once", "crawl", "worker")[min(depth, 2)], own))
+            role = _role(Path(f"/proc/{current}/cmdline").read_bytes(), parent_role)
+            parts.append((role, own))
             for task in Path(f"/proc/{current}/task").iterdir():
                 children = (task / "children").read_text().split()
-                stack.extend((int(child), depth + 1) for child in children)
+                stack.extend((int(child), role) for child in children)
         except (OSError, ValueError):
             continue
     return rss, pss, parts
+
+
+def _role(cmdline: bytes, parent_role: str) -> str:
+    if b"crawler.run" in cmdline:
+        return "worker" if parent_role in ("crawl", "worker") else "crawl"
+    if b"py-spy" in cmdline:
+        return "py-spy"
+    return "newswatch"
 
 
 class PeakSampler:
@@ -337,7 +346,8 @@ def daemon_rounds(outlets: Outlets, rounds: int) -> None:
                 print(f"round {number:>2}: {stored:>5} articles stored ({added} pages new) in "
                       f"{time.monotonic() - started:5.1f}s; daemon RSS "
                       f"{_own_rss(daemon.pid) / 2**20:6.1f} MB, peak of daemon + crawl "
-                      f"processes {_memory(sampler.peak, sampler.peak_pss)}", flush=True)
+                      f"processes {_memory(sampler.peak, sampler.peak_pss)} "
+                      f"(PSS MB at the peak: {sampler.shares()})", flush=True)
         finally:
             sampler.stop()
             daemon.send_signal(signal.SIGTERM)
