@@ -14,8 +14,7 @@ from bisect import bisect_left
 from collections import Counter
 from functools import lru_cache
 from itertools import accumulate
-
-import wordfreq
+from types import ModuleType
 
 from alerts.text import fold, normalise_language
 
@@ -52,9 +51,17 @@ def rarity(language: str | None) -> Rarity:
     code = normalise_language(language)
     if code not in _listed_languages():
         return Rarity({})
-    return Rarity(wordfreq.get_frequency_dict(code, wordlist="small"))
+    return Rarity(_wordfreq().get_frequency_dict(code, wordlist="small"))
 
 
 @lru_cache(maxsize=1)
 def _listed_languages() -> frozenset[str]:
-    return frozenset(wordfreq.available_languages(wordlist="small"))
+    return frozenset(_wordfreq().available_languages(wordlist="small"))
+
+
+def _wordfreq() -> ModuleType:
+    """wordfreq, imported at the first rule index: a command that matches nothing (an
+    all-304 `run --once`, `status`) never pays its import."""
+    import wordfreq
+
+    return wordfreq

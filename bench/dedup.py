@@ -679,7 +679,7 @@ def new_database(directory: Path, name: str) -> str:
 @dataclass
 class Timing:
     story_for: float = 0.0
-    storing: float = 0.0  # inside story_for: flushing the article row and its band rows
+    storing: float = 0.0  # inside story_for: inserting the article row and its band rows
     saves: float = 0.0
     count: int = 0
 
@@ -708,6 +708,7 @@ def store_pages(database_url: str, pages: list[Page], rng: random.Random) -> Tim
     source_ids = _source_ids(store, {page.outlet for page in pages})
     timing = Timing()
     with (timed(crawler.store, "story_for", timing, "story_for"),
+          timed(crawler.stories, "_insert_article", timing, "storing"),
           timed(crawler.stories, "_index_bands", timing, "storing")):
         for page in rng.sample(pages, len(pages)):
             item = ArticleItem(source_ids[page.outlet], page.url, page.title, page.body)

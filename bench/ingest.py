@@ -26,7 +26,14 @@ until the round's pages are stored, and prints the daemon's and the process tree
 memory per round.
 
 `--profile FILE` records the first run with py-spy (every process, `--subprocesses`)
-as a speedscope file, when py-spy is installed.
+as a speedscope file, when py-spy is installed (the all-304 run to FILE with `.304`
+before its suffix).
+
+`--baseline REF` measures the code of git revision REF (or of folder REF) as well, in
+the same run against the same outlets (each on a fresh database; the code extracted with
+`git archive` and put first on PYTHONPATH of `run --once` and the crawl it starts), and
+prints the current code's figures as ratios to it: on a shared machine only figures
+taken side by side compare.
 """
 
 from __future__ import annotations
@@ -209,39 +216,56 @@ def extraction_only(outlets: Outlets, pages: list[Page]) -> float:
     return time.process_time() - started
 
 
-def tree_memory(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) in bytes of `pid` and all its descendants. Summed RSS counts the pages
-    forked workers share with their parent once per process; PSS splits them."""
-    rss, pss, stack = 0, 0, [pid]
+def tree_memory(pid: int) -> tuple[int, int, list[tuple[str, int]]]:
+    """(RSS, PSS) in bytes of `pid` and all its descendants, and each process's PSS by
+    role. Summed RSS counts the pages forked workers share with their parent once per
+    process; PSS splits them."""
+    rss, pss, stack, parts = 0, 0, [(pid, "")], []
     while stack:
-        current = stack.pop()
+        current, parent_role = stack.pop()
         try:
+            own = 0
             for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Rss:"):
                     rss += int(line.split()[1]) * 1024
                 elif line.startswith("Pss:"):
-                    pss += int(line.split()[1]) * 1024
+                    own = int(line.split()[1]) * 1024
+            pss += own
+            role = _role(Path(f"/proc/{current}/cmdline").read_bytes(), parent_role)
+            parts.append((role, own))
             for task in Path(f"/proc/{current}/task").iterdir():
                 children = (task / "children").read_text().split()
-                stack.extend(int(child) for child in children)
+                stack.extend((int(child), role) for child in children)
         except (OSError, ValueError):
             continue
-    return rss, pss
+    return rss, pss, parts
+
+
+def _role(cmdline: bytes, parent_role: str) -> str:
+    if b"crawler.run" in cmdline:
+        return "worker" if parent_role in ("crawl", "worker") else "crawl"
+    if b"py-spy" in cmdline:
+        return "py-spy"
+    return "newswatch"
 
 
 class PeakSampler:
-    """Samples the resident memory of a process tree until stopped; keeps the peak."""
+    """Samples the resident memory of a process tree until stopped; keeps the peak, and
+    each process's share at the peak."""
 
     def __init__(self, pid: int, every: float = 0.1) -> None:
         self.pid, self.every, self.peak, self.peak_pss = pid, every, 0, 0
+        self.parts: list[tuple[str, int]] = []
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         while not self.done.wait(self.every):
-            rss, pss = tree_memory(self.pid)
-            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
+            rss, pss, parts = tree_memory(self.pid)
+            self.peak = max(self.peak, rss)
+            if pss > self.peak_pss:
+                self.peak_pss, self.parts = pss, parts
 
     def reset(self) -> None:
         self.peak = self.peak_pss = 0
@@ -250,6 +274,10 @@ class PeakSampler:
         self.done.set()
         self.thread.join()
 
+    def shares(self) -> str:
+        """PSS per process at the peak, in MB."""
+        return ", ".join(f"{role} {share / 2**20:.0f}" for role, share in self.parts)
+
 
 @dataclass
 class RunResult:
@@ -257,12 +285,16 @@ class RunResult:
     cpu: float
     peak_rss: int
     peak_pss: int
+    shares: str
     stored: int
     summary: str
 
 
-def run_once(config: Path, profile: Path | None = None) -> RunResult:
+def run_once(config: Path, profile: Path | None = None,
+             code: Path | None = None) -> RunResult:
+    """One `run --once`; `code`: a checkout whose packages it imports instead."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = None if code is None else {**os.environ, "PYTHONPATH": str(code)}
     command = [NEWSWATCH, "--config", str(config), "run", "--once"]
     if profile is not None:
         command = ["py-spy", "record", "--subprocesses", "--gil", "--nonblocking",
@@ -270,7 +302,7 @@ def run_once(config: Path, profile: Path | None = None) -> RunResult:
                    "--rate", "50", "-o", str(profile), "--", *command]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, env=env)
     sampler = PeakSampler(process.pid)
     _, errors = process.communicate()
     wall = time.perf_counter() - started
@@ -281,7 +313,8 @@ def run_once(config: Path, profile: Path | None = None) -> RunResult:
     summary = next((line for line in errors.splitlines() if line.startswith("crawl: ")), "")
     stored = int(summary.split()[1]) if summary else 0
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return RunResult(wall, cpu, sampler.peak, sampler.peak_pss, stored, summary)
+    return RunResult(wall, cpu, sampler.peak, sampler.peak_pss, sampler.shares(), stored,
+                     summary)
 
 
 def articles_stored(database: Path) -> int:
@@ -313,7 +346,8 @@ def daemon_rounds(outlets: Outlets, rounds: int) -> None:
                 print(f"round {number:>2}: {stored:>5} articles stored ({added} pages new) in "
                       f"{time.monotonic() - started:5.1f}s; daemon RSS "
                       f"{_own_rss(daemon.pid) / 2**20:6.1f} MB, peak of daemon + crawl "
-                      f"processes {_memory(sampler.peak, sampler.peak_pss)}", flush=True)
+                      f"processes {_memory(sampler.peak, sampler.peak_pss)} "
+                      f"(PSS MB at the peak: {sampler.shares()})", flush=True)
         finally:
             sampler.stop()
             daemon.send_signal(signal.SIGTERM)
@@ -350,6 +384,61 @@ def load() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
+def baseline_code(ref: str, into: Path) -> Path:
+    """The packages of git revision `ref`, extracted into `into`; `ref` may also be a
+    folder holding them (a checkout, an extracted archive)."""
+    if (Path(ref) / "crawler").is_dir():
+        return Path(ref).resolve()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "crawler", "scheduler",
+                              "alerts"], capture_output=True, check=False)
+    if archive.returncode != 0:
+        raise SystemExit(f"--baseline {ref}: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+@dataclass
+class Pair:
+    """A first run and the all-304 run after it, on one fresh database."""
+
+    first: RunResult
+    second: RunResult
+
+
+def measure(outlets: Outlets, count: int, per_page: float, label: str,
+            workers: int | None, code: Path | None, profile: Path | None) -> Pair:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = write_config(Path(tmp), outlets, workers=workers)
+        first = run_once(config, profile, code)
+        cpu_page = first.cpu / count * 1000
+        print(f"{label}first run: {first.stored} stored of {count} pages in "
+              f"{first.wall:.1f}s = {count / first.wall:.1f} pages/s; CPU "
+              f"{cpu_page:.1f} ms/page = {cpu_page / per_page:.2f}x extraction only; "
+              f"peak memory {_memory(first.peak_rss, first.peak_pss)} "
+              f"(PSS MB at the peak: {first.shares}) ({first.summary})", flush=True)
+        before = outlets.requests
+        second = run_once(config, profile and profile.with_suffix(".304" + profile.suffix),
+                          code)
+        print(f"{label}second run (all 304): {second.wall:.1f}s, "
+              f"{outlets.requests - before} requests, {second.stored} new; CPU "
+              f"{second.cpu:.1f}s; peak memory "
+              f"{_memory(second.peak_rss, second.peak_pss)}", flush=True)
+    return Pair(first, second)
+
+
+def compare(label: str, new: list[Pair], old: list[Pair]) -> None:
+    """The current code's best figures as ratios to the baseline's best."""
+    def best(pairs: list[Pair]) -> tuple[float, float, float, int]:
+        return (min(pair.first.wall for pair in pairs), min(pair.first.cpu for pair in pairs),
+                min(pair.second.wall for pair in pairs),
+                min(pair.first.peak_pss for pair in pairs))
+
+    (wall, cpu, wall_304, pss), (old_wall, old_cpu, old_304, old_pss) = best(new), best(old)
+    print(f"{label}current / baseline, best of {len(new)}: first-run pages/s "
+          f"{old_wall / wall:.2f}x, CPU {cpu / old_cpu:.2f}x, all-304 time "
+          f"{wall_304 / old_304:.2f}x, peak PSS {pss / old_pss:.2f}x", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--outlets", type=int, default=100)
@@ -361,6 +450,11 @@ def main() -> None:
     parser.add_argument("--workers", type=lambda text: [int(n) for n in text.split(",")],
                         metavar="N,M", help="compare crawler.extraction_workers settings "
                         "(a fresh database for each; default: the product's default)")
+    parser.add_argument("--baseline", metavar="REF",
+                        help="also measure git revision REF (or the code in folder REF), "
+                        "alternately, in this run")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="measure each setting N times (the comparison takes the best)")
     args = parser.parse_args()
     if args.profile and not shutil.which("py-spy"):
         raise SystemExit("--profile needs py-spy on PATH")
@@ -376,25 +470,22 @@ def main() -> None:
     print(f"extraction only (extract_article in one process): {per_page:.1f} ms CPU/page",
           flush=True)
     try:
-        for workers in [] if args.only_daemon else args.workers or [None]:
-            with tempfile.TemporaryDirectory() as tmp:
-                folder = Path(tmp)
-                config = write_config(folder, outlets, workers=workers)
+        with tempfile.TemporaryDirectory() as code_folder:
+            old_code = baseline_code(args.baseline, Path(code_folder)) if args.baseline else None
+            for workers in [] if args.only_daemon else args.workers or [None]:
                 label = "" if workers is None else f"[extraction_workers = {workers}] "
-                first = run_once(config, args.profile)
-                cpu_page = first.cpu / count * 1000
-                print(f"{label}first run: {first.stored} stored of {count} pages in "
-                      f"{first.wall:.1f}s = {count / first.wall:.1f} pages/s; CPU "
-                      f"{cpu_page:.1f} ms/page = {cpu_page / per_page:.2f}x extraction only; "
-                      f"peak memory {_memory(first.peak_rss, first.peak_pss)} "
-                      f"({first.summary})", flush=True)
-                before = outlets.requests
-                second = run_once(config)
-                print(f"{label}second run (all 304): {second.wall:.1f}s, "
-                      f"{outlets.requests - before} requests, {second.stored} new; CPU "
-                      f"{second.cpu:.1f}s; peak memory "
-                      f"{_memory(second.peak_rss, second.peak_pss)}", flush=True)
-                print(f"after: {load()}")
+                new: list[Pair] = []
+                old: list[Pair] = []
+                for _ in range(args.repeat):
+                    if old_code is not None:
+                        old.append(measure(outlets, count, per_page,
+                                           f"[baseline {args.baseline}] {label}", workers,
+                                           old_code, None))
+                    new.append(measure(outlets, count, per_page, label, workers, None,
+                                       args.profile))
+                    print(f"after: {load()}", flush=True)
+                if old:
+                    compare(label, new, old)
         if args.daemon_rounds:
             daemon_rounds(outlets, args.daemon_rounds)
     finally:

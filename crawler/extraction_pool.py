@@ -3,7 +3,8 @@
 Extraction is pure CPU work (lxml, trafilatura, htmldate): run on the reactor thread it
 held every download, and run on threads it would hold the GIL. The crawl child therefore
 hands each page to a `ProcessPoolExecutor` and awaits the result as a Deferred; the
-reactor only moves bytes.
+reactor only moves bytes. The worker also computes the body's near-duplicate fingerprint
+(`extract_page`), which the store's writer thread would otherwise compute under the GIL.
 
 The workers are forked from the crawl child once it has warmed extraction up (the first
 page costs most of a second: htmldate and dateparser compile their patterns), before the
@@ -26,11 +27,14 @@ import logging
 import multiprocessing
 import os
 import signal
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 
 from twisted.internet.defer import Deferred
 
+from crawler.dedup import Fingerprint, fingerprint
 from crawler.extract import ExtractedArticle, extract_article
 
 logger = logging.getLogger(__name__)
@@ -47,12 +51,34 @@ council warned that one lane would stay closed for another fortnight.</p></artic
 
 
 _PR_SET_PDEATHSIG = 1
+# A worker hands the memory its pages freed back to the system every this many pages.
+TRIM_EVERY = 10
 # Tries at starting the workers before extraction falls back to the crawl process.
 _STARTS = 3
 
 
 class ExtractionCrashed(Exception):
     """The page's extraction killed its worker process twice."""
+
+
+@dataclass(frozen=True)
+class ExtractedPage:
+    """A page's article, and its body's fingerprint for story assignment (None without a
+    body): what a worker sends back."""
+
+    article: ExtractedArticle
+    fingerprint: Fingerprint | None
+
+
+def extract_page(markup: str | bytes, url: str) -> ExtractedPage:
+    """`extract_article`, and the fingerprint `crawler.stories.story_for` would compute
+    for the article's body, its signature included."""
+    article = extract_article(markup, url)
+    if article.error or not article.body:
+        return ExtractedPage(article, None)
+    mine = fingerprint(article.body)
+    _ = mine.signature  # a cached property: computed here, sent along, never in the writer
+    return ExtractedPage(article, mine)
 
 
 def default_workers() -> int:
@@ -65,11 +91,32 @@ def default_workers() -> int:
 
 def _start_worker() -> None:
     """Ctrl-C is the crawl's to handle (it finishes the pages in flight, which needs the
-    workers); and a worker must not outlive its crawl, however the crawl ends."""
+    workers); a worker must not outlive its crawl, however the crawl ends; and it finds
+    glibc's malloc_trim, if any (`_Worker`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Not on Linux, the daemon's kill of the crawl's process group still takes them.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    with contextlib.suppress(OSError, AttributeError):  # glibc only
+        _Worker.trim = ctypes.CDLL(None).malloc_trim
+
+
+class _Worker:
+    """What one worker process keeps between pages: a page count, and glibc's
+    malloc_trim (None elsewhere). lxml's trees are freed into the C heap, which keeps the
+    pages resident; trimmed every `TRIM_EVERY` pages (about 1 ms a call), a worker of
+    the bench holds about 18 MB less after a few hundred pages."""
+
+    pages = 0
+    trim: Callable[[int], int] | None = None
+
+
+def _extract_in_worker(markup: str | bytes, url: str) -> ExtractedPage:
+    page = extract_page(markup, url)
+    _Worker.pages += 1
+    if _Worker.trim is not None and _Worker.pages % TRIM_EVERY == 0:
+        _Worker.trim(0)
+    return page
 
 
 def warm_up() -> None:
@@ -77,7 +124,7 @@ def warm_up() -> None:
 
 
 class ExtractionPool:
-    """`extract(markup, url)` -> Deferred firing with the ExtractedArticle."""
+    """`extract(markup, url)` -> Deferred firing with the ExtractedPage."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -106,28 +153,28 @@ class ExtractionPool:
                     raise
         raise AssertionError("unreachable")
 
-    def extract(self, markup: str | bytes, url: str) -> Deferred[ExtractedArticle]:
-        result: Deferred[ExtractedArticle] = Deferred()
+    def extract(self, markup: str | bytes, url: str) -> Deferred[ExtractedPage]:
+        result: Deferred[ExtractedPage] = Deferred()
 
         def submit(retried: bool) -> None:
             generation = self.generation
             if self.executor is None:
                 try:
-                    result.callback(extract_article(markup, url))
+                    result.callback(extract_page(markup, url))
                 except Exception as error:  # the page's own error, as from a worker
                     result.errback(error)
                 return
             from twisted.internet import reactor  # the one Scrapy installed
 
             try:
-                future = self.executor.submit(extract_article, markup, url)
+                future = self.executor.submit(_extract_in_worker, markup, url)
             except BrokenProcessPool:
                 reactor.callLater(0, crashed, generation, retried)
                 return
             future.add_done_callback(
                 lambda done: reactor.callFromThread(finished, done, generation, retried))
 
-        def finished(done: Future[ExtractedArticle], generation: int, retried: bool) -> None:
+        def finished(done: Future[ExtractedPage], generation: int, retried: bool) -> None:
             error = done.exception()
             if isinstance(error, BrokenProcessPool):
                 crashed(generation, retried)

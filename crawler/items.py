@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from crawler.dedup import Fingerprint
 from crawler.entries import Entry
 from crawler.ledger import LedgerEntry
 
@@ -31,6 +32,9 @@ class ArticleItem:
     # The listing entry this article was fetched for (its crawl ledger row goes once the
     # article is stored), when it is not `url`.
     entry_url: str | None = None
+    # The body's near-duplicate fingerprint, when the extraction worker computed it
+    # (crawler/extraction_pool.py); None: story assignment computes it.
+    fingerprint: Fingerprint | None = None
 
 
 @dataclass

@@ -182,21 +182,20 @@ class _Batch:
         stored = self.article_ids.get(item.url)
         outcome = KNOWN
         if stored is None:
-            article = Article(
-                source_id=item.source_id,
-                url=item.url,
-                title=item.title,
-                body=item.body,
-                authors=item.authors,
-                published_at=item.published_at,
-                language=item.language,
-                content_hash=content_hash(item.body or item.title),
-                from_feed=item.from_feed,
-                entry_updated_at=item.entry_updated_at,
-            )
-            # story_for adds and flushes the article: its id is known from here on.
-            article.story = story_for(self.session, article)
-            stored, outcome = article.id, STORED
+            stored = story_for(self.session, {
+                "source_id": item.source_id,
+                "url": item.url,
+                "url_hash": url_digest(item.url),
+                "title": item.title,
+                "body": item.body,
+                "authors": item.authors,
+                "published_at": item.published_at,
+                "language": item.language,
+                "content_hash": content_hash(item.body or item.title),
+                "from_feed": item.from_feed,
+                "entry_updated_at": item.entry_updated_at,
+            }, item.fingerprint)
+            outcome = STORED
             self.article_ids[item.url] = stored
         # New or known already, the links that led here are known from now on.
         aliases.update((url, stored) for url in item.aliases if url and url != item.url)
@@ -237,7 +236,7 @@ class _Batch:
         article.from_feed = item.from_feed
         article.version += 1
         article.matched_at = None
-        reindex_article(session, article)
+        reindex_article(session, article, item.fingerprint)
         return REVISED
 
     def finish(self) -> None:

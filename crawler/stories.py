@@ -26,13 +26,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, desc, func, insert, select
+from sqlalchemy import bindparam, delete, desc, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crawler.database import serialize_transaction
 from crawler.dedup import Fingerprint, fingerprint, signature_to_bytes, story_score
 from crawler.models import Article, Story, StoryBand, utcnow
+
+# Statements on the tables, not the mapped classes: plain Core, no unit of work.
+_INSERT_ARTICLE = insert(Article.__table__)
+_INSERT_STORY = insert(Story.__table__)
+_TOUCH_STORY = (update(Story.__table__).where(Story.__table__.c.id == bindparam("story"))
+                .values(last_seen_at=bindparam("seen")))
+_INSERT_BANDS = insert(StoryBand.__table__)
 
 # Any constant will do: PostgreSQL's advisory locks are named by a 64-bit number.
 STORY_LOCK_KEY = 0x6E657773  # "news"
@@ -61,39 +69,54 @@ def lock_story_assignment(session: Session) -> None:
     serialize_transaction(session, STORY_LOCK_KEY)
 
 
-def story_for(session: Session, article: Article) -> Story:
-    """The story `article` belongs to: an existing one, or a new one it starts.
+def story_for(session: Session, values: dict[str, Any], mine: Fingerprint | None = None) -> int:
+    """Store a new article in the story it belongs to, an existing one or a new one it
+    starts; returns the article's id. `values`: its `articles` columns; `mine`: its
+    body's fingerprint when it was computed already (in an extraction worker).
 
-    Called before commit with the new article not yet in the session: adds it, sets
-    its story and signature, flushes (the band rows need its id) and adds its bands.
-    Because of that flush, a URL stored concurrently by another process raises the
+    Called before commit, once per new article of a batch: prebuilt Core statements, not
+    the ORM's unit of work (whose bookkeeping cost more than the queries). The row is
+    inserted here, so a URL stored concurrently by another process raises the
     IntegrityError here rather than at commit.
     """
     now = utcnow()
-    mine = fingerprint(article.body or "", summary=bool(article.from_feed))
-    bands = mine.bands
-    story = _story_with_same_text(session, article, since=now - WINDOW) or _story_of_near_copy(
-        session, article, mine, bands, since=now - WINDOW
-    )
-    if story is None:
-        story = Story(headline=article.title or "", first_seen_at=now)
-        session.add(story)
-    story.last_seen_at = now
-    article.story = story
-    if mine.signature is not None:
-        article.signature = signature_to_bytes(mine.signature)
-    _index_bands(session, article, bands, now)
-    return story
+    since = now - WINDOW
+    mine = _fingerprint_of(values.get("body") or "", bool(values.get("from_feed")), mine)
+    story_id = _story_with_same_text(session, values, since)
+    if story_id is None:
+        story_id = _story_of_near_copy(session, values.get("title") or "", mine, mine.bands,
+                                       since)
+    if story_id is None:
+        story_id = session.execute(_INSERT_STORY, {
+            "headline": values.get("title") or "", "first_seen_at": now, "last_seen_at": now,
+        }).inserted_primary_key[0]
+    else:
+        session.execute(_TOUCH_STORY, {"story": story_id, "seen": now})
+    signature = signature_to_bytes(mine.signature) if mine.signature is not None else None
+    article_id = _insert_article(session, {**values, "story_id": story_id,
+                                           "signature": signature})
+    _index_bands(session, article_id, mine.bands, now)
+    return article_id
 
 
-def reindex_article(session: Session, article: Article) -> None:
+def reindex_article(session: Session, article: Article,
+                    mine: Fingerprint | None = None) -> None:
     """Replace a stored article's signature and bands after its text changed (a new
     version of the page, or the full text replacing a feed summary): it keeps its
-    story, and later copies find it by its new text."""
-    mine = fingerprint(article.body or "", summary=bool(article.from_feed))
+    story, and later copies find it by its new text. `mine` as for `story_for`."""
+    mine = _fingerprint_of(article.body or "", bool(article.from_feed), mine)
     article.signature = signature_to_bytes(mine.signature) if mine.signature is not None else None
+    session.flush()
     session.execute(delete(StoryBand).where(StoryBand.article_id == article.id))
-    _index_bands(session, article, mine.bands, utcnow())
+    _index_bands(session, article.id, mine.bands, utcnow())
+
+
+def _fingerprint_of(body: str, summary: bool, given: Fingerprint | None) -> Fingerprint:
+    """The fingerprint of an article's body: `given`, when it is of this kind of text
+    (a page's, or a feed summary's), else computed now."""
+    if given is not None and given.summary == summary:
+        return given
+    return fingerprint(body, summary=summary)
 
 
 def forget_bands_before(session: Session, cutoff: datetime) -> int:
@@ -103,22 +126,23 @@ def forget_bands_before(session: Session, cutoff: datetime) -> int:
     return result.rowcount or 0
 
 
-def _story_with_same_text(session: Session, article: Article, since: datetime) -> Story | None:
+def _story_with_same_text(session: Session, values: dict[str, Any],
+                          since: datetime) -> int | None:
     """The recent story holding this exact text. Short texts (teasers, "Read more at ..."
     stand-ins, empty bodies hashed by their headline) are left to the near-duplicate
     check, which asks more of them: identical boilerplate is not one story."""
-    if article.from_feed or len((article.body or "").split()) < MIN_EXACT_WORDS:
+    if values.get("from_feed") or len((values.get("body") or "").split()) < MIN_EXACT_WORDS:
         return None
     return session.scalars(
-        select(Story)
+        select(Story.id)
         .join(Article, Article.story_id == Story.id)
-        .where(Article.content_hash == article.content_hash, Story.last_seen_at >= since)
+        .where(Article.content_hash == values["content_hash"], Story.last_seen_at >= since)
         .limit(1)
     ).first()
 
 
-def _story_of_near_copy(session: Session, article: Article, mine: Fingerprint,
-                        bands: list[int], since: datetime) -> Story | None:
+def _story_of_near_copy(session: Session, title: str, mine: Fingerprint,
+                        bands: list[int], since: datetime) -> int | None:
     if not bands:
         return None
     candidates = _load_candidates(session, _candidate_ids(session, bands, since))
@@ -127,12 +151,12 @@ def _story_of_near_copy(session: Session, article: Article, mine: Fingerprint,
         if candidate.story_id == best_story:
             continue
         theirs = fingerprint(candidate.body, summary=candidate.from_feed)
-        score = story_score(mine, theirs, article.title or "", candidate.title)
+        score = story_score(mine, theirs, title, candidate.title)
         if score is not None and score > best_score:
             best_story, best_score = candidate.story_id, score
             if score >= CERTAIN:
                 break
-    return session.get(Story, best_story) if best_story is not None else None
+    return best_story
 
 
 def _candidate_ids(session: Session, bands: list[int], since: datetime) -> list[int]:
@@ -160,11 +184,13 @@ def _load_candidates(session: Session, article_ids: list[int]) -> list[Candidate
     return [by_id[article_id] for article_id in article_ids if article_id in by_id]
 
 
-def _index_bands(session: Session, article: Article, bands: list[int], now: datetime) -> None:
-    """Store the article's bands; the flush gives the new article its id."""
-    session.add(article)
-    session.flush()
+def _insert_article(session: Session, values: dict[str, Any]) -> int:
+    return session.execute(_INSERT_ARTICLE, values).inserted_primary_key[0]
+
+
+def _index_bands(session: Session, article_id: int, bands: list[int], now: datetime) -> None:
+    """Store the article's bands."""
     if bands:
-        session.execute(insert(StoryBand), [
-            {"band": band, "article_id": article.id, "created_at": now} for band in bands
+        session.execute(_INSERT_BANDS, [
+            {"band": band, "article_id": article_id, "created_at": now} for band in bands
         ])

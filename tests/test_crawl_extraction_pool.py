@@ -146,7 +146,7 @@ def test_when_no_pool_can_start_again_pages_are_extracted_in_the_crawl_process(
         page = gzip.decompress((FUNDUS / "html" / PAGES[0]).read_bytes())
         extracted: list[object] = []
         pool.extract(page, "https://apnews.example/article/1").addBoth(extracted.append)
-        (article,) = extracted
-        assert getattr(article, "body", None), article
+        (page,) = extracted
+        assert getattr(getattr(page, "article", None), "body", None), page
     finally:
         pool.close()

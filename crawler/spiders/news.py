@@ -39,8 +39,12 @@ from twisted.python.failure import Failure
 from crawler import meta
 from crawler.discovery import FEED, PAGE, SITEMAP, feed_links, sniff_kind
 from crawler.entries import Entry
-from crawler.extract import ExtractedArticle, extract_article
-from crawler.extraction_pool import ExtractionCrashed, ExtractionPool
+from crawler.extraction_pool import (
+    ExtractedPage,
+    ExtractionCrashed,
+    ExtractionPool,
+    extract_page,
+)
 from crawler.failures import BLOCKED as BLOCKED_PAGE
 from crawler.failures import MISSING, REFUSED, TRANSIENT, describe_failure, page_failure_kind
 from crawler.feeds import parse_feed
@@ -374,23 +378,23 @@ class NewsSpider(scrapy.Spider):
             outcomes = self._unreadable(source, item, "not an HTML page")
         else:
             try:
-                extracted = await self.extract(_markup(response), response.url)
+                page = await self.extract(_markup(response), response.url)
             except ExtractionCrashed as crash:
                 outcomes = self._try_later(source, item, TRANSIENT, str(crash))
             else:
-                outcomes = self._article(response, source, item, extracted)
+                outcomes = self._article(response, source, item, page)
         for outcome in outcomes:
             yield outcome
 
-    async def extract(self, markup: str | bytes, url: str) -> ExtractedArticle:
+    async def extract(self, markup: str | bytes, url: str) -> ExtractedPage:
         """The page's article, extracted in the crawl's worker processes when it has them."""
         if self.extraction_pool is None:
-            return extract_article(markup, url)
+            return extract_page(markup, url)
         return await maybe_deferred_to_future(self.extraction_pool.extract(markup, url))
 
     def _article(self, response: Response, source: SourceSpec, item: LedgerEntry,
-                 extracted: ExtractedArticle) -> Iterator[ArticleItem | EntryOutcomeItem]:
-        entry, revision = item.entry, item.revision
+                 page: ExtractedPage) -> Iterator[ArticleItem | EntryOutcomeItem]:
+        entry, revision, extracted = item.entry, item.revision, page.article
         if extracted.error or not extracted.body:
             yield from self._unreadable(source, item, extracted.error or "no text")
             return
@@ -414,6 +418,7 @@ class NewsSpider(scrapy.Spider):
             revision=revision,
             aliases=_aliases(url, entry, response),
             entry_url=entry.url,
+            fingerprint=page.fingerprint,
         )
 
     def article_failed(self, failure: Failure) -> Iterator[ArticleItem | EntryOutcomeItem]:
