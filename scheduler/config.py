@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -453,6 +454,43 @@ class WebConfig(_Section):
     base_url: str | None = None
 
 
+class ScrapydConfig(_Section):
+    """Crawl nodes (scheduler/scrapyd.py): with `nodes` set, the daemon hands batches of
+    due sources to these Scrapyd servers instead of crawling in child processes."""
+
+    nodes: list[str] = []
+    project: str = Field(default="newswatch", pattern=r"^[A-Za-z0-9_.-]+$")
+    spider: str = Field(default="news", pattern=r"^[A-Za-z0-9_.-]+$")
+    # Sources per job, and jobs (running + pending) each node is given at most.
+    batch_size: int = Field(default=50, ge=1, le=10_000)
+    jobs_per_node: int = Field(default=4, ge=1, le=256)
+    # How often running jobs are checked and due sources dispatched.
+    poll_interval: Duration = timedelta(seconds=10)
+    # A node unreachable this long: its jobs are counted as dead, their sources failed.
+    node_timeout: Duration = timedelta(minutes=2)
+    request_timeout: Duration = timedelta(seconds=5)
+
+    @field_validator("nodes")
+    @classmethod
+    def _http_urls(cls, nodes: list[str]) -> list[str]:
+        cleaned = []
+        for node in nodes:
+            parts = urlsplit(node)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{node!r} is not a Scrapyd address like http://host:6800")
+            cleaned.append(node.rstrip("/"))
+        if len(set(cleaned)) != len(cleaned):
+            raise ValueError("a node is listed twice")
+        return cleaned
+
+    @field_validator("poll_interval", "node_timeout", "request_timeout")
+    @classmethod
+    def _at_least_a_second(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("expected a duration of at least 1s")
+        return value
+
+
 class Config(_Section):
     storage: StorageConfig = StorageConfig()
     crawler: CrawlerConfig = CrawlerConfig()
@@ -464,6 +502,7 @@ class Config(_Section):
     retention: RetentionConfig = RetentionConfig()
     admin: AdminConfig = AdminConfig()
     web: WebConfig = WebConfig()
+    scrapyd: ScrapydConfig = ScrapydConfig()
 
     @model_validator(mode="after")
     def _retention_outlasts_the_age_limit(self) -> Config:

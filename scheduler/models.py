@@ -80,3 +80,32 @@ class ConfigId(Base):
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # "rule" or "channel"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+
+
+class ScrapydJob(Base):
+    """A crawl handed to a Scrapyd node (scheduler/scrapyd.py), kept in the database so
+    that a standby scheduler taking over goes on tracking the jobs the old one started.
+
+    `state`: "scheduled" (handed over, not yet seen running), "running", then "finished"
+    (the spider recorded `completed_at`), "failed" or "cancelled" with a `reason`.
+    """
+
+    __tablename__ = "scrapyd_jobs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # Scrapyd's job id
+    node: Mapped[str] = mapped_column(String(255))
+    source_ids: Mapped[str] = mapped_column(Text)  # comma-separated sources.id
+    config_version: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The sources' `next_poll_at` while the job holds them: a source still at this time
+    # when the job ends was not planned by the crawl.
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(20), index=True, default="scheduled")
+    # Written by the spider on the node when it closes having finished its work.
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def sources(self) -> list[int]:
+        return [int(part) for part in self.source_ids.split(",") if part]
