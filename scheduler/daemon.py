@@ -9,7 +9,9 @@ Jobs (APScheduler 3.11, in memory, UTC):
   after a pause or a suspend each source is polled once, not once per missed interval.
 - `match`, `deliver` (every `daemon.deliver_interval`; digests are the deliverer's; it
   wakes the delivery worker),
-  `housekeeping` (retention, every `daemon.housekeeping_interval`), `admin` (operator
+  `housekeeping` (retention, every `daemon.housekeeping_interval`), `scrapyd` (with
+  `[scrapyd] nodes`: track crawl jobs on the nodes and dispatch, every
+  `scrapyd.poll_interval`; then crawls start there, not in child processes), `admin` (operator
   alerts, every 5 minutes) and `heartbeat` (every 15 s, the one job that does its work in
   the scheduler's thread, so a busy worker never looks dead).
 
@@ -92,6 +94,7 @@ from scheduler.housekeeping import housekeeping
 from scheduler.lock import HEARTBEAT, daemon_lock, held_by_message, this_host
 from scheduler.models import DaemonRun
 from scheduler.reload import record_reload, reload_app
+from scheduler.scrapyd import Dispatcher
 
 if TYPE_CHECKING:
     from scheduler.web.server import BackgroundServer
@@ -132,6 +135,8 @@ class Daemon:
         self.pending: set[str] = set()  # due, waiting for a crawl slot
         self.in_flight: set[str] = set()  # being crawled now
         self.lock = daemon_lock(app.engine)
+        # With `[scrapyd] nodes`, crawls run there (scheduler/scrapyd.py), not in children.
+        self.scrapyd = Dispatcher(app)
         self.run_id: int | None = None
         self.delivery = DeliveryWorker(lambda stop: self.app.deliver(stop=stop), self.stopping,
                                        lambda: self._enqueue("admin"))
@@ -318,6 +323,11 @@ class Daemon:
         self._ensure_job("admin", ADMIN_CHECK, now + timedelta(seconds=2),
                          lambda: self._enqueue("admin"))
         self._ensure_job("heartbeat", HEARTBEAT, now + HEARTBEAT, self._heartbeat)
+        if config.scrapyd.nodes:
+            self._ensure_job("scrapyd", config.scrapyd.poll_interval, now,
+                             lambda: self._enqueue("scrapyd"))
+        elif self.scheduler.get_job("scrapyd") is not None:
+            self.scheduler.remove_job("scrapyd")
 
     def _ensure_job(self, job_id: str, every: timedelta, first: datetime,
                     func: Callable[[], None]) -> None:
@@ -387,6 +397,8 @@ class Daemon:
             self._step("matching", self._match)
         if crawled:
             self.delivery.wake()  # routing by tag or source, digests: the deliverer's
+        if "scrapyd" in kinds:
+            self._step("crawl nodes", self._track_crawl_nodes)
         if "housekeeping" in kinds:
             self._step("housekeeping", self._housekeeping)
         if "admin" in kinds:
@@ -403,6 +415,10 @@ class Daemon:
 
     def _start_crawls(self) -> None:
         """Crawl, in one batch, every source the database says is due."""
+        if self.app.config.scrapyd.nodes:
+            self.pending.clear()  # the database says what is due; the dispatcher claims it
+            self.scrapyd.dispatch()
+            return
         configured = {s.name: s for s in self.app.config.polled_sources}
         self.pending &= configured.keys()
         limit = self.app.config.daemon.max_concurrent_crawls
@@ -461,6 +477,13 @@ class Daemon:
             logger.exception("crawl of %s failed; the daemon goes on", ", ".join(names))
         finally:
             self.work.put(Work("crawled", names))
+
+    def _track_crawl_nodes(self) -> None:
+        if not self.app.config.scrapyd.nodes:
+            return
+        if self.scrapyd.track():
+            self._match()
+        self.scrapyd.dispatch()
 
     def _match(self) -> None:
         report = self.app.match()

@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.models import Source, utcnow
 from crawler.store import poll_state
@@ -258,8 +258,9 @@ class Dispatcher:
 
     # -- tracking ------------------------------------------------------------------------
 
-    def track(self) -> None:
-        """Check every open job on its node: finished, overrunning, or dead."""
+    def track(self) -> int:
+        """Check every open job on its node: finished, overrunning, or dead. How many
+        ended (their articles are in the database: time to match)."""
         with self.app.sessions() as session:
             jobs = list(session.scalars(
                 select(ScrapydJob).where(ScrapydJob.state.in_(OPEN_STATES))
@@ -270,6 +271,10 @@ class Dispatcher:
             by_node.setdefault(job.node, []).append(job)
         for url, node_jobs in by_node.items():
             self._track_node(url, node_jobs)
+        with self.app.sessions() as session:
+            still_open = session.scalar(select(func.count()).select_from(ScrapydJob).where(
+                ScrapydJob.state.in_(OPEN_STATES)))
+        return len(jobs) - (still_open or 0)
 
     def _track_node(self, url: str, jobs: list[ScrapydJob]) -> None:
         node = self.node(url)
@@ -365,29 +370,7 @@ class Dispatcher:
             logger.info("crawl node %s answers again", url)
 
     def report(self) -> list[NodeReport]:
-        """Every configured node (and any other still holding open jobs): its load and the
-        open jobs the database has on it."""
-        with self.app.sessions() as session:
-            jobs = list(session.scalars(
-                select(ScrapydJob).where(ScrapydJob.state.in_(OPEN_STATES))
-                .order_by(ScrapydJob.started_at)))
-        by_node: dict[str, list[JobReport]] = {url: [] for url in self.settings.nodes}
-        for job in jobs:
-            by_node.setdefault(job.node, []).append(
-                JobReport(job.id, len(job.sources), job.state, job.started_at))
-        reports = []
-        for url, node_jobs in by_node.items():
-            try:
-                status = self.node(url).daemon_status()
-            except NodeUnreachable as error:
-                reports.append(NodeReport(url, False, capacity=self.settings.jobs_per_node,
-                                          error=str(error), jobs=node_jobs))
-                continue
-            reports.append(NodeReport(
-                url, True, int(status.get("running", 0)), int(status.get("pending", 0)),
-                self.settings.jobs_per_node, jobs=node_jobs))
-        return reports
-
+        return crawl_nodes(self.app.sessions, self.settings)
 
 def _end(session: Session, job_id: str, state: str, reason: str | None) -> bool:
     """Move an open job to `state`; False when it was already ended (by another scheduler)."""
@@ -397,3 +380,53 @@ def _end(session: Session, job_id: str, state: str, reason: str | None) -> bool:
     )
     return bool(result.rowcount)
 
+
+
+def crawl_nodes(sessions: sessionmaker, settings: ScrapydConfig) -> list[NodeReport]:
+    """Every configured node (and any other still holding open jobs): its load as Scrapyd
+    reports it and the open jobs the database has on it (`newswatch status`)."""
+    with sessions() as session:
+        jobs = list(session.scalars(
+            select(ScrapydJob).where(ScrapydJob.state.in_(OPEN_STATES))
+            .order_by(ScrapydJob.started_at)))
+    by_node: dict[str, list[JobReport]] = {url: [] for url in settings.nodes}
+    for job in jobs:
+        by_node.setdefault(job.node, []).append(
+            JobReport(job.id, len(job.sources), job.state, job.started_at))
+    reports = []
+    for url, node_jobs in by_node.items():
+        try:
+            status = ScrapydNode(url, settings.request_timeout.total_seconds()).daemon_status()
+        except NodeUnreachable as error:
+            reports.append(NodeReport(url, False, capacity=settings.jobs_per_node,
+                                      error=str(error), jobs=node_jobs))
+            continue
+        reports.append(NodeReport(
+            url, True, int(status.get("running", 0)), int(status.get("pending", 0)),
+            settings.jobs_per_node, jobs=node_jobs))
+    return reports
+
+
+def format_crawl_nodes(reports: list[NodeReport], now: datetime) -> str:
+    lines = ["Crawl nodes (Scrapyd):"]
+    for node in reports:
+        if node.reachable:
+            lines.append(f"  {node.url}: up, {node.running} running, {node.pending} pending "
+                         f"(room for {node.capacity})")
+        else:
+            lines.append(f"  {node.url}: UNREACHABLE ({node.error})")
+        for job in node.jobs:
+            age = (now - job.started_at).total_seconds()
+            lines.append(f"    job {job.id}: {job.state}, {job.sources} source(s), "
+                         f"started {age:.0f}s ago")
+    return "\n".join(lines)
+
+
+def crawl_nodes_json(reports: list[NodeReport]) -> list[dict[str, Any]]:
+    return [
+        {"url": node.url, "reachable": node.reachable, "running": node.running,
+         "pending": node.pending, "capacity": node.capacity, "error": node.error,
+         "jobs": [{"id": job.id, "state": job.state, "sources": job.sources,
+                   "started_at": job.started_at.isoformat()} for job in node.jobs]}
+        for node in reports
+    ]

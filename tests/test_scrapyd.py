@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +21,7 @@ from pathlib import Path
 import pytest
 from outlets import Copy, write_outlet
 from scrapyd_nodes import ScrapydServer
-from servers import SiteServer, _Handler, _LoopbackHTTPServer, free_port
+from servers import SiteServer, WebhookReceiver, _Handler, _LoopbackHTTPServer, free_port
 from sqlalchemy import func, select
 
 from crawler.models import Article, Source
@@ -30,6 +32,7 @@ from scheduler.scrapyd import Dispatcher
 
 pytestmark = pytest.mark.timeout(240)
 
+NEWSWATCH = str(Path(sys.executable).with_name("newswatch"))
 OUTLETS = ["gazette", "courier", "gazette", "courier"]
 
 
@@ -88,7 +91,7 @@ def outlets(tmp_path: Path) -> Iterator[list[SiteServer]]:
 
 def write_config(node_dir: Path, database_url: str, sources: dict[str, str],
                  node_urls: list[str], time_limit: str = "5m", batch_size: int = 1,
-                 jobs_per_node: int = 2) -> App:
+                 jobs_per_node: int = 2, extra: str = "") -> App:
     """The scheduler's config, which the nodes read too (one file: same machine)."""
     source_tables = "".join(f'[[sources]]\nname = "{name}"\nurl = "{url}"\nkind = "feed"\n\n'
                             for name, url in sources.items())
@@ -109,7 +112,7 @@ jobs_per_node = {jobs_per_node}
 poll_interval = "1s"
 node_timeout = "5s"
 
-{source_tables}""", encoding="utf-8")
+{source_tables}{extra}""", encoding="utf-8")
     app = App(load_config(path))
     app.open()
     return app
@@ -181,6 +184,46 @@ def test_due_sources_crawl_on_both_nodes_and_a_standby_tracks_them_to_the_end(
         assert row.next_poll_at not in (None, leases[row.id])  # planned by the crawl
     job_log = nodes[0].job_log(ended[0].id) + nodes[1].job_log(ended[0].id)
     assert "postgresql" not in job_log.lower()  # the database URL never reaches Scrapyd
+
+
+def test_the_daemon_crawls_on_the_nodes_matches_and_status_lists_them(
+    nodes: list[ScrapydServer], node_dir: Path, postgres_url: str,
+    outlets: list[SiteServer], webhook: WebhookReceiver, tmp_path: Path,
+) -> None:
+    """`newswatch run` with `[scrapyd] nodes`: due sources are crawled as Scrapyd jobs,
+    never in a local child process, what they store is matched and alerted (one story:
+    one alert), and `newswatch status` shows both nodes."""
+    app = write_config(
+        node_dir, postgres_url,
+        {f"outlet{n}": f"{site.base_url}/feed/" for n, site in enumerate(outlets)},
+        [node.url for node in nodes], batch_size=2,
+        extra=f'[channels.hook]\nurls = ["json://127.0.0.1:{webhook.port}/hook"]\n\n'
+              '[[rules]]\nname = "harbour"\nquery = "harbour works"\nchannels = ["hook"]\n')
+    app.close()
+    config = node_dir / "config.toml"
+    log_path = tmp_path / "daemon.log"
+    with log_path.open("w") as log:
+        daemon = subprocess.Popen([NEWSWATCH, "--config", str(config), "run"],
+                                  stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            deadline = time.monotonic() + 150
+            while not webhook.requests or open_jobs(app) or len(jobs(app)) < 2:
+                assert daemon.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.5)
+            status = subprocess.run([NEWSWATCH, "--config", str(config), "status"],
+                                    capture_output=True, text=True, timeout=60, check=True)
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(60)
+    text = log_path.read_text()
+    assert "crawl started" not in text  # no local child process
+    assert {job.state for job in jobs(app)} == {"finished"}
+    assert {job.node for job in jobs(app)} == {node.url for node in nodes}
+    assert len(webhook.requests) == 1
+    assert "Crawl nodes (Scrapyd):" in status.stdout
+    for node in nodes:
+        assert f"{node.url}: up, 0 running, 0 pending (room for 2)" in status.stdout
 
 
 def test_an_overrunning_job_is_cancelled_and_its_sources_fail_with_the_reason(
