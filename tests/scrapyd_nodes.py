@@ -26,11 +26,10 @@ eggs_dir = {root}/eggs
 dbs_dir = {root}/dbs
 jobs_to_keep = 50
 """
-# Read by Scrapyd (its projects) and by Scrapy in the job processes it starts (the
-# settings module); a [settings] section in scrapyd.conf alone is not seen by Scrapy.
-SCRAPY_CFG = """[settings]
-newswatch = scheduler.crawl_node
-"""
+# The documented file: read by Scrapyd (its projects) and by the Scrapy processes it
+# starts (the settings module).
+SCRAPY_CFG = (Path(__file__).resolve().parents[1] / "deploy" / "scrapyd" / "scrapy.cfg"
+              ).read_text(encoding="utf-8")
 
 
 class ScrapydServer:
