@@ -23,10 +23,12 @@ from outlets import Copy, write_outlet
 from scrapyd_nodes import ScrapydServer
 from servers import SiteServer, WebhookReceiver, _Handler, _LoopbackHTTPServer, free_port
 from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
 
-from crawler.models import Article, Source
+from crawler.models import Article, Source, utcnow
 from scheduler.app import App
-from scheduler.config import ConfigError, load_config
+from scheduler.config import ConfigError, RetentionConfig, load_config
+from scheduler.housekeeping import housekeeping
 from scheduler.models import ScrapydJob
 from scheduler.scrapyd import Dispatcher
 
@@ -333,3 +335,21 @@ def test_a_scrapyd_section_with_a_bad_node_address_is_refused_in_one_line(
         load_config(path)
     [problem] = refused.value.problems
     assert "scrapyd.nodes" in problem and "http://host:6800" in problem
+
+
+def test_housekeeping_deletes_crawl_jobs_ended_a_week_ago_and_keeps_open_ones(
+    migrated_sessions: sessionmaker,
+) -> None:
+    now = utcnow()
+    with migrated_sessions.begin() as session:
+        for job_id, state, ended in (("old", "failed", now - timedelta(days=8)),
+                                     ("recent", "finished", now - timedelta(days=1)),
+                                     ("open", "running", None)):
+            session.add(ScrapydJob(id=job_id, node="http://n:6800", source_ids="1",
+                                   started_at=now - timedelta(days=30),
+                                   lease_until=now - timedelta(days=29), state=state,
+                                   ended_at=ended))
+    report = housekeeping(migrated_sessions, RetentionConfig(), now)
+    assert report.crawl_jobs_deleted == 1
+    with migrated_sessions() as session:
+        assert sorted(session.scalars(select(ScrapydJob.id))) == ["open", "recent"]
