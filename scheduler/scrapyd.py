@@ -274,7 +274,7 @@ class Dispatcher:
         with self.app.sessions() as session:
             still_open = session.scalar(select(func.count()).select_from(ScrapydJob).where(
                 ScrapydJob.state.in_(OPEN_STATES)))
-        return len(jobs) - (still_open or 0)
+        return max(0, len(jobs) - (still_open or 0))
 
     def _track_node(self, url: str, jobs: list[ScrapydJob]) -> None:
         node = self.node(url)
