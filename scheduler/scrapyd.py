@@ -190,7 +190,7 @@ class Dispatcher:
             url = max(room, key=lambda node: room[node])
             if room[url] <= 0:
                 break
-            job = self._claim(url)
+            job = self.claim_due_sources(url)
             if job is None:
                 break
             if self._schedule(job):
@@ -200,7 +200,7 @@ class Dispatcher:
                 del room[url]
         return started
 
-    def _claim(self, url: str) -> ScrapydJob | None:
+    def claim_due_sources(self, url: str) -> ScrapydJob | None:
         """Claim up to `batch_size` due sources for a new job on `url` (None: none due)."""
         now = utcnow()
         lease = now + self.time_limit + self.settings.node_timeout + 3 * self.settings.poll_interval

@@ -353,3 +353,32 @@ def test_housekeeping_deletes_crawl_jobs_ended_a_week_ago_and_keeps_open_ones(
     assert report.crawl_jobs_deleted == 1
     with migrated_sessions() as session:
         assert sorted(session.scalars(select(ScrapydJob.id))) == ["open", "recent"]
+
+
+def test_two_schedulers_claiming_at_once_never_put_a_source_in_two_jobs(
+    node_dir: Path, postgres_url: str,
+) -> None:
+    """Two dispatchers (an active scheduler and one taking over) claim due sources at the
+    same moment, batch after batch: every source lands in exactly one job."""
+    app = write_config(node_dir, postgres_url,
+                       {f"s{n:03}": f"http://127.0.0.2:9/feed{n}/" for n in range(300)},
+                       ["http://127.0.0.1:9"], batch_size=7)
+    other = App(load_config(node_dir / "config.toml"))
+    claimed: list[list[int]] = [[], []]
+    start = threading.Barrier(2)
+
+    def claim_all(dispatcher: Dispatcher, into: list[int]) -> None:
+        start.wait()
+        while (job := dispatcher.claim_due_sources("http://127.0.0.1:9")) is not None:
+            into.extend(job.sources)
+
+    threads = [threading.Thread(target=claim_all, args=(Dispatcher(a), into))
+               for a, into in zip((app, other), claimed, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    everything = claimed[0] + claimed[1]
+    assert len(everything) == len(set(everything)) == 300
+    assert claimed[0] and claimed[1]  # both took part
+    other.close()
