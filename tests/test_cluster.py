@@ -10,6 +10,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,12 @@ from test_daemon_lifecycle import SlowReceiver
 from test_end_to_end import NEWSWATCH
 
 from crawler.database import make_engine, make_sessionmaker
+from crawler.models import utcnow
+from scheduler import nodes
 from scheduler.app import App
 from scheduler.cluster import publish_config
 from scheduler.config import load_config
-from scheduler.models import PublishedConfig
+from scheduler.models import Node, PublishedConfig
 
 RULE = "Putin in Pyongyang"
 
@@ -137,10 +140,10 @@ def test_two_workers_send_every_alert_exactly_once(tmp_path: Path, postgres_url:
     with SlowReceiver(delay=0.2) as receiver:
         environment = {"DESK_URL": hook_url(receiver)}
         config = cluster_config(tmp_path, postgres_url)
-        with published_app(config) as app, cluster(environment) as nodes:
+        with published_app(config) as app, cluster(environment) as running:
             titles = store_articles(app, 40)
             for _ in range(2):
-                nodes.start(node_config(tmp_path, postgres_url), "worker")
+                running.start(node_config(tmp_path, postgres_url), "worker")
             assert wait_until(lambda: len(receiver.requests) >= 40, 90), receiver.requests
             assert not wait_until(lambda: len(receiver.requests) > 40, 3)
             workers = status_nodes(config, environment)
@@ -156,10 +159,10 @@ def test_a_worker_killed_mid_run_leaves_its_alerts_to_the_other(
     with SlowReceiver(delay=0.2) as receiver:
         environment = {"DESK_URL": hook_url(receiver)}
         config = cluster_config(tmp_path, postgres_url, lease="3s")
-        with published_app(config) as app, cluster(environment) as nodes:
+        with published_app(config) as app, cluster(environment) as running:
             titles = store_articles(app, 30)
-            victim = nodes.start(node_config(tmp_path, postgres_url), "worker")
-            nodes.start(node_config(tmp_path, postgres_url), "worker")
+            victim = running.start(node_config(tmp_path, postgres_url), "worker")
+            running.start(node_config(tmp_path, postgres_url), "worker")
             assert wait_until(lambda: len(receiver.requests) >= 8, 60)
             victim.send_signal(signal.SIGKILL)
             assert wait_until(lambda: set(received(receiver)) == set(titles), 90)
@@ -177,10 +180,10 @@ def test_two_workers_keep_a_channel_within_its_rate_limit(
     with SlowReceiver(delay=0.05) as receiver:
         environment = {"DESK_URL": hook_url(receiver)}
         config = cluster_config(tmp_path, postgres_url, channel_options='rate_limit = "3/1h"')
-        with published_app(config) as app, cluster(environment) as nodes:
+        with published_app(config) as app, cluster(environment) as running:
             store_articles(app, 12)
             for _ in range(2):
-                nodes.start(node_config(tmp_path, postgres_url), "worker")
+                running.start(node_config(tmp_path, postgres_url), "worker")
             assert wait_until(lambda: len(receiver.requests) >= 3, 60)
             assert not wait_until(lambda: len(receiver.requests) > 3, 8), receiver.requests
 
@@ -190,8 +193,8 @@ def test_the_standby_scheduler_takes_over_when_the_active_one_is_killed(
 ) -> None:
     environment = {"DESK_URL": "json://127.0.0.1:9/hook"}
     config = cluster_config(tmp_path, postgres_url)
-    with cluster(environment) as nodes:
-        first = nodes.start(config, "scheduler")
+    with cluster(environment) as running:
+        first = running.start(config, "scheduler")
 
         def schedulers() -> dict[int, str]:
             try:
@@ -201,7 +204,7 @@ def test_the_standby_scheduler_takes_over_when_the_active_one_is_killed(
                 return {}  # no tables yet
 
         assert wait_until(lambda: schedulers().get(first.pid) == "active", 60)
-        second = nodes.start(config, "scheduler")
+        second = running.start(config, "scheduler")
         assert wait_until(lambda: schedulers().get(second.pid) == "standby", 60)
         first.send_signal(signal.SIGKILL)
         first.wait()
@@ -213,9 +216,9 @@ def test_reload_on_the_scheduler_reaches_every_worker(tmp_path: Path, postgres_u
     with SlowReceiver(delay=0.01) as receiver:
         environment = {"DESK_URL": hook_url(receiver)}
         config = cluster_config(tmp_path, postgres_url)
-        with cluster(environment) as nodes:
-            nodes.start(config, "scheduler")
-            worker = nodes.start(node_config(tmp_path, postgres_url), "worker")
+        with cluster(environment) as running:
+            running.start(config, "scheduler")
+            worker = running.start(node_config(tmp_path, postgres_url), "worker")
 
             def worker_version() -> int | None:
                 try:
@@ -285,3 +288,26 @@ def test_role_on_sqlite_is_refused_in_one_line(tmp_path: Path) -> None:
     [line] = result.stderr.strip().splitlines()
     assert "needs PostgreSQL" in line
     assert not (tmp_path / "nw.db").exists()
+
+
+def test_status_lists_every_node_and_shows_a_silent_one_as_gone(
+    tmp_path: Path, postgres_url: str,
+) -> None:
+    config = cluster_config(tmp_path, postgres_url)
+    environment = {"DESK_URL": "json://127.0.0.1:9/x"}
+    with published_app(config) as app:
+        live = nodes.register(app.sessions, "worker", "running")
+        nodes.beat(app.sessions, live, "running", {"config_version": 1, "sent": 7})
+        silent = nodes.register(app.sessions, "scheduler", "active")
+        with app.sessions.begin() as session:
+            session.get(Node, silent).heartbeat_at = utcnow() - timedelta(minutes=2)
+    shown = subprocess.run([NEWSWATCH, "--config", str(config), "status"], capture_output=True,
+                           text=True, timeout=60, check=True, env={**os.environ, **environment})
+    lines = shown.stdout.splitlines()
+    assert "nodes (2):" in lines
+    [scheduler] = [line for line in lines if line.strip().startswith("scheduler ")]
+    [worker] = [line for line in lines if line.strip().startswith("worker ")]
+    assert " gone " in scheduler and "2m ago" in scheduler
+    assert " running " in worker and "config_version 1, sent 7" in worker
+    states = {n["role"]: n["state"] for n in status_nodes(config, environment)}
+    assert states == {"scheduler": "gone", "worker": "running"}
