@@ -406,8 +406,11 @@ class DaemonConfig(_Section):
     shutdown_grace: Duration = timedelta(seconds=30)
     deliver_interval: Duration = timedelta(minutes=1)
     housekeeping_interval: Duration = timedelta(hours=6)
+    # How long a claim on an article being matched or a message being sent holds without
+    # renewal: the work of a worker killed mid-task goes to the others after that.
+    claim_lease: Duration = timedelta(minutes=5)
 
-    @field_validator("deliver_interval", "housekeeping_interval")
+    @field_validator("deliver_interval", "housekeeping_interval", "claim_lease")
     @classmethod
     def _at_least_a_second(cls, value: timedelta) -> timedelta:
         if value < timedelta(seconds=1):

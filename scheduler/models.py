@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crawler.database import Base
@@ -109,3 +109,35 @@ class ScrapydJob(Base):
     @property
     def sources(self) -> list[int]:
         return [int(part) for part in self.source_ids.split(",") if part]
+
+
+class Node(Base):
+    """A process of a cluster (`newswatch run --role ...`): what it is, where, whether it is
+    alive (`heartbeat_at`, every 15 s) and what it is doing (`doing`, a small JSON object:
+    claimed counts, the config version it runs)."""
+
+    __tablename__ = "nodes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # scheduler: "active" or "standby"; worker: "running".
+    state: Mapped[str] = mapped_column(String(20), default="running")
+    doing: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class PublishedConfig(Base):
+    """A version of the config the active scheduler published for every node: the text of
+    config.toml as written, `${ENV_VAR}` references unexpanded (each node expands them
+    from its own environment), so the database never holds a secret."""
+
+    __tablename__ = "published_configs"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(255), default="")
