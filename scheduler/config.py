@@ -13,7 +13,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -621,8 +621,12 @@ class LoadedConfig:
         return resolve_database_url(self.configured_database_url, self.path.resolve().parent)
 
 
-def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedConfig:
-    """Read, substitute and validate `path`; raise ConfigError with located problems."""
+def load_config(path: Path, environ: Mapping[str, str] | None = None, *,
+                unused_sections: Collection[str] = ()) -> LoadedConfig:
+    """Read, substitute and validate `path`; raise ConfigError with located problems.
+    A ${VAR} that is not set is a problem, except in `unused_sections` (top-level tables
+    this process never uses, such as `channels` on a crawl node), where it stays as
+    written."""
     environ = os.environ if environ is None else environ
     try:
         text = path.read_text(encoding="utf-8")
@@ -634,7 +638,8 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedC
         raise ConfigError([f"{path}: not valid TOML: {error}"]) from None
     lines = KeyLines(text)
     problems: list[str] = []
-    substituted = _substitute_env(raw, (), environ, problems, lines, path)
+    substituted = _substitute_env(raw, (), environ, problems, lines, path,
+                                  frozenset(unused_sections))
     if problems:
         raise ConfigError(problems)
     _keep_source_url_templates(substituted, raw)
@@ -725,15 +730,16 @@ def _substitute_env(
     problems: list[str],
     lines: KeyLines,
     path: Path,
+    unused: frozenset[str] = frozenset(),
 ) -> Any:
     if isinstance(value, dict):
         return {
-            key: _substitute_env(item, (*loc, key), environ, problems, lines, path)
+            key: _substitute_env(item, (*loc, key), environ, problems, lines, path, unused)
             for key, item in value.items()
         }
     if isinstance(value, list):
         return [
-            _substitute_env(item, (*loc, index), environ, problems, lines, path)
+            _substitute_env(item, (*loc, index), environ, problems, lines, path, unused)
             for index, item in enumerate(value)
         ]
     if not isinstance(value, str):
@@ -741,6 +747,8 @@ def _substitute_env(
 
     def replace(reference: re.Match[str]) -> str:
         name = reference.group(1)
+        if name not in environ and loc and loc[0] in unused:
+            return reference.group(0)
         if name not in environ:
             problems.append(
                 f"{_where(path, lines, loc)}: {format_loc(loc)}: environment variable "

@@ -10,8 +10,9 @@ No egg is uploaded: Scrapyd's runner imports the installed package. The dispatch
 (scheduler/scrapyd.py) schedules spider `news` with three arguments only: `sources`
 (comma-separated `sources.id`), `config_version` and Scrapyd's own `_job`. The spider
 builds its crawl job from the node's own config ($NEWSWATCH_CONFIG, with
-$NEWSWATCH_DATABASE_URL if set): source URLs, credentials and the database URL never pass
-through Scrapyd, whose listjobs and logs show every argument. It writes to the database
+$NEWSWATCH_DATABASE_URL if set; ${ENV_VAR}s of channels, admin and web may be
+unset): source URLs, credentials and the database URL never pass through Scrapyd,
+whose listjobs and logs show every argument. It writes to the database
 through the same store pipeline as a local crawl and, when it has finished its work,
 records `completed_at` on its `scrapyd_jobs` row: a job that ends without it (killed,
 crashed, cancelled) is one the dispatcher marks failed.
@@ -49,6 +50,10 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 
+# A crawl never alerts nor serves pages: the ${ENV_VAR}s of these tables (channel URLs
+# and their tokens, in cluster mode) need not be set on a crawl node, and are not.
+NOT_CRAWLING = ("channels", "admin", "web")
+
 
 class NodeSpider(NewsSpider):
     """The news spider as a Scrapyd job: its sources named by id, the rest from the node."""
@@ -59,7 +64,7 @@ class NodeSpider(NewsSpider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NodeSpider:
         sources = str(kwargs.pop("sources", ""))
         wanted_version = str(kwargs.pop("config_version", ""))
-        app = App(load_config(config_path()))
+        app = App(load_config(config_path(), unused_sections=NOT_CRAWLING))
         ids = [int(part) for part in sources.split(",") if part.strip()]
         with app.sessions() as session:
             names = list(session.scalars(select(Source.name).where(Source.id.in_(ids))))

@@ -382,3 +382,22 @@ def test_two_schedulers_claiming_at_once_never_put_a_source_in_two_jobs(
     assert len(everything) == len(set(everything)) == 300
     assert claimed[0] and claimed[1]  # both took part
     other.close()
+
+
+def test_a_node_without_the_alert_channels_variables_still_crawls(
+    nodes: list[ScrapydServer], node_dir: Path, postgres_url: str,
+    outlets: list[SiteServer], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cluster mode makes channel URLs ${ENV_VAR}s; a crawl node never alerts, so it
+    needs none of them: its copy of the config loads without them, and its jobs finish."""
+    monkeypatch.setenv("DESK_URL", "json://127.0.0.1:9/hook")  # the scheduler's, not the nodes'
+    app = write_config(node_dir, postgres_url, {"outlet0": f"{outlets[0].base_url}/feed/"},
+                       [node.url for node in nodes],
+                       extra='[channels.desk]\nurls = ["${DESK_URL}"]\n\n'
+                             '[[rules]]\nname = "harbour"\nquery = "harbour"\n'
+                             'channels = ["desk"]\n')
+    assert len(Dispatcher(app).dispatch()) == 1
+    track_until(Dispatcher(app), lambda: open_jobs(app) == 0)
+    [job] = jobs(app)
+    assert job.state == "finished", job.reason
+    assert source(app, "outlet0").last_status == "ok"
