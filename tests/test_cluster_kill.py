@@ -245,20 +245,18 @@ def run_cluster(running: Cluster, config: Path, environment: dict[str, str],
     assert wait_until(lambda: schedulers(config, environment).get(standby.pid) == "standby",
                       90), schedulers(config, environment)
 
-    # 1. The crawl job holding the outlet whose feed hangs: SIGKILL its process.
+    # 1. The active scheduler, and 2. right after it, the process of the crawl job that
+    # holds the outlet whose feed hangs: only the standby can see that job die.
     assert wait_until(held.held.is_set, 180), logs()
     held_id = database.source_id(f"outlet{HELD:02}")
     [killed_job] = [job for job in database.jobs() if held_id in job.sources]
     node = next(n for n in crawl_nodes if n.url == killed_job.node)
     [entry] = [j for j in node.jobs()["running"] if j["id"] == killed_job.id]
-    kill(int(entry["pid"]))
-    held.released.set()
-
-    # 2. The active scheduler, before it has seen the job die: the standby must track it
-    # and the other jobs open now.
     open_then = {job.id for job in database.jobs() if job.state in ("scheduled", "running")}
     kill(active.pid)
     active.wait(30)
+    kill(int(entry["pid"]))
+    held.released.set()
     assert wait_until(lambda: schedulers(config, environment).get(standby.pid) == "active",
                       90), schedulers(config, environment)
 
@@ -290,6 +288,9 @@ def run_cluster(running: Cluster, config: Path, environment: dict[str, str],
     assert {job.state for job in database.jobs()
             if job.id in open_then - {dead.id}} <= {"finished"}
     print(f"crawl jobs open when the active scheduler was killed: {len(open_then)}")
+
+    standby_log = (logs_dir / "scheduler-1.log").read_text()
+    assert f"crawl job {dead.id} (5 source(s)) failed" in standby_log, logs()
 
     nodes_now = status_nodes(config, environment)
     states = {n["pid"]: n["state"] for n in nodes_now}
