@@ -64,12 +64,17 @@ def redact(url: str) -> str:
     return f"{scheme}{separator}{host}/…" if path.strip("/") else private
 
 
+def hidden_parts(url: str) -> set[str]:
+    """The parts of `url` (of 3 characters or more) that Apprise's privacy form hides:
+    its passwords and tokens, and the path and query of generic webhooks."""
+    shown = unquote(redact(url))
+    parts = {part for raw in re.split(r"[/:@?&=#,;]+", url) for part in (raw, unquote(raw))}
+    return {part for part in parts if len(part) >= 3 and part not in shown}
+
+
 def scrub(text: str, url: str) -> str:
     """`text` with every part of `url` that Apprise's privacy form hides replaced by ****,
     in case a service's error message quotes a password or token."""
-    shown = unquote(redact(url))
-    parts = {part for raw in re.split(r"[/:@?&=#,;]+", url) for part in (raw, unquote(raw))}
-    for secret in sorted(parts, key=len, reverse=True):
-        if len(secret) >= 3 and secret not in shown:
-            text = text.replace(secret, "****")
+    for secret in sorted(hidden_parts(url), key=len, reverse=True):
+        text = text.replace(secret, "****")
     return text

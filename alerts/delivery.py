@@ -27,7 +27,7 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from alerts.apprise_urls import load_apprise, redact, scrub
 from alerts.channels import DEFAULT_RETRY_PERIOD, Channel, RuleOptions, as_channels
-from alerts.claims import claim, new_owner, release, renew
+from alerts.claims import CLAIM_LEASE, claim, claim_next_message, new_owner, release, renew
 from alerts.escaping import service_title
 from alerts.faults import crash_point
 from alerts.models import AlertMessage, DeliveryAttempt
@@ -132,13 +132,17 @@ def deliver_pending(
     now: datetime | None = None,
     retry_period: timedelta | None = None,
     stop: Callable[[], bool] | None = None,
+    lease: timedelta = CLAIM_LEASE,
 ) -> DeliveryReport:
     """Plan the outbox, then claim and send every message that is due; return what
     happened.
 
     `channels` maps names to Channel settings (or bare URL lists, sent as plain text);
     `retry_period`, when given, overrides every channel's. `stop` is asked before each
-    message: when it says so, the round ends and what is left stays pending.
+    message: when it says so, the round ends and what is left stays pending. `lease`:
+    how long a claim holds without renewal (a killed sender's messages wait that long).
+    On PostgreSQL the next due message is claimed with SKIP LOCKED, one at a time, so
+    any number of workers share the outbox.
     """
     started = now or utcnow()
     clock = round_clock(started)
@@ -150,10 +154,7 @@ def deliver_pending(
     plan = plan_messages(sessions, configured, rules or {}, started)
     owner = new_owner()
     sent = retrying = failed = 0
-    for message_id in _due_messages(sessions, clock()):
-        if stop is not None and stop():
-            break
-        outcome = deliver_message(sessions, message_id, configured, clock, owner)
+    for outcome in _send_due(sessions, configured, clock, owner, lease, stop):
         if outcome == "sent":
             sent += 1
         elif outcome == "failed":
@@ -161,6 +162,27 @@ def deliver_pending(
         elif outcome == "pending":
             retrying += 1
     return DeliveryReport(sent, retrying, failed + plan.failed, plan.held)
+
+
+def _send_due(
+    sessions: sessionmaker, channels: Mapping[str, Channel], clock: Clock, owner: str,
+    lease: timedelta, stop: Callable[[], bool] | None,
+) -> Iterator[str | None]:
+    """Send the due messages, yielding each one's status afterwards."""
+    skip_locked = sessions.kw["bind"].dialect.name == "postgresql"
+    due = iter(()) if skip_locked else iter(_due_messages(sessions, clock()))
+    while not (stop is not None and stop()):
+        if skip_locked:
+            with sessions.begin() as session:
+                message_id = claim_next_message(session, owner, clock(), lease)
+            if message_id is None:
+                return
+            yield _send_and_release(sessions, message_id, channels, clock, owner, lease)
+        else:
+            message_id = next(due, None)
+            if message_id is None:
+                return
+            yield deliver_message(sessions, message_id, channels, clock, owner, lease)
 
 
 def _due_messages(sessions: sessionmaker, now: datetime) -> list[int]:
@@ -178,17 +200,25 @@ def _due_messages(sessions: sessionmaker, now: datetime) -> list[int]:
 
 def deliver_message(
     sessions: sessionmaker, message_id: int, channels: Mapping[str, Channel],
-    clock: Clock = utcnow, owner: str | None = None,
+    clock: Clock = utcnow, owner: str | None = None, lease: timedelta = CLAIM_LEASE,
 ) -> str | None:
     """Claim one pending message, send it to each of its channel's URLs that has not
     accepted it, and return its status afterwards (None if it was not pending, or is
     another sender's)."""
     owner = owner or new_owner()
     with sessions.begin() as session:
-        if not claim(session, message_id, owner, clock()):
+        if not claim(session, message_id, owner, clock(), lease):
             return None
+    return _send_and_release(sessions, message_id, channels, clock, owner, lease)
+
+
+def _send_and_release(
+    sessions: sessionmaker, message_id: int, channels: Mapping[str, Channel], clock: Clock,
+    owner: str, lease: timedelta,
+) -> str | None:
+    """Send a message `owner` has claimed; on an error, free the claim."""
     try:
-        return _send_claimed(sessions, message_id, channels, clock, owner)
+        return _send_claimed(sessions, message_id, channels, clock, owner, lease)
     except BaseException:
         with suppress(Exception), sessions.begin() as session:  # free for the next round
             release(session, message_id, owner)
@@ -197,7 +227,7 @@ def deliver_message(
 
 def _send_claimed(
     sessions: sessionmaker, message_id: int, channels: Mapping[str, Channel], clock: Clock,
-    owner: str,
+    owner: str, lease: timedelta = CLAIM_LEASE,
 ) -> str | None:
     with sessions() as session:
         row = session.get(AlertMessage, message_id)
@@ -225,14 +255,14 @@ def _send_claimed(
             _record_attempt(session, message_id, url, result, moment)
             # The outcome is ours to write only while the claim is (renewing it also
             # holds the row until this commits).
-            if not renew(session, message_id, owner, moment):
+            if not renew(session, message_id, owner, moment, lease):
                 logger.warning("alert message %d: the claim expired while sending; another "
                                "sender has taken it", message_id)
                 return None
             if index == len(waiting) - 1:
                 return _finish(session, message_id, errors, moment)
     with sessions.begin() as session:  # every URL had accepted it before a crash
-        if not renew(session, message_id, owner, clock()):
+        if not renew(session, message_id, owner, clock(), lease):
             return None
         return _finish(session, message_id, errors, clock())
 

@@ -13,6 +13,12 @@ raises) is rolled back alone, logged against its source and marked as matched, s
 cannot stop the rest of the batch at every later cycle. An article is marked matched
 only at the version that was read: if a crawl revised it meanwhile, it stays unmatched
 and its new text is matched at the next cycle.
+
+Any number of matchers (the workers of a cluster) share the work: each batch is claimed
+first (`alerts.claims.claim_articles`: SKIP LOCKED on PostgreSQL, with a lease, so the
+articles of a matcher killed mid-batch go to the others once the lease ends), and the
+alerts of a story are written under that story's lock (`lock_stories`), so two matchers
+recording two copies of one story queue its alert once.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from functools import lru_cache, partial
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from alerts.claims import CLAIM_LEASE, claim_articles, lock_stories, release_articles
 from alerts.matcher import Document, RuleSet
 from alerts.models import Notification, RuleMatch
 from alerts.query import Query
@@ -67,6 +74,7 @@ class Evaluation:
     matches: list[tuple[str, list[dict]]] = field(default_factory=list)
     # Why the rules could not be evaluated, when they could not.
     error: str | None = None
+    story_id: int | None = None
 
 
 def article_document(article: Article) -> Document:
@@ -90,7 +98,7 @@ def ruleset_of(rules: tuple[tuple[str, Query], ...]) -> RuleSet:
 
 def match_new_articles(
     sessions: sessionmaker, rules: Sequence[Rule], max_age: timedelta,
-    now: datetime | None = None,
+    now: datetime | None = None, lease: timedelta = CLAIM_LEASE,
 ) -> MatchReport:
     """Match every article not yet matched against `rules` and queue their notifications.
 
@@ -103,33 +111,32 @@ def match_new_articles(
     totals = MatchReport()
     after_id = 0
     while True:
-        articles = read_unmatched(sessions, after_id)
-        if not articles:
+        with sessions.begin() as session:
+            ids = claim_articles(session, after_id, BATCH_SIZE, utcnow(), lease)
+        if not ids:
             return totals
         # Past this batch whatever happens to it: an article left unmatched (revised
         # meanwhile) is matched at the next cycle, and a cycle always ends.
-        after_id = articles[-1].id
-        for start in range(0, len(articles), WRITE_GROUP):
-            group = articles[start : start + WRITE_GROUP]
-            evaluations = evaluate(group, ruleset, by_name, now - max_age)
-            totals += retry_transient(partial(record, sessions, evaluations, by_name, now),
-                                      "recording matches")
+        after_id = ids[-1]
+        try:
+            articles = read_articles(sessions, ids)
+            for start in range(0, len(articles), WRITE_GROUP):
+                group = articles[start : start + WRITE_GROUP]
+                evaluations = evaluate(group, ruleset, by_name, now - max_age)
+                totals += retry_transient(partial(record, sessions, evaluations, by_name, now),
+                                          "recording matches")
+        finally:
+            with sessions.begin() as session:
+                release_articles(session, ids)
 
 
-def read_unmatched(sessions: sessionmaker, after_id: int = 0,
-                   limit: int = BATCH_SIZE) -> list[Article]:
-    """The next unmatched articles after `after_id`, read without a write transaction and
-    detached from the session (their source loaded)."""
+def read_articles(sessions: sessionmaker, ids: Sequence[int]) -> list[Article]:
+    """These articles, in id order, detached from the session (their source loaded)."""
     with sessions() as session:
-        return list(
-            session.scalars(
-                select(Article)
-                .options(joinedload(Article.source))
-                .where(Article.matched_at.is_(None), Article.id > after_id)
-                .order_by(Article.id)
-                .limit(limit)
-            ).all()
-        )
+        return list(session.scalars(
+            select(Article).options(joinedload(Article.source))
+            .where(Article.id.in_(ids)).order_by(Article.id)
+        ).all())
 
 
 def evaluate(articles: Sequence[Article], ruleset: RuleSet, rules: dict[str, Rule],
@@ -142,7 +149,8 @@ def evaluate(articles: Sequence[Article], ruleset: RuleSet, rules: dict[str, Rul
 def _evaluate(article: Article, ruleset: RuleSet, rules: dict[str, Rule],
               oldest: datetime) -> Evaluation:
     source = article.source.name if article.source else ""
-    found = Evaluation(article.id, article.version, source, article.url)
+    found = Evaluation(article.id, article.version, source, article.url,
+                       story_id=article.story_id)
     if article.published_at is not None and article.published_at < oldest:
         return found
     if article.published_at is None and article.version > 1 and article.first_seen_at < oldest:
@@ -166,6 +174,7 @@ def record(sessions: sessionmaker, evaluations: Sequence[Evaluation], rules: dic
     """Write these evaluations in one short transaction, each article in a savepoint."""
     report = MatchReport()
     with sessions.begin() as session:
+        lock_stories(session, (evaluation.story_id for evaluation in evaluations))
         for evaluation in evaluations:
             report += _record_one(session, evaluation, rules, now)
     return report
@@ -184,6 +193,8 @@ def _record_one(session: Session, evaluation: Evaluation, rules: dict[str, Rule]
     if claimed is None:
         # Revised by a crawl since it was read (or gone): the new version is matched next.
         return MatchReport()
+    if claimed.story_id != evaluation.story_id:
+        lock_stories(session, [claimed.story_id])  # joined another story since it was read
     error = evaluation.error
     if error is None:
         try:

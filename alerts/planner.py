@@ -12,20 +12,24 @@ own, or a digest shared with others) or held with the time it may go:
 
 The message's title and body are rendered here, so retries resend the same text.
 
-Planning is serialised per database (`_lock_planning`): two rounds planning at once
-would both see the same notifications waiting and put each into two messages, which
-claiming the messages could not stop.
+Planning is serialised per channel (`_lock_channel`: a PostgreSQL advisory lock per
+channel, SQLite's write lock): two rounds planning one channel at once (two threads, or
+two workers of a cluster) would both see the same notifications waiting and put each
+into two messages, which claiming the messages could not stop, and would each count the
+rate limit's window without the other's messages. Each channel is planned in a
+transaction of its own, so workers plan different channels side by side.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from alerts.channels import Channel, RuleOptions
@@ -55,12 +59,16 @@ def plan_messages(
 ) -> PlanReport:
     """Queue messages for the notifications due at `now`; hold the others."""
     report = PlanReport()
-    with sessions.begin() as session:
-        _lock_planning(session)
-        by_channel: dict[str, list[Notification]] = defaultdict(list)
-        for notification in _due_notifications(session, now):
-            by_channel[notification.channel].append(notification)
-        for name, notifications in by_channel.items():
+    with sessions() as session:
+        names = sorted(set(session.scalars(
+            select(Notification.channel).distinct().where(*_due(now))
+        )))
+    for name in names:
+        with sessions.begin() as session:
+            _lock_channel(session, name)
+            notifications = _due_notifications(session, now, name)
+            if not notifications:
+                continue  # another round planned them meanwhile
             channel = channels.get(name)
             if channel is None:
                 report += _fail_unconfigured(notifications, name)
@@ -69,16 +77,28 @@ def plan_messages(
     return report
 
 
-PLANNING_LOCK = 0x6E77_706C  # PostgreSQL advisory lock key ("nwpl")
+def _lock_channel(session: Session, name: str) -> None:
+    """Serialise the planning of one channel before reading what is due, so a concurrent
+    round plans it after this one commits and sees what it queued."""
+    serialize_transaction(session, channel_lock_key(name))
 
 
-def _lock_planning(session: Session) -> None:
-    """Serialise planning before reading what is due, so a concurrent round plans after
-    this one commits and sees what it queued."""
-    serialize_transaction(session, PLANNING_LOCK)
+def channel_lock_key(name: str) -> int:
+    """The PostgreSQL advisory lock key of a channel's planning (64 bits from its name)."""
+    digest = hashlib.sha256(f"newswatch planning {name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _due_notifications(session: Session, now: datetime) -> Sequence[Notification]:
+def _due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    return (
+        Notification.status == "pending",
+        Notification.message_id.is_(None),
+        or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
+    )
+
+
+def _due_notifications(session: Session, now: datetime, channel: str
+                       ) -> Sequence[Notification]:
     return session.scalars(
         select(Notification)
         .options(
@@ -87,11 +107,7 @@ def _due_notifications(session: Session, now: datetime) -> Sequence[Notification
             .joinedload(Article.source),
             selectinload(Notification.story).selectinload(Story.articles),
         )
-        .where(
-            Notification.status == "pending",
-            Notification.message_id.is_(None),
-            or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
-        )
+        .where(Notification.channel == channel, *_due(now))
         .order_by(Notification.id)
     ).all()
 

@@ -6,6 +6,11 @@ one of those sources. Routing looks at each alert once (`routed_at`) and queues 
 for every such channel that has no alert for that (rule, story) yet, so each
 (rule, story, channel) is still alerted once, and a rule's `min_outlets`, source and
 language filters apply to routed copies exactly as to the rule's own channels.
+
+Several workers route side by side: each takes a batch of unrouted alerts with
+`FOR UPDATE SKIP LOCKED` (a worker killed mid-batch rolls back and frees them) and
+holds the locks of their stories (`alerts.claims.lock_stories`) while it writes, so a
+copy is queued once even when two workers route alerts of one story.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from alerts.channels import Channel
+from alerts.claims import lock_stories
 from alerts.models import Notification, RuleMatch
 from crawler.models import Article, utcnow
 
@@ -43,16 +49,23 @@ def route_new_alerts(
     queued = 0
     while True:
         with sessions.begin() as session:
+            ids = session.scalars(
+                select(Notification.id)
+                .where(Notification.routed_at.is_(None))
+                .order_by(Notification.id)
+                .limit(BATCH_SIZE)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not ids:
+                return queued
             batch = session.scalars(
                 select(Notification)
                 .options(joinedload(Notification.match).joinedload(RuleMatch.article)
                          .joinedload(Article.source))
-                .where(Notification.routed_at.is_(None))
+                .where(Notification.id.in_(ids))
                 .order_by(Notification.id)
-                .limit(BATCH_SIZE)
             ).all()
-            if not batch:
-                return queued
+            lock_stories(session, (notification.story_id for notification in batch))
             for notification in batch:
                 notification.routed_at = now
                 queued += _route(session, notification, routed, rule_tags, now)

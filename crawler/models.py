@@ -126,6 +126,8 @@ class Article(Base):
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     # NULL until the matcher has looked at the article: matching reads only new rows.
     matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # A matcher working on the article until then (alerts.claims): others leave it alone.
+    match_claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     source: Mapped[Source] = relationship(back_populates="articles")
     story: Mapped[Story | None] = relationship(back_populates="articles")

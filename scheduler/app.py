@@ -203,7 +203,8 @@ class App:
         write_with_retry(self.sessions, schedule, "scheduling the next polls")
 
     def match(self) -> MatchReport:
-        return match_new_articles(self.sessions, self.rules(), self.config.crawler.max_article_age)
+        return match_new_articles(self.sessions, self.rules(), self.config.crawler.max_article_age,
+                                  lease=self.config.daemon.claim_lease)
 
     def deliver(self, now: datetime | None = None,
                 stop: Callable[[], bool] | None = None) -> DeliveryReport:
@@ -217,7 +218,8 @@ class App:
         rules = {rule.name: rule_options(rule) for rule in self.config.rules}
         route_new_alerts(self.sessions, channels,
                          {name: options.tags for name, options in rules.items()}, now)
-        return deliver_pending(self.sessions, channels, rules, now=now, stop=stop)
+        return deliver_pending(self.sessions, channels, rules, now=now, stop=stop,
+                               lease=self.config.daemon.claim_lease)
 
     def cycle(
         self, names: Sequence[str] | None = None, runner: CrawlFunction | None = None

@@ -13,11 +13,12 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -405,8 +406,11 @@ class DaemonConfig(_Section):
     shutdown_grace: Duration = timedelta(seconds=30)
     deliver_interval: Duration = timedelta(minutes=1)
     housekeeping_interval: Duration = timedelta(hours=6)
+    # How long a claim on an article being matched or a message being sent holds without
+    # renewal: the work of a worker killed mid-task goes to the others after that.
+    claim_lease: Duration = timedelta(minutes=5)
 
-    @field_validator("deliver_interval", "housekeeping_interval")
+    @field_validator("deliver_interval", "housekeeping_interval", "claim_lease")
     @classmethod
     def _at_least_a_second(cls, value: timedelta) -> timedelta:
         if value < timedelta(seconds=1):
@@ -453,6 +457,43 @@ class WebConfig(_Section):
     base_url: str | None = None
 
 
+class ScrapydConfig(_Section):
+    """Crawl nodes (scheduler/scrapyd.py): with `nodes` set, the daemon hands batches of
+    due sources to these Scrapyd servers instead of crawling in child processes."""
+
+    nodes: list[str] = []
+    project: str = Field(default="newswatch", pattern=r"^[A-Za-z0-9_.-]+$")
+    spider: str = Field(default="news", pattern=r"^[A-Za-z0-9_.-]+$")
+    # Sources per job, and jobs (running + pending) each node is given at most.
+    batch_size: int = Field(default=50, ge=1, le=10_000)
+    jobs_per_node: int = Field(default=4, ge=1, le=256)
+    # How often running jobs are checked and due sources dispatched.
+    poll_interval: Duration = timedelta(seconds=10)
+    # A node unreachable this long: its jobs are counted as dead, their sources failed.
+    node_timeout: Duration = timedelta(minutes=2)
+    request_timeout: Duration = timedelta(seconds=5)
+
+    @field_validator("nodes")
+    @classmethod
+    def _http_urls(cls, nodes: list[str]) -> list[str]:
+        cleaned = []
+        for node in nodes:
+            parts = urlsplit(node)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{node!r} is not a Scrapyd address like http://host:6800")
+            cleaned.append(node.rstrip("/"))
+        if len(set(cleaned)) != len(cleaned):
+            raise ValueError("a node is listed twice")
+        return cleaned
+
+    @field_validator("poll_interval", "node_timeout", "request_timeout")
+    @classmethod
+    def _at_least_a_second(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("expected a duration of at least 1s")
+        return value
+
+
 class Config(_Section):
     storage: StorageConfig = StorageConfig()
     crawler: CrawlerConfig = CrawlerConfig()
@@ -464,6 +505,7 @@ class Config(_Section):
     retention: RetentionConfig = RetentionConfig()
     admin: AdminConfig = AdminConfig()
     web: WebConfig = WebConfig()
+    scrapyd: ScrapydConfig = ScrapydConfig()
 
     @model_validator(mode="after")
     def _retention_outlasts_the_age_limit(self) -> Config:
@@ -579,8 +621,12 @@ class LoadedConfig:
         return resolve_database_url(self.configured_database_url, self.path.resolve().parent)
 
 
-def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedConfig:
-    """Read, substitute and validate `path`; raise ConfigError with located problems."""
+def load_config(path: Path, environ: Mapping[str, str] | None = None, *,
+                unused_sections: Collection[str] = ()) -> LoadedConfig:
+    """Read, substitute and validate `path`; raise ConfigError with located problems.
+    A ${VAR} that is not set is a problem, except in `unused_sections` (top-level tables
+    this process never uses, such as `channels` on a crawl node), where it stays as
+    written."""
     environ = os.environ if environ is None else environ
     try:
         text = path.read_text(encoding="utf-8")
@@ -592,7 +638,8 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedC
         raise ConfigError([f"{path}: not valid TOML: {error}"]) from None
     lines = KeyLines(text)
     problems: list[str] = []
-    substituted = _substitute_env(raw, (), environ, problems, lines, path)
+    substituted = _substitute_env(raw, (), environ, problems, lines, path,
+                                  frozenset(unused_sections))
     if problems:
         raise ConfigError(problems)
     _keep_source_url_templates(substituted, raw)
@@ -683,15 +730,16 @@ def _substitute_env(
     problems: list[str],
     lines: KeyLines,
     path: Path,
+    unused: frozenset[str] = frozenset(),
 ) -> Any:
     if isinstance(value, dict):
         return {
-            key: _substitute_env(item, (*loc, key), environ, problems, lines, path)
+            key: _substitute_env(item, (*loc, key), environ, problems, lines, path, unused)
             for key, item in value.items()
         }
     if isinstance(value, list):
         return [
-            _substitute_env(item, (*loc, index), environ, problems, lines, path)
+            _substitute_env(item, (*loc, index), environ, problems, lines, path, unused)
             for index, item in enumerate(value)
         ]
     if not isinstance(value, str):
@@ -699,6 +747,8 @@ def _substitute_env(
 
     def replace(reference: re.Match[str]) -> str:
         name = reference.group(1)
+        if name not in environ and loc and loc[0] in unused:
+            return reference.group(0)
         if name not in environ:
             problems.append(
                 f"{_where(path, lines, loc)}: {format_loc(loc)}: environment variable "

@@ -9,7 +9,9 @@ Jobs (APScheduler 3.11, in memory, UTC):
   after a pause or a suspend each source is polled once, not once per missed interval.
 - `match`, `deliver` (every `daemon.deliver_interval`; digests are the deliverer's; it
   wakes the delivery worker),
-  `housekeeping` (retention, every `daemon.housekeeping_interval`), `admin` (operator
+  `housekeeping` (retention, every `daemon.housekeeping_interval`), `scrapyd` (with
+  `[scrapyd] nodes`: track crawl jobs on the nodes and dispatch, every
+  `scrapyd.poll_interval`; then crawls start there, not in child processes), `admin` (operator
   alerts, every 5 minutes) and `heartbeat` (every 15 s, the one job that does its work in
   the scheduler's thread, so a busy worker never looks dead).
 
@@ -53,6 +55,24 @@ supervised by `scheduler.crawls.CrawlRunner`: killed at `crawler.crawl_time_limi
 past `daemon.crawl_memory_limit_mb` of resident memory, its failure recorded on its
 sources.
 
+Roles (cluster mode, PostgreSQL only; `newswatch run` alone is role "all", everything
+on one machine):
+
+- `scheduler` (`newswatch run --role scheduler`): polls and crawls (`_dispatch_crawl`
+  hands each batch of due sources to the crawl dispatcher), housekeeping, operator
+  checks, and publishes the config (`scheduler.cluster`). One is active at a time: it
+  holds the one-daemon lock (a session advisory lock on a connection of its own). A
+  standby tries to take it every `STANDBY_RETRY`; when the active scheduler dies its
+  connection drops, the server frees the lock, and the standby takes over within
+  seconds (at most the server's detection of the dead connection, well under a minute
+  for a killed process). Only the active scheduler migrates the database and writes
+  the sources table.
+- `worker` (`newswatch run --role worker`, any number): matches, routes, plans and
+  delivers, with claims on every piece of work (`alerts.claims`), and follows the
+  published config (checked every `FOLLOW_CONFIG`). Workers never take the lock.
+
+Each cluster node has a row in `nodes` (`scheduler.nodes`), heartbeat every 15 s.
+
 Lifecycle: SIGTERM/SIGINT stop the scheduler, the worker after its current step and the
 delivery worker after the message it is sending, wait up to `daemon.shutdown_grace` for
 them and for running crawls, kill the crawls that overrun, record a clean stop, and exit
@@ -82,16 +102,20 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select, update
 
 from alerts.channels import channel_from_settings
+from alerts.delivery import DeliveryReport
 from crawler.models import Source, utcnow
+from scheduler import nodes
 from scheduler.admin import queue_admin_alerts
 from scheduler.app import App
+from scheduler.cluster import PublishedConfigs, newest_version, publish_config
 from scheduler.config import ConfigError, SourceConfig
 from scheduler.crawls import CrawlRunner
 from scheduler.deliverer import DeliveryWorker
 from scheduler.housekeeping import housekeeping
-from scheduler.lock import HEARTBEAT, daemon_lock, held_by_message, this_host
+from scheduler.lock import HEARTBEAT, NoDaemonLock, daemon_lock, held_by_message, this_host
 from scheduler.models import DaemonRun
-from scheduler.reload import record_reload, reload_app
+from scheduler.reload import compare_configs, record_reload, reload_app
+from scheduler.scrapyd import Dispatcher
 
 if TYPE_CHECKING:
     from scheduler.web.server import BackgroundServer
@@ -104,6 +128,8 @@ ADMIN_CHECK = timedelta(minutes=5)
 # Crawl threads available; `daemon.max_concurrent_crawls` (at most 16) caps their use,
 # so a reload can change the cap.
 CRAWL_THREADS = 16
+STANDBY_RETRY = 5.0  # seconds between a standby scheduler's tries to become active
+FOLLOW_CONFIG = timedelta(seconds=10)  # how often a worker looks for a new config version
 
 
 @dataclass(frozen=True)
@@ -116,8 +142,12 @@ class Work:
 
 
 class Daemon:
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, role: str = "all") -> None:
         self.app = app
+        self.role = role
+        self.node_id: int | None = None
+        self.config_version: int | None = None
+        self.matched = self.sent = 0
         self.work: queue.Queue[Work] = queue.Queue()
         self.stopping = threading.Event()
         self.exit_code = 0
@@ -131,15 +161,24 @@ class Daemon:
         self.crawls_running = 0  # batches in flight; touched by the worker thread only
         self.pending: set[str] = set()  # due, waiting for a crawl slot
         self.in_flight: set[str] = set()  # being crawled now
-        self.lock = daemon_lock(app.engine)
+        self.lock = NoDaemonLock() if role == "worker" else daemon_lock(app.engine)
+        # With `[scrapyd] nodes`, crawls run there (scheduler/scrapyd.py), not in children.
+        self.scrapyd = Dispatcher(app)
         self.run_id: int | None = None
-        self.delivery = DeliveryWorker(lambda stop: self.app.deliver(stop=stop), self.stopping,
+        self.published = PublishedConfigs(app.loaded) if role == "worker" else None
+        self.delivery = DeliveryWorker(self._deliver, self.stopping,
                                        lambda: self._enqueue("admin"))
 
     # -- lifecycle -------------------------------------------------------------------
 
     def run(self) -> int:
-        if not self.lock.acquire():
+        if self.role == "worker":
+            return self._run_worker()
+        if self.role == "scheduler":
+            if not self._wait_until_active():
+                self._node_stopped()
+                return self.exit_code
+        elif not self.lock.acquire():
             with self.app.sessions() as session:
                 message = held_by_message(session, self.lock)
             logger.error("%s", message)
@@ -147,6 +186,11 @@ class Daemon:
         try:
             # Only the lock holder migrates and syncs: a refused daemon writes nothing.
             self.app.open()
+            if self.role == "scheduler":
+                self.config_version = publish_config(self.app.sessions, self._config_text())
+                self._node_beat()
+                logger.info("active scheduler: config version %d published",
+                            self.config_version)
             self._record_start()
             self._install_signal_handlers()
             self.scheduler.start()
@@ -159,7 +203,8 @@ class Daemon:
             )
             worker = threading.Thread(target=self._work_loop, name="worker", daemon=True)
             worker.start()
-            self.delivery.start()
+            if self.role == "all":
+                self.delivery.start()
             web = self._start_web()
             while not self.stopping.wait(0.5):
                 pass
@@ -168,7 +213,124 @@ class Daemon:
             self._shutdown(worker)
         finally:
             self.lock.release()
+            self._node_stopped()
         return self.exit_code
+
+    # -- cluster roles ------------------------------------------------------------------
+
+    def _wait_until_active(self) -> bool:
+        """A scheduler: take the one-daemon lock, or stand by, trying again every few
+        seconds, until it is free (True) or the daemon is stopped (False)."""
+        self._install_signal_handlers()
+        if self.lock.acquire():
+            return True
+        logger.info("another scheduler is active; standing by (pid %d)", os.getpid())
+        while not self.stopping.wait(STANDBY_RETRY):
+            if self.lock.acquire():
+                logger.info("the active scheduler is gone: this one takes over")
+                return True
+            self._node_beat()
+        return False
+
+    def _config_text(self) -> str:
+        return self.app.loaded.path.read_text(encoding="utf-8")
+
+    def _run_worker(self) -> int:
+        """A worker: wait for the scheduler's config, then match and deliver until
+        stopped. No lock: any number of workers run side by side."""
+        self._install_signal_handlers()
+        waiting_logged = False
+        while self.config_version is None:
+            version = newest_version(self.app.sessions)
+            if version is not None:
+                try:
+                    self._apply_config(version)
+                except ConfigError as error:
+                    for problem in error.problems:
+                        logger.error("published config version %d: %s", version, problem)
+                    logger.error("this worker cannot use the published config; stopping")
+                    return 2
+                break
+            if not waiting_logged:
+                logger.info("waiting for the active scheduler to publish the config")
+                waiting_logged = True
+            if self.stopping.wait(2.0):
+                return 0
+        self._node_beat()
+        self.scheduler.start()
+        self._sync_jobs()
+        logger.info("newswatch worker started: pid %d, config version %d, %d rules, "
+                    "%d channels, database %s", os.getpid(), self.config_version,
+                    len(self.app.config.rules), len(self.app.config.channels),
+                    self.app.engine.url.render_as_string(hide_password=True))
+        worker = threading.Thread(target=self._work_loop, name="worker", daemon=True)
+        worker.start()
+        self.delivery.start()
+        self.delivery.wake()
+        try:
+            while not self.stopping.wait(0.5):
+                pass
+            self._shutdown(worker)
+        finally:
+            self._node_stopped()
+        return self.exit_code
+
+    def _apply_config(self, version: int) -> str:
+        """Load published config `version` and run with it; what changed."""
+        assert self.published is not None
+        loaded = self.published.load(self.app.sessions, version)
+        change = compare_configs(self.app.config, loaded.config).describe()
+        self.app.loaded = loaded
+        self.config_version = version
+        return change
+
+    def _follow_config(self) -> None:
+        version = newest_version(self.app.sessions)
+        if version is None or version == self.config_version:
+            return
+        try:
+            change = self._apply_config(version)
+        except ConfigError as error:
+            for problem in error.problems:
+                logger.error("published config version %d: %s", version, problem)
+            logger.error("config version %d refused on this worker; it keeps version %s",
+                         version, self.config_version)
+            self.config_version = version  # not retried every few seconds; logged once
+            return
+        self._sync_jobs()
+        logger.info("config version %d applied: %s", version, change)
+        self._node_beat()
+
+    def _node_state(self) -> str:
+        if self.role == "worker":
+            return "running"
+        return "active" if self.run_id is not None or self.lock.check() else "standby"
+
+    def _node_doing(self) -> dict[str, object]:
+        if self.role == "worker":
+            return {"config_version": self.config_version, "matched": self.matched,
+                    "sent": self.sent}
+        return {"config_version": self.config_version, "crawls_running": self.crawls_running,
+                "sources_crawling": len(self.in_flight)}
+
+    def _node_beat(self) -> None:
+        """Register this cluster node, or write its heartbeat; a failure is logged."""
+        if self.role == "all":
+            return
+        try:
+            if self.node_id is None:
+                self.node_id = nodes.register(self.app.sessions, self.role, self._node_state())
+            nodes.beat(self.app.sessions, self.node_id, self._node_state(), self._node_doing())
+        except Exception as error:
+            logger.warning("node heartbeat not recorded: %s", str(error).splitlines()[0])
+
+    def _node_stopped(self) -> None:
+        if self.node_id is None:
+            return
+        try:
+            nodes.stopped(self.app.sessions, self.node_id)
+        except Exception:
+            logger.exception("could not record that this node stopped")
 
     def _start_web(self) -> BackgroundServer | None:
         """The web app on a thread, when `[web] enabled`: the same app as `newswatch
@@ -260,6 +422,9 @@ class Daemon:
             logger.exception("could not record the clean stop")
 
     def _heartbeat(self) -> None:
+        self._node_beat()
+        if self.role == "worker":
+            return
         if not self.lock.check() and not self.lock.acquire():
             logger.error("lost the single-daemon lock and cannot take it back; stopping")
             self.exit_code = 1
@@ -283,6 +448,15 @@ class Daemon:
         """Make the scheduler's jobs match the config (and the database's intervals)."""
         config = self.app.config
         now = utcnow()
+        deliver = config.daemon.deliver_interval
+        if self.role == "worker":
+            self._ensure_job("match", deliver, now + timedelta(seconds=1),
+                             lambda: self._enqueue("match"))
+            self._ensure_job("deliver", deliver, now + deliver, self.delivery.wake)
+            self._ensure_job("follow", FOLLOW_CONFIG, now + FOLLOW_CONFIG,
+                             lambda: self._enqueue("follow"))
+            self._ensure_job("heartbeat", HEARTBEAT, now + HEARTBEAT, self._heartbeat)
+            return
         rows = self._source_rows([s.name for s in config.polled_sources])
         wanted = set()
         for source in config.polled_sources:
@@ -308,16 +482,21 @@ class Daemon:
                 paused = any(s.name == name for s in config.sources)
                 logger.info("source %r is %s", name, "paused" if paused else "no longer polled")
 
-        deliver = config.daemon.deliver_interval
         housekeeping_every = config.daemon.housekeeping_interval
-        self._ensure_job("match", deliver, now + deliver, lambda: self._enqueue("match"))
-        self._ensure_job("deliver", deliver, now + deliver, self.delivery.wake)
+        if self.role == "all":
+            self._ensure_job("match", deliver, now + deliver, lambda: self._enqueue("match"))
+            self._ensure_job("deliver", deliver, now + deliver, self.delivery.wake)
         self._ensure_job("housekeeping", housekeeping_every,
                          now + min(housekeeping_every, timedelta(minutes=1)),
                          lambda: self._enqueue("housekeeping"))
         self._ensure_job("admin", ADMIN_CHECK, now + timedelta(seconds=2),
                          lambda: self._enqueue("admin"))
         self._ensure_job("heartbeat", HEARTBEAT, now + HEARTBEAT, self._heartbeat)
+        if config.scrapyd.nodes:
+            self._ensure_job("scrapyd", config.scrapyd.poll_interval, now,
+                             lambda: self._enqueue("scrapyd"))
+        elif self.scheduler.get_job("scrapyd") is not None:
+            self.scheduler.remove_job("scrapyd")
 
     def _ensure_job(self, job_id: str, every: timedelta, first: datetime,
                     func: Callable[[], None]) -> None:
@@ -378,15 +557,19 @@ class Daemon:
                 self.in_flight.difference_update(work.sources)
         if "reload" in kinds:
             self._step("reload", self._reload)
+        if "follow" in kinds:
+            self._step("following the published config", self._follow_config)
         if crawled:
             self._step("scheduling", lambda: self._follow_database(crawled))
         self.pending.update(n for work in batch if work.kind == "poll" for n in work.sources)
-        if self.pending or "match" in kinds:
+        if self.role != "worker" and (self.pending or "match" in kinds):
             self._step("starting crawls", self._start_crawls)
-        if crawled or "match" in kinds:
+        if self.role != "scheduler" and (crawled or "match" in kinds):
             self._step("matching", self._match)
         if crawled:
             self.delivery.wake()  # routing by tag or source, digests: the deliverer's
+        if "scrapyd" in kinds:
+            self._step("crawl nodes", self._track_crawl_nodes)
         if "housekeeping" in kinds:
             self._step("housekeeping", self._housekeeping)
         if "admin" in kinds:
@@ -403,6 +586,10 @@ class Daemon:
 
     def _start_crawls(self) -> None:
         """Crawl, in one batch, every source the database says is due."""
+        if self.app.config.scrapyd.nodes:
+            self.pending.clear()  # the database says what is due; the dispatcher claims it
+            self.scrapyd.dispatch()
+            return
         configured = {s.name: s for s in self.app.config.polled_sources}
         self.pending &= configured.keys()
         limit = self.app.config.daemon.max_concurrent_crawls
@@ -435,6 +622,11 @@ class Daemon:
         self.pending.difference_update(batch)
         self.in_flight.update(batch)
         self.crawls_running += 1
+        self._dispatch_crawl(batch)
+
+    def _dispatch_crawl(self, batch: tuple[str, ...]) -> None:
+        """Hand a batch of due sources to the crawl dispatcher (here: a local child
+        process on a crawl thread); it must end with a `crawled` work item."""
         future = self.crawl_threads.submit(self._crawl, batch)
         self.crawl_futures = {f for f in self.crawl_futures if not f.done()} | {future}
 
@@ -462,8 +654,21 @@ class Daemon:
         finally:
             self.work.put(Work("crawled", names))
 
+    def _track_crawl_nodes(self) -> None:
+        if not self.app.config.scrapyd.nodes:
+            return
+        if self.scrapyd.track() and self.role == "all":
+            self._match()  # in a cluster, the workers match
+        self.scrapyd.dispatch()
+
+    def _deliver(self, stop: Callable[[], bool]) -> DeliveryReport:
+        report = self.app.deliver(stop=stop)
+        self.sent += report.sent
+        return report
+
     def _match(self) -> None:
         report = self.app.match()
+        self.matched += report.articles
         if report.articles:
             logger.info("matched %d new articles: %d matches, %d alerts queued",
                         report.articles, report.matches, report.notifications)
@@ -504,8 +709,13 @@ class Daemon:
             return
         self.runner.memory_limit = self.app.config.daemon.crawl_memory_limit_mb * 2**20
         self._sync_jobs()
-        logger.info("config reloaded from %s: %s", self.app.loaded.path, change.describe())
-        record_reload(self.app.sessions, self.run_id, True, change.describe())
+        described = change.describe()
+        if self.role == "scheduler":
+            self.config_version = publish_config(self.app.sessions, self._config_text())
+            described += f" (config version {self.config_version} published)"
+            self._node_beat()
+        logger.info("config reloaded from %s: %s", self.app.loaded.path, described)
+        record_reload(self.app.sessions, self.run_id, True, described)
         self._enqueue("admin")
 
 

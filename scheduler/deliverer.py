@@ -42,6 +42,8 @@ class DeliveryWorker:
         return self._thread.is_alive()
 
     def join(self, timeout: float) -> None:
+        if self._thread.ident is None:
+            return  # never started (a scheduler of a cluster delivers nothing)
         self._wanted.set()  # so an idle worker sees the stop at once
         self._thread.join(timeout)
 

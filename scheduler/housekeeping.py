@@ -24,6 +24,8 @@ The rule of every table (README "Retention" has the reasons and a year's size):
   it was alerted, so a new copy never alerts again.
 * crawl_entries (per-URL crawl state): deleted at `expires_at`; see `_prune_crawl_entries`.
 * daemon_runs: the last `KEEP_DAEMON_RUNS`; admin_events: `KEEP_ADMIN_EVENTS`.
+* scrapyd_jobs (crawls on Scrapyd nodes): ended ones after `KEEP_CRAWL_JOBS`; open
+  ones never (the dispatcher ends them).
 * sources: as configured (`sources` commands), never by age.
 
 Rows go in small batches, each its own transaction, so a crawl writing at the same time
@@ -56,13 +58,14 @@ from crawler.models import (
 from crawler.stories import WINDOW as STORY_WINDOW
 from crawler.stories import forget_bands_before
 from scheduler.config import RetentionConfig
-from scheduler.models import AdminEvent, DaemonRun
+from scheduler.models import AdminEvent, DaemonRun, ScrapydJob
 
 logger = logging.getLogger(__name__)
 
 BATCH = 500
 KEEP_DAEMON_RUNS = 100
 KEEP_ADMIN_EVENTS = timedelta(days=365)
+KEEP_CRAWL_JOBS = timedelta(days=7)
 PENDING = "pending"
 
 
@@ -80,6 +83,7 @@ class HousekeepingReport:
     articles_deleted: int = 0
     stories_deleted: int = 0
     crawl_entries_deleted: int = 0
+    crawl_jobs_deleted: int = 0
 
     def deleted(self) -> dict[str, int]:
         return {f.name.removesuffix("_deleted"): getattr(self, f.name) for f in fields(self)
@@ -106,6 +110,8 @@ def housekeeping(
         articles_deleted=delete_old_articles(sessions, articles_before),
         stories_deleted=delete_empty_stories(sessions, articles_before),
         crawl_entries_deleted=_prune_crawl_entries(sessions, now),
+        crawl_jobs_deleted=_delete_batches(
+            sessions, ScrapydJob, ScrapydJob.ended_at < now - KEEP_CRAWL_JOBS),
     )
     if report.bodies_pruned or report.versions_pruned:
         logger.info("retention: emptied the bodies of %d articles and %d earlier versions "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crawler.database import Base
@@ -80,3 +80,64 @@ class ConfigId(Base):
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # "rule" or "channel"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+
+
+class ScrapydJob(Base):
+    """A crawl handed to a Scrapyd node (scheduler/scrapyd.py), kept in the database so
+    that a standby scheduler taking over goes on tracking the jobs the old one started.
+
+    `state`: "scheduled" (handed over, not yet seen running), "running", then "finished"
+    (the spider recorded `completed_at`), "failed" or "cancelled" with a `reason`.
+    """
+
+    __tablename__ = "scrapyd_jobs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # Scrapyd's job id
+    node: Mapped[str] = mapped_column(String(255))
+    source_ids: Mapped[str] = mapped_column(Text)  # comma-separated sources.id
+    config_version: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The sources' `next_poll_at` while the job holds them: a source still at this time
+    # when the job ends was not planned by the crawl.
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(20), index=True, default="scheduled")
+    # Written by the spider on the node when it closes having finished its work.
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def sources(self) -> list[int]:
+        return [int(part) for part in self.source_ids.split(",") if part]
+
+
+class Node(Base):
+    """A process of a cluster (`newswatch run --role ...`): what it is, where, whether it is
+    alive (`heartbeat_at`, every 15 s) and what it is doing (`doing`, a small JSON object:
+    claimed counts, the config version it runs)."""
+
+    __tablename__ = "nodes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # scheduler: "active" or "standby"; worker: "running".
+    state: Mapped[str] = mapped_column(String(20), default="running")
+    doing: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class PublishedConfig(Base):
+    """A version of the config the active scheduler published for every node: the text of
+    config.toml as written, `${ENV_VAR}` references unexpanded (each node expands them
+    from its own environment), so the database never holds a secret."""
+
+    __tablename__ = "published_configs"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(255), default="")

@@ -19,6 +19,7 @@ from crawler.models import Article, CrawlEntry, Source, Story, utcnow
 from crawler.polling import RATE_WINDOW, publishing_gap
 from scheduler.lock import RunningDaemon, latest_run
 from scheduler.logs import mask_secrets
+from scheduler.nodes import NodeStatus, list_nodes
 
 DAY = timedelta(days=1)
 # How far back publish dates are read to estimate a source's rate (for the explanation).
@@ -129,6 +130,7 @@ class Status:
     alerts_failed: int = 0
     alerts_sent_24h: int = 0
     unhealthy_after: int = 5
+    nodes: list[NodeStatus] = field(default_factory=list)  # cluster mode only
 
     @property
     def unhealthy(self) -> list[SourceStatus]:
@@ -153,6 +155,7 @@ def gather_status(session: Session, configured: set[str], now: datetime | None =
     bounds = bounds or {}
     tables = inspect(session.connection())
     daemon = latest_run(session) if tables.has_table("daemon_runs") else None
+    cluster = list_nodes(session, now) if tables.has_table("nodes") else []
     entries = (ledger.counts_by_source(session, now)
                if tables.has_table(CrawlEntry.__tablename__) else {})
     age = format_duration(max_article_age)
@@ -186,6 +189,7 @@ def gather_status(session: Session, configured: set[str], now: datetime | None =
         now=now,
         unhealthy_after=unhealthy_after,
         daemon=daemon,
+        nodes=cluster,
         sources=sources,
         articles_24h=count(select(func.count(Article.id))
                            .where(Article.first_seen_at >= now - DAY)),
@@ -215,6 +219,8 @@ def config_status(session: Session, config: Any, now: datetime | None = None) ->
 def format_status(status: Status) -> str:
     now = status.now
     lines = [f"daemon: {describe_daemon(status.daemon, now)}", ""]
+    if status.nodes:
+        lines += [*format_nodes(status.nodes, now), ""]
     configured = [s for s in status.sources if s.configured]
     lines.append(f"sources ({len(configured)}):")
     if not configured:
@@ -265,6 +271,29 @@ def format_status(status: Status) -> str:
     return "\n".join(lines)
 
 
+def format_nodes(cluster: list[NodeStatus], now: datetime) -> list[str]:
+    """The cluster's nodes: role, host and pid, state (gone after a minute of silence),
+    last heartbeat, and what each is doing."""
+    lines = [f"nodes ({len(cluster)}):"]
+    rows = [("ROLE", "HOST", "PID", "STATE", "HEARTBEAT", "JOBS")]
+    for node in cluster:
+        jobs = ", ".join(f"{key} {value}" for key, value in node.doing.items())
+        rows.append((node.role, node.host, str(node.pid), node.condition(now),
+                     ago(node.heartbeat_at, now), jobs or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        lines.append("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5]))
+                     + "  " + row[5])
+    return lines
+
+
+def node_json(node: NodeStatus, now: datetime) -> dict[str, Any]:
+    return {"role": node.role, "host": node.host, "pid": node.pid,
+            "state": node.condition(now), "started_at": _iso(node.started_at),
+            "heartbeat_at": _iso(node.heartbeat_at), "stopped_at": _iso(node.stopped_at),
+            "jobs": node.doing}
+
+
 def status_json(status: Status) -> dict[str, Any]:
     daemon = status.daemon
     return {
@@ -287,6 +316,7 @@ def status_json(status: Status) -> dict[str, Any]:
         "last_24h": {"articles": status.articles_24h, "stories": status.stories_24h,
                      "alerts_sent": status.alerts_sent_24h},
         "alerts": {"pending": status.alerts_pending, "failed": status.alerts_failed},
+        "nodes": [node_json(node, status.now) for node in status.nodes],
     }
 
 

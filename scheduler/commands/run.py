@@ -9,6 +9,7 @@ import click
 
 from scheduler.commands.common import (
     Context,
+    fail,
     opened_without_daemon,
     pass_context,
     plural,
@@ -21,9 +22,13 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.option("--once", is_flag=True, help="Do one full cycle (crawl, match, deliver) and exit.")
+@click.option("--role", type=click.Choice(["scheduler", "worker"]), default=None,
+              help="Cluster mode (PostgreSQL only): run only the scheduler (polls, crawls, "
+                   "housekeeping; one active, the others stand by) or a worker (matching "
+                   "and delivery; any number).")
 @pass_context
 @reports_errors
-def run(ctx: Context, once: bool) -> None:
+def run(ctx: Context, once: bool, role: str | None) -> None:
     """Run the daemon: poll every source on its interval until stopped.
 
     Stops cleanly on Ctrl-C or SIGTERM. With --once, crawls every source, matches the new
@@ -31,10 +36,19 @@ def run(ctx: Context, once: bool) -> None:
     if some sources failed; they are listed), non-zero when it could not run at all (a
     bad config, an unusable database, or a daemon already running on the database).
 
+    Cluster mode on PostgreSQL (see "Scale out on PostgreSQL" in the README): --role
+    scheduler publishes its config in the database and crawls; --role worker follows
+    that config and matches and delivers. The scheduler refuses a config whose channel
+    URLs or storage URL hold a literal password or token (use ${ENV_VAR}).
+
     Example: newswatch --config config.toml run --once
+
+    Example: newswatch --config /etc/newswatch/config.toml run --role worker
     """
+    if role is not None and once:
+        fail("--once runs everything on one machine; it cannot be combined with --role")
     try:
-        _run(ctx, once)
+        _run(ctx, once, role)
     except KeyboardInterrupt:
         # Before the daemon has its own handler (loading, migrating), or during --once.
         if once:
@@ -45,17 +59,27 @@ def run(ctx: Context, once: bool) -> None:
         sys.exit(0)
 
 
-def _run(ctx: Context, once: bool) -> None:
+def _run(ctx: Context, once: bool, role: str | None) -> None:
     from scheduler.app import App
+    from scheduler.cluster import literal_secrets, require_postgresql
     from scheduler.config import check_channel_urls
     from scheduler.daemon import Daemon
 
     loaded = ctx.load()
-    check_channel_urls(loaded)
+    if role is not None:
+        try:
+            require_postgresql(loaded.database_url)
+        except Exception as error:
+            fail(str(error))
+    if role == "scheduler":
+        for problem in literal_secrets(loaded.path):
+            fail(problem)
+    if role != "worker":  # a worker checks the published config's URLs instead
+        check_channel_urls(loaded)
     app = App(loaded)
     try:
         if not once:
-            sys.exit(Daemon(app).run())  # takes the lock, then migrates and syncs
+            sys.exit(Daemon(app, role or "all").run())  # takes the lock, migrates, syncs
         with opened_without_daemon(app):
             report_cycle(app.cycle())
     finally:

@@ -20,7 +20,8 @@ def status(ctx: Context, as_json: bool) -> None:
     daemon, from any machine that reaches the database: daemon up since (or when it last
     stopped, and whether cleanly), every configured source's last poll, result and next
     poll, unhealthy sources, articles and stories of the last 24 hours, and pending and
-    failed alerts.
+    failed alerts. With `[scrapyd] nodes` set, also each crawl node (asked over HTTP: up
+    or unreachable, running and pending jobs) and the open crawl jobs on it.
 
     Example: newswatch --config /etc/newswatch/config.toml status
     """
@@ -36,9 +37,24 @@ def status(ctx: Context, as_json: bool) -> None:
                  "`newswatch db upgrade`")
         with app.sessions() as session:
             report = config_status(session, app.config)
+        nodes = None
+        if app.config.scrapyd.nodes:
+            from scheduler.scrapyd import crawl_nodes
+
+            nodes = crawl_nodes(app.sessions, app.config.scrapyd)
     finally:
         app.close()
     if as_json:
-        click.echo(json.dumps(status_json(report), ensure_ascii=False))
+        data = status_json(report)
+        if nodes is not None:
+            from scheduler.scrapyd import crawl_nodes_json
+
+            data["crawl_nodes"] = crawl_nodes_json(nodes)
+        click.echo(json.dumps(data, ensure_ascii=False))
     else:
         click.echo(format_status(report))
+        if nodes is not None:
+            from crawler.models import utcnow
+            from scheduler.scrapyd import format_crawl_nodes
+
+            click.echo(format_crawl_nodes(nodes, utcnow()))
