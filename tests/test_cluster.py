@@ -146,10 +146,17 @@ def test_two_workers_send_every_alert_exactly_once(tmp_path: Path, postgres_url:
                 running.start(node_config(tmp_path, postgres_url), "worker")
             assert wait_until(lambda: len(receiver.requests) >= 40, 90), receiver.requests
             assert not wait_until(lambda: len(receiver.requests) > 40, 3)
+            # What a node did reaches `status` with its next heartbeat (every 15 s).
             workers = status_nodes(config, environment)
+
+            def all_sends_reported() -> bool:
+                nonlocal workers
+                workers = status_nodes(config, environment)
+                return sum(n["jobs"]["sent"] for n in workers) == 40
+
+            assert wait_until(all_sends_reported, 40), workers
         assert received(receiver) == Counter(titles)
         assert sorted((n["role"], n["state"]) for n in workers) == [("worker", "running")] * 2
-        assert sum(n["jobs"]["sent"] for n in workers) == 40
         assert all(n["jobs"]["sent"] > 0 for n in workers), workers  # both did a share
 
 
