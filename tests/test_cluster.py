@@ -146,7 +146,11 @@ def test_two_workers_send_every_alert_exactly_once(tmp_path: Path, postgres_url:
                 running.start(node_config(tmp_path, postgres_url), "worker")
             assert wait_until(lambda: len(receiver.requests) >= 40, 90), receiver.requests
             assert not wait_until(lambda: len(receiver.requests) > 40, 3)
-            workers = status_nodes(config, environment)
+            # What a worker has sent reaches `status` with its next heartbeat (every 15 s).
+            nodes_seen: list[list[dict]] = []
+            wait_until(lambda: nodes_seen.append(status_nodes(config, environment)) or sum(
+                n["jobs"]["sent"] for n in nodes_seen[-1]) >= 40, 40)
+            workers = nodes_seen[-1]
         assert received(receiver) == Counter(titles)
         assert sorted((n["role"], n["state"]) for n in workers) == [("worker", "running")] * 2
         assert sum(n["jobs"]["sent"] for n in workers) == 40
