@@ -12,7 +12,8 @@ UPDATE of the row waits for the first to commit and then checks its WHERE again.
 The sender renews the claim after each URL has answered and releases it with the
 outcome. A sender that crashed leaves its claim behind: another host waits it out
 (the lease, `daemon.claim_lease`, default `CLAIM_LEASE`, far longer than one URL may
-take), this host frees it at once.
+take), this host frees it at once (a host: a host name and a PID namespace, so
+containers sharing a host name never free each other's).
 
 Several workers (`newswatch run --role worker`) on PostgreSQL take the next due message
 with `claim_next_message`: `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)
@@ -49,7 +50,19 @@ STORY_LOCKS = 0x6E77_7374  # "nwst"
 
 def new_owner() -> str:
     """A sender's name for its claims: host, process id and a token of its own."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    return f"{this_host()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def this_host() -> str:
+    """The host part of this process's claims: its host name and, on Linux, its PID
+    namespace. Two containers sharing the host's name (host networking) are different
+    hosts here: each sees the other's process ids as gone, and would take over the
+    claims of a sender still running."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:  # not Linux
+        return socket.gethostname()
+    return f"{socket.gethostname()}/{''.join(c for c in namespace if c.isdigit())}"
 
 
 def claim(session: Session, message_id: int, owner: str, now: datetime,
@@ -167,7 +180,7 @@ def _gone_from_this_host(owner: str) -> bool:
     """Whether `owner` was a process of this host that has ended (killed, crashed)."""
     host, _, rest = owner.partition(":")
     pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+    if host != this_host() or not pid.isdigit() or int(pid) == os.getpid():
         return False
     try:
         os.kill(int(pid), 0)

@@ -6,7 +6,8 @@ reload; workers load the newest version and follow new ones (`FOLLOW_EVERY`). Th
 is published as written, `${ENV_VAR}` references unexpanded: each node expands them
 from its own environment, so the database never holds a secret whole. A config whose
 channel URLs or storage URL hold a literal password or token is refused in cluster mode
-(`literal_secrets`), with the key to change. A node keeps its own database URL (its
+(`literal_secrets`), with the key to change; so is a source's literal password, cookie,
+authenticating header or proxy password. A node keeps its own database URL (its
 config file's, or $NEWSWATCH_DATABASE_URL): the published one may name the database
 as another machine sees it.
 """
@@ -31,6 +32,8 @@ from scheduler.models import PublishedConfig
 ROLES = ("scheduler", "worker")
 _REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 _PLACEHOLDER = "nwenvref"
+# Request headers whose value is a credential (Authorization, X-Api-Key, X-Auth-Token...).
+_CREDENTIAL_HEADER = re.compile(r"auth|token|key|secret|session|password|signature", re.I)
 
 
 class ClusterError(Exception):
@@ -61,7 +64,33 @@ def literal_secrets(path: Path) -> list[str]:
             if isinstance(url, str) and _channel_secret(url):
                 problems.append(_refusal(path, f"channels.{name}.urls[{index}]",
                                          "password or token"))
+    for index, source in enumerate(raw.get("sources") or []):
+        if isinstance(source, dict):
+            problems += [_refusal(path, f"sources[{index}].{key}", "credential")
+                         for key in _source_credentials(source)]
     return problems
+
+
+def _source_credentials(source: dict) -> list[str]:
+    """The keys of a source's table that hold a literal credential: its basic-auth
+    password, a cookie, a header that authenticates, a proxy URL's password."""
+    keys = []
+    if _literal(source.get("password")):
+        keys.append("password")
+    for name, value in (source.get("headers") or {}).items():
+        if _CREDENTIAL_HEADER.search(name) and _literal(value):
+            keys.append(f"headers.{name}")
+    keys += [f"cookies.{name}" for name, value in (source.get("cookies") or {}).items()
+             if _literal(value)]
+    proxy = source.get("proxy")
+    if isinstance(proxy, str) and _url_password(proxy):
+        keys.append("proxy")
+    return keys
+
+
+def _literal(value: object) -> bool:
+    """A non-empty string with something besides ${ENV_VAR} references in it."""
+    return isinstance(value, str) and bool(_REFERENCE.sub("", value).strip())
 
 
 def _refusal(path: Path, key: str, what: str) -> str:

@@ -4,7 +4,9 @@ over, and each attempt is timed when it answers. Real receivers, SQLite and Post
 
 from __future__ import annotations
 
-import socket
+import os
+import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -19,7 +21,7 @@ from sqlalchemy.orm import sessionmaker
 from test_alerts_outbox import app_opener, hook_url, publish, write_alert_config
 from test_daemon_lifecycle import SlowReceiver
 
-from alerts.claims import CLAIM_LEASE
+from alerts.claims import CLAIM_LEASE, this_host
 from alerts.delivery import DeliveryReport, deliver_pending
 from alerts.models import AlertMessage, DeliveryAttempt
 from crawler.models import utcnow
@@ -99,7 +101,7 @@ def test_a_claim_left_by_a_killed_process_of_this_host_is_taken_at_once(
 ) -> None:
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                            capture_output=True, text=True, check=True)
-    dead = f"{socket.gethostname()}:{ended.stdout.strip()}:crashed"
+    dead = f"{this_host()}:{ended.stdout.strip()}:crashed"
     now = utcnow()
     queue_messages(db, 1, now, claimed_by=dead, claimed_until=now + CLAIM_LEASE)
     assert deliver_pending(db, {"desk": [hook_url(webhook)]}, now=now).sent == 1
@@ -112,7 +114,7 @@ def test_a_claim_of_a_live_sender_of_this_host_is_respected(
     with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as alive:
         try:
             now = utcnow()
-            queue_messages(db, 1, now, claimed_by=f"{socket.gethostname()}:{alive.pid}:x",
+            queue_messages(db, 1, now, claimed_by=f"{this_host()}:{alive.pid}:x",
                            claimed_until=now + CLAIM_LEASE)
             assert deliver_pending(db, {"desk": [hook_url(webhook)]}, now=now).sent == 0
             assert webhook.requests == []
@@ -191,3 +193,51 @@ def test_a_sender_whose_claim_was_taken_over_leaves_the_outcome_to_the_new_holde
     assert _send_claimed(db, message_id, channels, utcnow, "other-host:1:old") is None
     [message] = messages(db)
     assert (message.status, message.claimed_by) == ("pending", "other-host:2:new")
+
+
+HOLDER = """
+import sys, time
+from alerts.claims import claim, new_owner
+from crawler.database import make_engine, make_sessionmaker
+from crawler.models import utcnow
+sessions = make_sessionmaker(make_engine(sys.argv[1]))
+with sessions.begin() as session:
+    assert claim(session, int(sys.argv[2]), new_owner(), utcnow())
+print("claimed", flush=True)
+time.sleep(60)
+"""
+
+
+def _pid_free_here() -> int:
+    """A process id no process of this PID namespace has (nor its neighbour)."""
+    for pid in range(29_000, 32_000, 7):
+        if not Path(f"/proc/{pid}").exists() and not Path(f"/proc/{pid + 1}").exists():
+            return pid
+    pytest.skip("no free process id to give the other namespace's sender")
+
+
+def test_a_live_sender_in_another_pid_namespace_of_the_same_hostname_keeps_its_claim(
+    db, webhook: WebhookReceiver
+) -> None:
+    """Two containers sharing the host's name (host networking) see each other's
+    process ids as gone: a claim of the other one's live sender must still hold."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs unshare and root to start a process in its own PID namespace")
+    [message] = queue_messages(db, 1)
+    url = db.kw["bind"].url.render_as_string(hide_password=False)
+    pid = _pid_free_here()
+    script = (f"echo {pid} > /proc/sys/kernel/ns_last_pid; "
+              f"{shlex.quote(sys.executable)} -c {shlex.quote(HOLDER)} "
+              f"{shlex.quote(url)} {message}; :")
+    with subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "bash", "-c", script],
+                          stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == "claimed"
+            [held] = messages(db)
+            assert held.claimed_by.split(":")[1] == str(pid + 1)  # gone, seen from here
+            assert deliver_pending(db, {"desk": [hook_url(webhook)]}).sent == 0
+            assert webhook.requests == []
+            assert messages(db)[0].claimed_by == held.claimed_by
+        finally:
+            holder.kill()

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from test_alerts_outbox import BODY, hook_url, publish
 from test_daemon import wait_until
 from test_daemon_lifecycle import SlowReceiver
@@ -146,17 +146,14 @@ def test_two_workers_send_every_alert_exactly_once(tmp_path: Path, postgres_url:
                 running.start(node_config(tmp_path, postgres_url), "worker")
             assert wait_until(lambda: len(receiver.requests) >= 40, 90), receiver.requests
             assert not wait_until(lambda: len(receiver.requests) > 40, 3)
-            # What a node did reaches `status` with its next heartbeat (every 15 s).
-            workers = status_nodes(config, environment)
-
-            def all_sends_reported() -> bool:
-                nonlocal workers
-                workers = status_nodes(config, environment)
-                return sum(n["jobs"]["sent"] for n in workers) == 40
-
-            assert wait_until(all_sends_reported, 40), workers
+            # What a worker has sent reaches `status` with its next heartbeat (every 15 s).
+            nodes_seen: list[list[dict]] = []
+            wait_until(lambda: nodes_seen.append(status_nodes(config, environment)) or sum(
+                n["jobs"]["sent"] for n in nodes_seen[-1]) >= 40, 40)
+            workers = nodes_seen[-1]
         assert received(receiver) == Counter(titles)
         assert sorted((n["role"], n["state"]) for n in workers) == [("worker", "running")] * 2
+        assert sum(n["jobs"]["sent"] for n in workers) == 40
         assert all(n["jobs"]["sent"] > 0 for n in workers), workers  # both did a share
 
 
@@ -318,3 +315,48 @@ def test_status_lists_every_node_and_shows_a_silent_one_as_gone(
     assert " running " in worker and "config_version 1, sent 7" in worker
     states = {n["role"]: n["state"] for n in status_nodes(config, environment)}
     assert states == {"scheduler": "gone", "worker": "running"}
+
+
+@pytest.mark.parametrize(("options", "key"), [
+    ('username = "desk"\npassword = "hunter22"', "sources[0].password"),
+    ('headers = { Authorization = "Bearer hunter22" }', "sources[0].headers.Authorization"),
+    ('cookies = { session = "hunter22" }', "sources[0].cookies.session"),
+    ('proxy = "http://desk:hunter22@127.0.0.1:3128"', "sources[0].proxy"),
+])
+def test_a_scheduler_refuses_a_literal_source_credential_in_cluster_mode(
+    tmp_path: Path, postgres_url: str, options: str, key: str,
+) -> None:
+    """A source's password, secret header, cookie or proxy password would be published
+    whole in `published_configs`, as a channel token would."""
+    config = cluster_config(tmp_path, postgres_url)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('url = "http://127.0.0.1:9/wire"',
+                                   f'url = "http://127.0.0.1:9/wire"\n{options}'),
+                      encoding="utf-8")
+    result = subprocess.run([NEWSWATCH, "--config", str(config), "run", "--role", "scheduler"],
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "DESK_URL": "json://127.0.0.1:9/x"})
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert key in line and "${ENV_VAR}" in line
+    assert "hunter22" not in line
+    engine = make_engine(postgres_url)
+    if inspect(engine).has_table(PublishedConfig.__tablename__):  # refused before migrating
+        with make_sessionmaker(engine)() as session:
+            assert not any("hunter22" in row.text
+                           for row in session.scalars(select(PublishedConfig)))
+
+
+def test_source_credentials_from_the_environment_are_published_as_references(
+    tmp_path: Path, postgres_url: str,
+) -> None:
+    from scheduler.cluster import literal_secrets
+
+    config = cluster_config(tmp_path, postgres_url)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('url = "http://127.0.0.1:9/wire"', "\n".join([
+        'url = "http://127.0.0.1:9/wire"', 'username = "desk"', 'password = "${FEED_PW}"',
+        'headers = { Authorization = "${FEED_AUTH}", User-Agent = "newswatch-test" }',
+        'cookies = { session = "${FEED_COOKIE}" }',
+        'proxy = "http://desk:${PROXY_PW}@127.0.0.1:3128"'])), encoding="utf-8")
+    assert literal_secrets(config) == []
