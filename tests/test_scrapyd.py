@@ -476,3 +476,50 @@ def test_a_published_version_a_node_cannot_load_fails_the_job_saying_why(
     assert row.last_status == "crawl failed"
     assert f"cannot load config version {version}" in (row.last_error or "")
     assert "killed or crashed" not in (row.last_error or "")
+
+
+def test_a_reload_on_the_cluster_scheduler_reaches_the_next_crawl_job(
+    nodes: list[ScrapydServer], node_dir: Path, postgres_url: str,
+    outlets: list[SiteServer], tmp_path: Path,
+) -> None:
+    """`newswatch run --role scheduler` publishes its config and its jobs carry the
+    version; after `newswatch reload` with a changed source, the next job crawls with
+    the new version, though the nodes' file still holds only the database URL."""
+    scheduler_dir = tmp_path / "scheduler"
+    scheduler_dir.mkdir()
+    urls = [node.url for node in nodes]
+    app = write_config(scheduler_dir, postgres_url,
+                       {"outlet0": f"{outlets[0].base_url}/feed/"}, urls)
+    write_node_config(node_dir, postgres_url)
+    config = scheduler_dir / "config.toml"
+
+    def finished_with(version: str) -> bool:
+        return any(job.state == "finished" and job.config_version == version
+                   for job in jobs(app))
+
+    log_path = tmp_path / "scheduler.log"
+    with log_path.open("w") as log:
+        daemon = subprocess.Popen([NEWSWATCH, "--config", str(config), "run", "--role",
+                                   "scheduler"], stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            deadline = time.monotonic() + 150
+            while not finished_with("1"):
+                assert daemon.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, (log_path.read_text(), jobs(app))
+                time.sleep(0.5)
+            write_config(scheduler_dir, postgres_url,
+                         {"outlet0": f"{outlets[1].base_url}/feed/"}, urls).close()
+            reload = subprocess.run([NEWSWATCH, "--config", str(config), "reload"],
+                                    capture_output=True, text=True, timeout=60)
+            assert "config version 2 published" in reload.stdout, reload.stderr
+            with app.sessions.begin() as session:
+                session.execute(update(Source).values(next_poll_at=None))  # due again now
+            while not finished_with("2"):
+                assert daemon.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, (log_path.read_text(), jobs(app))
+                time.sleep(0.5)
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(60)
+    assert {job.state for job in jobs(app)} == {"finished"}, [j.reason for j in jobs(app)]
+    assert {"Outlet 1 story 0", "Outlet 1 story 1"} <= titles(app, "outlet0")
