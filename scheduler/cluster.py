@@ -2,7 +2,8 @@
 
 The active scheduler (`newswatch run --role scheduler`) owns config.toml: it publishes
 its text, versioned, in `published_configs` when it becomes active and after each
-reload; workers load the newest version and follow new ones (`FOLLOW_EVERY`). The text
+reload; workers load the newest version and follow new ones (`FOLLOW_EVERY`), and each
+crawl job on a Scrapyd node loads the version it was dispatched with. The text
 is published as written, `${ENV_VAR}` references unexpanded: each node expands them
 from its own environment, so the database never holds a secret whole. A config whose
 channel URLs or storage URL hold a literal password or token is refused in cluster mode
@@ -15,8 +16,10 @@ as another machine sees it.
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 import tomllib
+from collections.abc import Collection
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -26,6 +29,7 @@ from sqlalchemy.orm import sessionmaker
 
 from crawler.models import utcnow
 from scheduler.config import LoadedConfig, check_channel_urls, load_config
+from scheduler.config_basics import ConfigError
 from scheduler.lock import this_host
 from scheduler.models import PublishedConfig
 
@@ -139,21 +143,32 @@ def newest_version(sessions: sessionmaker) -> int | None:
 class PublishedConfigs:
     """A node's copy of the published config: each version is written to a private
     folder (the text holds no secret) and loaded like config.toml, from the node's
-    environment, keeping the node's own database URL."""
+    environment, keeping the node's own database URL. A worker checks the channel URLs
+    it will deliver to; a crawl node (scheduler/crawl_node.py) leaves the tables it never
+    uses unexpanded (`unused_sections`) and unchecked."""
 
-    def __init__(self, own: LoadedConfig) -> None:
+    def __init__(self, own: LoadedConfig, *, unused_sections: Collection[str] = (),
+                 check_channels: bool = True) -> None:
         self.own = own
+        self.unused_sections = tuple(unused_sections)
+        self.check_channels = check_channels
         self.folder = Path(tempfile.mkdtemp(prefix="newswatch-config-"))
 
     def load(self, sessions: sessionmaker, version: int) -> LoadedConfig:
         """Load and validate `version`; raise ConfigError if this node cannot use it."""
         with sessions() as session:
             row = session.get(PublishedConfig, version)
-            assert row is not None
-            text = row.text
+            text = None if row is None else row.text
+        if text is None:
+            raise ConfigError([f"config version {version} is not in the database"])
         path = self.folder / f"config-v{version}.toml"
         path.write_text(text, encoding="utf-8")
-        loaded = load_config(path)
-        check_channel_urls(loaded)
+        loaded = load_config(path, unused_sections=self.unused_sections)
+        if self.check_channels:
+            check_channel_urls(loaded)
         return LoadedConfig(path=path, config=loaded.config,
                             configured_database_url=self.own.configured_database_url)
+
+    def discard(self) -> None:
+        """Remove the copies (a crawl node's job is done with its version)."""
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -188,6 +188,7 @@ class Daemon:
             self.app.open()
             if self.role == "scheduler":
                 self.config_version = publish_config(self.app.sessions, self._config_text())
+                self.scrapyd.published_version = self.config_version
                 self._node_beat()
                 logger.info("active scheduler: config version %d published",
                             self.config_version)
@@ -712,6 +713,7 @@ class Daemon:
         described = change.describe()
         if self.role == "scheduler":
             self.config_version = publish_config(self.app.sessions, self._config_text())
+            self.scrapyd.published_version = self.config_version
             described += f" (config version {self.config_version} published)"
             self._node_beat()
         logger.info("config reloaded from %s: %s", self.app.loaded.path, described)

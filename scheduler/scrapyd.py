@@ -15,10 +15,14 @@ the jobs the old one started.
   put a source in two jobs: the lease (`next_poll_at` pushed past the time limit) keeps
   it out of later claims until the job's end re-plans it. The job's arguments are the
   source ids and the config version only: Scrapyd shows arguments in listjobs and logs.
+  The config version is the published one (scheduler/cluster.py) when the scheduler
+  publishes (`--role scheduler`), which the node loads from the database; else a
+  fingerprint of this config file, which the node only compares with its own copy.
 * Tracking (`listjobs.json` per node): a job finished with its completion record (the
   spider writes `completed_at`) is done, and any of its sources the crawl did not plan is
   failed; past `crawler.crawl_time_limit` a job is cancelled (`cancel.json`, SIGKILL);
-  one finished without its record (killed, crashed), unknown to its node (restarted), or
+  one finished without its record (killed, crashed, or the reason the node wrote on the
+  job's row, such as a config version it could not load), unknown to its node (restarted), or
   on a node unreachable for `node_timeout`, is failed. A failed job's sources get the
   reason (`record_crawl_failure`) and the usual backoff, so they are retried.
 * A node that does not answer is skipped, logged once when it goes down and once when
@@ -66,6 +70,14 @@ def config_version(loaded: LoadedConfig) -> str:
         return hashlib.sha256(loaded.path.read_bytes()).hexdigest()[:16]
     except OSError:
         return ""
+
+
+def published_version(argument: str) -> int | None:
+    """The published config version a job's `config_version` argument names; None for a
+    fingerprint (16 hex digits: the all-in-one daemon, which publishes nothing)."""
+    if argument.isdecimal() and len(argument) < 16:
+        return int(argument)
+    return None
 
 
 # The first schedule.json of a project on a node runs `scrapy list` in Scrapyd's own
@@ -156,8 +168,10 @@ class NodeReport:
 class Dispatcher:
     """Schedules and tracks crawl jobs on the configured Scrapyd nodes (see the module)."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, published_version: int | None = None) -> None:
         self.app = app
+        # Set by the active scheduler when it publishes: its jobs' nodes load that version.
+        self.published_version = published_version
         self._down_since: dict[str, float] = {}
 
     @property
@@ -223,11 +237,16 @@ class Dispatcher:
                 return None
             job = ScrapydJob(
                 id=uuid.uuid4().hex, node=url, source_ids=",".join(map(str, sorted(claimed))),
-                config_version=config_version(self.app.loaded), started_at=now,
+                config_version=self._job_config_version(), started_at=now,
                 lease_until=lease, state="scheduled",
             )
             session.add(job)
         return job
+
+    def _job_config_version(self) -> str:
+        if self.published_version is not None:
+            return str(self.published_version)
+        return config_version(self.app.loaded)
 
     def _schedule(self, job: ScrapydJob) -> bool:
         try:
@@ -318,12 +337,15 @@ class Dispatcher:
 
     def _finished(self, job: ScrapydJob, entry: dict[str, Any]) -> None:
         with self.app.sessions() as session:
-            completed = session.scalar(
-                select(ScrapydJob.completed_at).where(ScrapydJob.id == job.id))
+            completed, node_reason = session.execute(
+                select(ScrapydJob.completed_at, ScrapydJob.reason)
+                .where(ScrapydJob.id == job.id)).one()
         if completed is None:
             log = entry.get("log_url")
-            self._fail(job, "failed", "the crawl job ended without finishing its work "
-                       f"(killed or crashed) on {job.node}" + (f"; see {log}" if log else ""))
+            why = (f"{node_reason} (on {job.node})" if node_reason else
+                   f"the crawl job ended without finishing its work (killed or crashed) "
+                   f"on {job.node}")
+            self._fail(job, "failed", why + (f"; see {log}" if log else ""))
             return
         self._settle(job, "finished", None, blame=False)
 

@@ -6,8 +6,9 @@ wire stories, 20 rules, alerts to a local receiver that records every request. M
 worker, a crawl job's process and the active scheduler are killed with SIGKILL; every
 expected alert (one per rule and story) still arrives exactly once.
 
-The crawl nodes get a copy of the scheduler's config.toml and only what a crawl needs in
-their environment: not the alert channel's ${DESK_URL}.
+The crawl nodes' own config file holds only the database URL (their jobs load the config
+the scheduler published) and their environment only what a crawl needs: not the alert
+channel's ${DESK_URL}.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import threading
@@ -200,7 +200,9 @@ def test_a_cluster_killed_in_three_places_sends_every_alert_exactly_once(
         config = tmp_path / "config.toml"
         write_config(config, postgres_url, [f"{site.base_url}/feed/" for site in sites],
                      [node.url for node in crawl_nodes])
-        shutil.copy(config, node_dir / "config.toml")  # the crawl nodes' copy
+        # The crawl nodes' own file: the database only; jobs load the published config.
+        (node_dir / "config.toml").write_text(f'[storage]\nurl = "{postgres_url}"\n',
+                                              encoding="utf-8")
 
         with SlowReceiver(delay=0.3) as receiver:
             environment = {"DESK_URL": hook_url(receiver)}

@@ -22,11 +22,12 @@ import pytest
 from outlets import Copy, write_outlet
 from scrapyd_nodes import ScrapydServer
 from servers import SiteServer, WebhookReceiver, _Handler, _LoopbackHTTPServer, free_port
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from crawler.models import Article, Source, utcnow
 from scheduler.app import App
+from scheduler.cluster import publish_config
 from scheduler.config import ConfigError, RetentionConfig, load_config
 from scheduler.housekeeping import housekeeping
 from scheduler.models import ScrapydJob
@@ -401,3 +402,124 @@ def test_a_node_without_the_alert_channels_variables_still_crawls(
     [job] = jobs(app)
     assert job.state == "finished", job.reason
     assert source(app, "outlet0").last_status == "ok"
+
+
+def write_node_config(node_dir: Path, database_url: str) -> None:
+    """A crawl node's file when the scheduler publishes its config: the database only."""
+    (node_dir / "config.toml").write_text(f'[storage]\nurl = "{database_url}"\n',
+                                          encoding="utf-8")
+
+
+def publish(app: App) -> int:
+    return publish_config(app.sessions, app.loaded.path.read_text(encoding="utf-8"))
+
+
+def titles(app: App, name: str) -> set[str]:
+    with app.sessions() as session:
+        return set(session.scalars(select(Article.title).join(Source)
+                                   .where(Source.name == name)))
+
+
+def test_nodes_crawl_with_the_published_config_and_follow_a_new_version(
+    nodes: list[ScrapydServer], node_dir: Path, postgres_url: str,
+    outlets: list[SiteServer], tmp_path: Path,
+) -> None:
+    """The nodes' file holds only the database URL: each job loads the config version
+    the scheduler published, so a changed source setting reaches the next job."""
+    scheduler_dir = tmp_path / "scheduler"
+    scheduler_dir.mkdir()
+    urls = [node.url for node in nodes]
+    app = write_config(scheduler_dir, postgres_url,
+                       {"outlet0": f"{outlets[0].base_url}/feed/"}, urls)
+    write_node_config(node_dir, postgres_url)
+    first = publish(app)
+    assert len(Dispatcher(app, first).dispatch()) == 1
+    track_until(Dispatcher(app, first), lambda: open_jobs(app) == 0)
+    [job] = jobs(app)
+    assert (job.state, job.config_version) == ("finished", str(first)), job.reason
+    assert titles(app, "outlet0") == {"Outlet 0 story 0", "Outlet 0 story 1"}
+
+    # The scheduler's config changes: source outlet0 now reads the second outlet's feed.
+    app = write_config(scheduler_dir, postgres_url,
+                       {"outlet0": f"{outlets[1].base_url}/feed/"}, urls)
+    second = publish(app)
+    assert second == first + 1
+    with app.sessions.begin() as session:
+        session.execute(update(Source).values(next_poll_at=None))  # due again now
+    assert len(Dispatcher(app, second).dispatch()) == 1
+    track_until(Dispatcher(app, second), lambda: open_jobs(app) == 0)
+    latest = jobs(app)[-1]
+    assert (latest.state, latest.config_version) == ("finished", str(second)), latest.reason
+    assert {"Outlet 1 story 0", "Outlet 1 story 1"} <= titles(app, "outlet0")
+
+
+def test_a_published_version_a_node_cannot_load_fails_the_job_saying_why(
+    nodes: list[ScrapydServer], node_dir: Path, postgres_url: str,
+    outlets: list[SiteServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A source's ${VAR} set on the scheduler but not on the nodes: the job fails, and
+    the source's error says which version and variable, not "killed or crashed"."""
+    monkeypatch.setenv("OUTLET_FEED", f"{outlets[0].base_url}/feed/")  # not on the nodes
+    scheduler_dir = tmp_path / "scheduler"
+    scheduler_dir.mkdir()
+    app = write_config(scheduler_dir, postgres_url, {"outlet0": "${OUTLET_FEED}"},
+                       [node.url for node in nodes])
+    write_node_config(node_dir, postgres_url)
+    version = publish(app)
+    assert len(Dispatcher(app, version).dispatch()) == 1
+    track_until(Dispatcher(app, version), lambda: open_jobs(app) == 0)
+    [job] = jobs(app)
+    assert job.state == "failed"
+    assert f"cannot load config version {version}" in (job.reason or "")
+    assert "OUTLET_FEED" in (job.reason or "")
+    row = source(app, "outlet0")
+    assert row.last_status == "crawl failed"
+    assert f"cannot load config version {version}" in (row.last_error or "")
+    assert "killed or crashed" not in (row.last_error or "")
+
+
+def test_a_reload_on_the_cluster_scheduler_reaches_the_next_crawl_job(
+    nodes: list[ScrapydServer], node_dir: Path, postgres_url: str,
+    outlets: list[SiteServer], tmp_path: Path,
+) -> None:
+    """`newswatch run --role scheduler` publishes its config and its jobs carry the
+    version; after `newswatch reload` with a changed source, the next job crawls with
+    the new version, though the nodes' file still holds only the database URL."""
+    scheduler_dir = tmp_path / "scheduler"
+    scheduler_dir.mkdir()
+    urls = [node.url for node in nodes]
+    app = write_config(scheduler_dir, postgres_url,
+                       {"outlet0": f"{outlets[0].base_url}/feed/"}, urls)
+    write_node_config(node_dir, postgres_url)
+    config = scheduler_dir / "config.toml"
+
+    def finished_with(version: str) -> bool:
+        return any(job.state == "finished" and job.config_version == version
+                   for job in jobs(app))
+
+    log_path = tmp_path / "scheduler.log"
+    with log_path.open("w") as log:
+        daemon = subprocess.Popen([NEWSWATCH, "--config", str(config), "run", "--role",
+                                   "scheduler"], stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            deadline = time.monotonic() + 150
+            while not finished_with("1"):
+                assert daemon.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, (log_path.read_text(), jobs(app))
+                time.sleep(0.5)
+            write_config(scheduler_dir, postgres_url,
+                         {"outlet0": f"{outlets[1].base_url}/feed/"}, urls).close()
+            reload = subprocess.run([NEWSWATCH, "--config", str(config), "reload"],
+                                    capture_output=True, text=True, timeout=60)
+            assert "config version 2 published" in reload.stdout, reload.stderr
+            with app.sessions.begin() as session:
+                session.execute(update(Source).values(next_poll_at=None))  # due again now
+            while not finished_with("2"):
+                assert daemon.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, (log_path.read_text(), jobs(app))
+                time.sleep(0.5)
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(60)
+    assert {job.state for job in jobs(app)} == {"finished"}, [j.reason for j in jobs(app)]
+    assert {"Outlet 1 story 0", "Outlet 1 story 1"} <= titles(app, "outlet0")
