@@ -46,7 +46,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, String, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.models import Source, utcnow
@@ -214,6 +215,13 @@ class Dispatcher:
                 del room[url]
         return started
 
+    def _named(self, names: list[str]) -> ColumnElement[bool]:
+        """`Source.name` among `names`. On PostgreSQL one array parameter: a statement
+        carries at most 65,535 parameters, and a cluster watches more sources than that."""
+        if self.app.engine.dialect.name == "postgresql":
+            return Source.name == any_(bindparam("names", names, type_=ARRAY(String)))
+        return Source.name.in_(names)
+
     def claim_due_sources(self, url: str) -> ScrapydJob | None:
         """Claim up to `batch_size` due sources for a new job on `url` (None: none due)."""
         now = utcnow()
@@ -221,7 +229,7 @@ class Dispatcher:
         polled = [source.name for source in self.app.config.polled_sources]
         due = (
             select(Source.id)
-            .where(Source.name.in_(polled),
+            .where(self._named(polled),
                    Source.next_poll_at.is_(None) | (Source.next_poll_at <= now))
             .order_by(Source.next_poll_at.asc().nulls_first(), Source.id)
             .limit(self.settings.batch_size)

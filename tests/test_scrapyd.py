@@ -385,6 +385,20 @@ def test_two_schedulers_claiming_at_once_never_put_a_source_in_two_jobs(
     other.close()
 
 
+def test_due_sources_are_claimed_past_postgresqls_65535_parameters(
+    node_dir: Path, postgres_url: str,
+) -> None:
+    """A watch of 70,000 sources (issue 17 aims at 100,000 and more): a statement naming
+    every configured source one parameter each would exceed the 65,535 a PostgreSQL
+    statement may carry, and no crawl would ever be dispatched."""
+    app = write_config(node_dir, postgres_url,
+                       {f"s{n:05}": f"http://127.0.0.2:9/feed{n}/" for n in range(70_000)},
+                       ["http://127.0.0.1:9"], batch_size=50)
+    job = Dispatcher(app).claim_due_sources("http://127.0.0.1:9")
+    assert job is not None and len(job.sources) == 50
+    app.close()
+
+
 def test_a_node_without_the_alert_channels_variables_still_crawls(
     nodes: list[ScrapydServer], node_dir: Path, postgres_url: str,
     outlets: list[SiteServer], monkeypatch: pytest.MonkeyPatch,
