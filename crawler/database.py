@@ -7,6 +7,7 @@ URL) goes through the same code.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import random
 import sqlite3
@@ -63,6 +64,16 @@ def _sqlite_configurer(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
         cursor.close()
 
     return configure
+
+
+def conflict_insert(session: Session, table: Any) -> Any:
+    """An INSERT into `table` that takes ON CONFLICT clauses, in the session's database's
+    dialect (SQLite or PostgreSQL), imported here: a dialect module is a tenth of a second
+    that the commands never writing this way should not pay at start."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        raise ValueError(f"no INSERT ... ON CONFLICT for the {dialect} dialect")
+    return importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert(table)
 
 
 def make_engine(url: str, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:

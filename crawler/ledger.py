@@ -34,9 +34,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from crawler.database import conflict_insert
 from crawler.entries import Entry
 from crawler.models import CrawlEntry, url_digest, utcnow
 
@@ -130,9 +130,7 @@ def record_pending(session: Session, entries: Sequence[LedgerEntry], policy: Ret
         }
         for item in entries
     }
-    dialect = session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    statement = insert(CrawlEntry)
+    statement = conflict_insert(session, CrawlEntry)
     fresh = {column: statement.excluded[column]
              for column in ("source_id", "state", "attempts", "next_try_at", "last_error", "entry",
                             "created_at", "updated_at", "expires_at")}

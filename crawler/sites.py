@@ -17,20 +17,29 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import ip_address
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import tldextract
-
 from crawler.job import SourceSpec
+
+if TYPE_CHECKING:
+    from tldextract import TLDExtract
 
 # Hosts where every subdomain is someone's own publication but that the Public Suffix
 # List does not (yet) name.
 SHARED_HOSTS = ("substack.com",)
 
-_suffixes = tldextract.TLDExtract(
-    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True,
-    extra_suffixes=SHARED_HOSTS,
-)
+
+@lru_cache(maxsize=1)
+def _suffixes() -> TLDExtract:
+    """The Public Suffix List, loaded on first use (tldextract is a tenth of a second of
+    imports that the commands never asking for a site should not pay)."""
+    import tldextract
+
+    return tldextract.TLDExtract(
+        suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True,
+        extra_suffixes=SHARED_HOSTS,
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -39,7 +48,7 @@ def site_of_host(host: str) -> str:
     host = host.lower().strip("[]").rstrip(".")
     if _is_ip(host):
         return host
-    return _suffixes(host).top_domain_under_public_suffix or host
+    return _suffixes()(host).top_domain_under_public_suffix or host
 
 
 def _is_ip(host: str) -> bool:

@@ -12,12 +12,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler import ledger
-from crawler.database import is_retryable, make_engine, make_sessionmaker
+from crawler.database import conflict_insert, is_retryable, make_engine, make_sessionmaker
 from crawler.items import ArticleItem, EntryOutcomeItem, PendingEntriesItem, SourceStatusItem
 from crawler.models import Article, ArticleAlias, ArticleVersion, Source, url_digest, utcnow
 from crawler.polling import PollBounds, PollOutcome, PollState, plan_next_poll
@@ -259,10 +258,8 @@ def _insert_aliases(session: Session, aliases: dict[str, int]) -> None:
     this article or another)."""
     if not aliases:
         return
-    dialect = session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
     session.execute(
-        insert(ArticleAlias).on_conflict_do_nothing(index_elements=["url_hash"]),
+        conflict_insert(session, ArticleAlias).on_conflict_do_nothing(index_elements=["url_hash"]),
         [{"url": url, "url_hash": url_digest(url), "article_id": article_id}
          for url, article_id in sorted(aliases.items())],
     )

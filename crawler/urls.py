@@ -15,8 +15,6 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urldefrag, urlencode, urlsplit, urlunsplit
 
-from courlan import normalize_url
-
 from crawler.sites import host_of, site_of_host
 
 _AMP_QUERY_KEYS = {"amp", "outputtype", "amp_js_v", "usqp"}
@@ -25,6 +23,8 @@ _AMP_PATH_SUFFIX = re.compile(r"(?:/amp/?|\.amp(?=/?$)|/amp\.html?)$", re.IGNORE
 
 def canonical_url(url: str) -> str:
     """The canonical form of an absolute http(s) URL."""
+    from courlan import normalize_url  # here: listings that only read URLs skip its import
+
     try:
         normalized = normalize_url(url.strip())
     except (ValueError, TypeError):

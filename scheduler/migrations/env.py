@@ -6,9 +6,11 @@ import alerts.models  # noqa: F401  (registers the alert tables)
 import crawler.models  # noqa: F401  (registers the crawler tables)
 import scheduler.models  # noqa: F401  (registers the daemon tables)
 from crawler.database import Base
+from crawler.models import declare_hash_indexes
 from scheduler.migrate import is_modelled
 
 config = context.config
+declare_hash_indexes()
 target_metadata = Base.metadata
 
 
