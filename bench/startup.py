@@ -1,9 +1,11 @@
 """How long `newswatch` takes to start: `--help` and the read-only commands.
 
-Each command runs in a fresh process against a SQLite database with realistic content
-in a temporary folder (ARTICLES articles of a year from 1,000 sources, grouped in
-stories, with matches and sent alerts: bench/bigdb.py's seed, then every migration;
-30 of the sources, 20 rules and a channel in config.toml). The rounds are interleaved
+Each command runs in a fresh process in two temporary folders: "history", a SQLite
+database with realistic content (ARTICLES articles of a year from 1,000 sources, grouped
+in stories, with matches and sent alerts: bench/bigdb.py's seed, then every migration;
+30 of the sources, 20 rules and a channel in config.toml), and "fresh", what a newcomer
+has after `newswatch init` (one source, rule and channel) and `newswatch db upgrade`
+(`articles show` is left out there: it has no article to show). The rounds are interleaved
 (round 1 of every command, then round 2, ...) so that the load other processes put on
 the machine spreads over all of them alike. Printed per command: median and best wall
 time, median CPU time (user+sys of the process: what the command itself costs, less
@@ -18,7 +20,7 @@ DIR`), each command also runs from DIR's code in the same rounds, and the ratio 
 CPU times is printed: old against new in one run.
 
     .venv/bin/python bench/startup.py [--rounds 7] [--articles 5000] [--only status]
-                                      [--baseline DIR]
+                                      [--folder history|fresh] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY = "from scheduler.entry import main; main()"
-HEAVY = ("apprise", "alembic", "numpy", "scrapy", "twisted", "fastapi", "sqlalchemy")
+HEAVY = ("apprise", "alembic", "numpy", "scrapy", "twisted", "fastapi", "sqlalchemy",
+         "sqlalchemy.dialects.postgresql", "pydantic", "wordfreq", "tldextract", "rich")
 COMMANDS = [
     ["--help"],
     ["rules", "--help"],
@@ -93,6 +96,15 @@ def seed_database(folder: Path, articles: int) -> None:
                    capture_output=True)
 
 
+def init_fresh(folder: Path) -> None:
+    """A newcomer's folder: `init` with a source, a rule and a channel, then the schema."""
+    for args in (["init", "--no-input", "--source", "https://outlet1.example.org/feed",
+                  "--rule", "putin", "--channel", "json://127.0.0.1:9/hook"],
+                 ["db", "upgrade"]):
+        subprocess.run([sys.executable, "-c", ENTRY, *args], cwd=folder, check=True,
+                       capture_output=True)
+
+
 @dataclass
 class Times:
     wall: list[float] = field(default_factory=list)
@@ -126,51 +138,64 @@ def main() -> None:
                         help="articles in the database (default 5,000)")
     parser.add_argument("--only", action="append", default=[],
                         help="only the commands starting with this word (repeatable)")
+    parser.add_argument("--folder", action="append", choices=("history", "fresh"), default=[],
+                        help="only this folder (repeatable; default both)")
     parser.add_argument("--baseline", type=Path,
                         help="another checkout whose commands run in the same rounds")
     options = parser.parse_args()
     commands = [args for args in COMMANDS
                 if not options.only or args[0] in options.only]
-    with tempfile.TemporaryDirectory() as folder:
-        cwd = Path(folder)
-        (cwd / "config.toml").write_text(config_text(), encoding="utf-8")
-        seed_database(cwd, options.articles)
+    folders = options.folder or ["history", "fresh"]
+    with tempfile.TemporaryDirectory() as temporary:
+        cwds = {name: Path(temporary) / name for name in folders}
+        for path in cwds.values():
+            path.mkdir()
+        if "history" in cwds:
+            (cwds["history"] / "config.toml").write_text(config_text(), encoding="utf-8")
+            seed_database(cwds["history"], options.articles)
+        if "fresh" in cwds:
+            init_fresh(cwds["fresh"])
         article = str(options.articles // 2)
         baseline = options.baseline.resolve() if options.baseline else None
-        # label -> (command, code folder on PYTHONPATH or None for this checkout)
-        runs: dict[str, tuple[list[str], Path | None]] = {
-            "python -c pass": ([sys.executable, "-c", "pass"], None),
-            "import sqlalchemy.orm": ([sys.executable, "-c", "import sqlalchemy.orm"], None),
+        first = cwds[folders[0]]
+        # label -> (command, folder, code folder on PYTHONPATH or None for this checkout)
+        runs: dict[str, tuple[list[str], Path, Path | None]] = {
+            "python -c pass": ([sys.executable, "-c", "pass"], first, None),
+            "import sqlalchemy.orm": ([sys.executable, "-c", "import sqlalchemy.orm"], first,
+                                      None),
         }
-        for args in commands:
-            args = [article if arg == "{article}" else arg for arg in args]
-            label = "newswatch " + " ".join(args)
-            runs[label] = ([sys.executable, "-c", ENTRY, *args], None)
-            if baseline:
-                runs[f"  baseline: {label}"] = ([sys.executable, "-c", ENTRY, *args], baseline)
+        for name, cwd in cwds.items():
+            for args in commands:
+                if name == "fresh" and "{article}" in args:
+                    continue
+                args = [article if arg == "{article}" else arg for arg in args]
+                label = f"{name}: newswatch " + " ".join(args)
+                runs[label] = ([sys.executable, "-c", ENTRY, *args], cwd, None)
+                if baseline:
+                    runs[f"  baseline: {label}"] = ([sys.executable, "-c", ENTRY, *args], cwd,
+                                                    baseline)
         times = {label: Times() for label in runs}
         env_note = f"load {os.getloadavg()[0]:.1f} before"
         for _ in range(options.rounds):
-            for label, (command, code) in runs.items():
+            for label, (command, cwd, code) in runs.items():
                 run_once(command, cwd, times[label], code)
         floor = statistics.median(times["python -c pass"].cpu)
         print(f"{options.articles:,} articles, {options.rounds} interleaved rounds, "
               f"{env_note}, load {os.getloadavg()[0]:.1f} after")
-        print(f"{'':42} {'wall median':>11} {'best':>6} {'CPU median':>10} {'CPU/pass':>8}"
+        print(f"{'':50} {'wall median':>11} {'best':>6} {'CPU median':>10} {'CPU/pass':>8}"
               f"{'  base/new' if baseline else ''}  heavy imports")
-        for label, (command, code) in runs.items():
+        for label, (command, cwd, code) in runs.items():
             measured = times[label]
             cpu = statistics.median(measured.cpu)
             versus = ""
-            if baseline and label.startswith("newswatch"):
+            if baseline and not label.startswith(("  baseline", "python", "import")):
                 old = statistics.median(times[f"  baseline: {label}"].cpu)
                 versus = f"{old / cpu:10.2f}"
             elif baseline:
                 versus = " " * 10
             heavy = heavy_imports(command[3:], cwd, code) if "newswatch" in label else ""
-            print(f"{label:42} {statistics.median(measured.wall):9.3f} s "
+            print(f"{label:50} {statistics.median(measured.wall):9.3f} s "
                   f"{min(measured.wall):6.3f} {cpu:8.3f} s {cpu / floor:8.1f}{versus}  {heavy}")
-
 
 if __name__ == "__main__":
     main()
