@@ -26,7 +26,7 @@ from alerts.query import (
     format_query,
     parse_query,
 )
-from alerts.text import analyse_columns, tokenize
+from alerts.text import analyse_columns, fold, tokenize
 
 VOCABULARY = [
     "Putin", "visit", "visits", "visiting", "Pyongyang", "Kim", "Jong", "Un", "sanction",
@@ -426,3 +426,21 @@ def test_rules_sharing_queries_agree_with_reference(
     ruleset = RuleSet(rules)
     for doc in docs:
         assert ruleset.match(doc) == match_every_rule(rules, doc)
+
+
+# ---------------------------------------------------------------- folding
+
+
+def _fold_by_definition(word: str) -> str:
+    """alerts.text.fold's definition, without its shortcut for plain ASCII words."""
+    decomposed = unicodedata.normalize("NFKD", word)
+    folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    if folded.isalnum():
+        return folded
+    return "".join(ch for ch in folded if ch.isalnum() or unicodedata.category(ch)[0] == "M")
+
+
+@fast
+@given(st.one_of(st.text(max_size=12), st.from_regex(r"[ -~]{0,12}", fullmatch=True)))
+def test_folding_a_word_follows_its_definition(word: str) -> None:
+    assert fold(word) == _fold_by_definition(word)
