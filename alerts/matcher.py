@@ -38,7 +38,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache, partial
-from itertools import chain, compress
+from itertools import chain, compress, repeat
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -347,6 +347,7 @@ class AnalysedDocument:
         self.reference = reference
         self._fields: dict[str, FieldIndex] = {}
         self._words: dict[str, set[str]] = {}
+        self._key_values: dict[str, tuple[set[str], set[str]]] = {}
         self.relevant: set[str] | None = None  # stems the rules have; set by the RuleSet
         self.word_keys: _WordKeys | None = None  # ... and the words giving them
         # The words the rules to evaluate look for, from what `word_keys` has learnt
@@ -379,6 +380,14 @@ class AnalysedDocument:
             self._words[name] = found
         return found
 
+    def key_values(self, name: str) -> tuple[set[str], set[str]]:
+        """The stems and prefixes some rule has that a field's words give."""
+        found = self._key_values.get(name)
+        if found is None:
+            assert self.word_keys is not None
+            found = self._key_values[name] = self.word_keys.values_of(self.words(name))
+        return found
+
     def field(self, name: str) -> FieldIndex:
         found = self._fields.get(name)
         if found is None:
@@ -390,7 +399,7 @@ class AnalysedDocument:
             # What is looked for is read from the words learnt: learn the text's first
             # (a rule picked by its language alone has not made them learnt).
             for name in TEXT_FIELDS:
-                self.word_keys.keys_of(self.words(name))
+                self.word_keys.learn(self.words(name))
             self._wanted = self.looked_for()
         return self._wanted
 
@@ -1037,8 +1046,8 @@ class _Presence(dict):
         else:
             field_group, kind = group.split(":")
             fields = TEXT_FIELDS if field_group == "text" else (field_group,)
-            values_of = self.index.word_keys.values_of
-            found = set().union(*(values_of(self.adoc.words(name), kind) for name in fields))
+            which = 0 if kind == "s" else 1
+            found = set().union(*(self.adoc.key_values(name)[which] for name in fields))
         self[group] = found
         return found
 
@@ -1073,49 +1082,61 @@ class _WordKeys:
         self.stem_words: set[str] = set()  # their keys, as sets: set & set walks the smaller
         self.prefix_words: set[str] = set()
 
-    def values_of(self, words: set[str], kind: str) -> set[str]:
-        """The stems (`kind` "s") or prefixes ("p") some rule has that these words give."""
+    def values_of(self, words: set[str]) -> tuple[set[str], set[str]]:
+        """The stems and the prefixes some rule has that these words give: one pass over
+        the words when all are known (set & set walks the smaller), then work on the
+        few that give a key."""
         if not words.issubset(self.seen):
-            return {value for key_kind, value in self.keys_of(words) if key_kind == kind}
-        if kind == "s":
-            stem_of = self.stem_of
-            return set(map(stem_of.__getitem__, words & self.stem_words))
-        prefixes_of = self.prefixes_of
-        return set(chain.from_iterable(map(prefixes_of.__getitem__,
-                                           words & self.prefix_words)))
+            keys = self.keys_of(words)
+            return ({value for kind, value in keys if kind == "s"},
+                    {value for kind, value in keys if kind == "p"})
+        keyed = words & self.key_words
+        stems = set(map(self.stem_of.get, keyed))
+        stems.discard(None)
+        prefixes = set(chain.from_iterable(map(self.prefixes_of.get, keyed, repeat(()))))
+        return stems, prefixes  # type: ignore[return-value]
 
     def keys_of(self, words: set[str]) -> set[tuple[str, str]]:
+        """The keys these words give (working out the words never seen)."""
+        new = self.learn(words)
         found: set[tuple[str, str]] = set()
-        missing = words.difference(self.seen)
-        if missing:
-            remember = len(self.seen) < self._LIMIT
-            for word in missing:  # in an order that keeps a concurrent reader right
-                keys, analysis = self._work_out(word)
-                if keys:
-                    found.update(keys)
-                    if remember:
-                        self.analysis[word] = analysis
-                        self.keys[word] = keys
-                        for key in keys:
-                            self.words_of.setdefault(key, set()).add(word)
-                            if key[0] == "s":
-                                self.stem_of[word] = key[1]
-                                self.stem_words.add(word)
-                        prefixes = tuple(value for kind, value in keys if kind == "p")
-                        if prefixes:
-                            self.prefixes_of[word] = prefixes
-                            self.prefix_words.add(word)
-                        self.key_words.add(word)
-                elif remember and not analysis[0]:
-                    self.empty.add(word)
-            if remember:
-                self.seen |= missing
-            words = words & self.key_words
-            words -= missing  # counted already
-        else:
-            words = words & self.key_words
-        found.update(chain.from_iterable(map(self.keys.__getitem__, words)))
+        for keys in new.values():
+            found.update(keys)
+        known = words & self.key_words
+        known.difference_update(new)
+        found.update(chain.from_iterable(map(self.keys.__getitem__, known)))
         return found
+
+    def learn(self, words: set[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+        """Work out the words never seen, remembering them while there is room; their
+        keys, for those giving some (no work at all when every word is known)."""
+        if words.issubset(self.seen):
+            return {}
+        missing = words.difference(self.seen)
+        remember = len(self.seen) < self._LIMIT
+        new: dict[str, tuple[tuple[str, str], ...]] = {}
+        for word in missing:  # in an order that keeps a concurrent reader right
+            keys, analysis = self._work_out(word)
+            if keys:
+                new[word] = keys
+                if remember:
+                    self.analysis[word] = analysis
+                    self.keys[word] = keys
+                    for key in keys:
+                        self.words_of.setdefault(key, set()).add(word)
+                        if key[0] == "s":
+                            self.stem_of[word] = key[1]
+                            self.stem_words.add(word)
+                    prefixes = tuple(value for kind, value in keys if kind == "p")
+                    if prefixes:
+                        self.prefixes_of[word] = prefixes
+                        self.prefix_words.add(word)
+                    self.key_words.add(word)
+            elif remember and not analysis[0]:
+                self.empty.add(word)
+        if remember:
+            self.seen |= missing
+        return new
 
     def _work_out(self, word: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, str]]:
         surface, stem = analysis = self.analyse(word)
@@ -1128,8 +1149,10 @@ class _WordKeys:
 
     def knows(self, words: set[str]) -> bool:
         """Whether every word is worked out and remembered (what SparseFieldIndex needs)."""
-        self.keys_of(words)
-        return not words.difference(self.seen)
+        if words.issubset(self.seen):
+            return True
+        self.learn(words)
+        return words.issubset(self.seen)
 
 
 def _literal_terms(node: Query, stem: Callable[[str], str], stems: set[str],
