@@ -159,8 +159,8 @@ def find_matching(
     found = 0
     ruleset = RuleSet({"query": query})  # the daemon's matcher, its index built once
     for batch in _candidate_batches(session, query, since, story_ids):
-        for article in batch:
-            matches = ruleset.match(article_document(article))
+        answers = ruleset.match_many(map(article_document, batch))
+        for article, matches in zip(batch, answers, strict=True):
             if not matches:
                 continue
             yield Found(article, matches[0].hits)

@@ -38,7 +38,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache, partial
-from itertools import chain, compress, repeat
+from itertools import accumulate, chain, compress, repeat
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -270,8 +270,16 @@ class SparseFieldIndex(FieldIndex):
     def _offsets(self) -> tuple[_Sparse, _Sparse]:
         """The start and end offsets of each kept token: the lengths of the parts before
         it summed in C, from one kept token to the next (no offsets for the others)."""
-        parts, where = self._parts, self._where
+        parts, where, kept = self._parts, self._where, self._kept
         starts, ends = _Sparse(len(self.stems)), _Sparse(len(self.stems))
+        if len(kept) * 16 > len(parts):
+            # Many kept tokens: every part's end offset at once, in C, is cheaper.
+            part_ends = list(accumulate(map(len, parts)))
+            indexes = list(map(where.__getitem__, kept))  # a word is never parts[0]
+            before = map(part_ends.__getitem__, map(_MINUS_ONE, indexes))
+            starts.update(zip(kept, before, strict=True))
+            ends.update(zip(kept, map(part_ends.__getitem__, indexes), strict=True))
+            return starts, ends
         offset = done = 0
         for i in self._kept:
             part = where[i]
@@ -330,6 +338,7 @@ def _positions_by_sparse(values: _Sparse) -> dict[str, list[int]]:
 
 
 _INDEX = itemgetter(0)
+_MINUS_ONE = (-1).__add__
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
@@ -348,6 +357,7 @@ class AnalysedDocument:
         self._fields: dict[str, FieldIndex] = {}
         self._words: dict[str, set[str]] = {}
         self._key_values: dict[str, tuple[set[str], set[str]]] = {}
+        self.known = False  # every word of the title and body learnt by `word_keys`
         self.relevant: set[str] | None = None  # stems the rules have; set by the RuleSet
         self.word_keys: _WordKeys | None = None  # ... and the words giving them
         # The words the rules to evaluate look for, from what `word_keys` has learnt
@@ -385,7 +395,8 @@ class AnalysedDocument:
         found = self._key_values.get(name)
         if found is None:
             assert self.word_keys is not None
-            found = self._key_values[name] = self.word_keys.values_of(self.words(name))
+            found = self._key_values[name] = self.word_keys.values_of(
+                self.words(name), known=self.known and name in TEXT_FIELDS)
         return found
 
     def field(self, name: str) -> FieldIndex:
@@ -398,8 +409,9 @@ class AnalysedDocument:
         if self._wanted is None and self.looked_for is not None and self.word_keys:
             # What is looked for is read from the words learnt: learn the text's first
             # (a rule picked by its language alone has not made them learnt).
-            for name in TEXT_FIELDS:
-                self.word_keys.learn(self.words(name))
+            if not self.known:
+                for name in TEXT_FIELDS:
+                    self.word_keys.learn(self.words(name))
             self._wanted = self.looked_for()
         return self._wanted
 
@@ -421,7 +433,7 @@ class AnalysedDocument:
             if self.reference:
                 columns = self._columns(getattr(self.doc, name))
             elif (self.word_keys is not None and name in TEXT_FIELDS
-                  and self.word_keys.knows(self.words(name))):
+                  and (self.known or self.word_keys.knows(self.words(name)))):
                 return SparseFieldIndex(name, self._split(name), self.words(name),
                                         self.word_keys, self._wanted_words())
             else:
@@ -1082,11 +1094,11 @@ class _WordKeys:
         self.stem_words: set[str] = set()  # their keys, as sets: set & set walks the smaller
         self.prefix_words: set[str] = set()
 
-    def values_of(self, words: set[str]) -> tuple[set[str], set[str]]:
+    def values_of(self, words: set[str], known: bool = False) -> tuple[set[str], set[str]]:
         """The stems and the prefixes some rule has that these words give: one pass over
         the words when all are known (set & set walks the smaller), then work on the
-        few that give a key."""
-        if not words.issubset(self.seen):
+        few that give a key. `known`: the caller knows every word is learnt."""
+        if not known and not words.issubset(self.seen):
             keys = self.keys_of(words)
             return ({value for kind, value in keys if kind == "s"},
                     {value for kind, value in keys if kind == "p"})
@@ -1201,6 +1213,27 @@ class RuleSet:
         index = self._index_for(adoc.language)
         adoc.relevant = index.word_keys.stems
         adoc.word_keys = index.word_keys
+        return self._match(adoc, index)
+
+    def match_many(self, docs: Iterable[Document]) -> list[list[Match]]:
+        """`match` of each document, worked as a batch: the distinct words of all the
+        titles and bodies of one language are learnt in one pass over their union, so
+        that each document then skips the checks for words never seen."""
+        adocs = [AnalysedDocument(doc) for doc in docs]
+        indexes = [self._index_for(adoc.language) for adoc in adocs]
+        for index in {id(index): index for index in indexes}.values():
+            batch = [adoc for adoc, of in zip(adocs, indexes, strict=True) if of is index]
+            keys = index.word_keys
+            words = set().union(*(adoc.words(name) for adoc in batch for name in TEXT_FIELDS))
+            keys.learn(words)
+            known = words.issubset(keys.seen)  # not when the word memory is full
+            for adoc in batch:
+                adoc.relevant = keys.stems
+                adoc.word_keys = keys
+                adoc.known = known
+        return [self._match(adoc, index) for adoc, index in zip(adocs, indexes, strict=True)]
+
+    def _match(self, adoc: AnalysedDocument, index: _Index) -> list[Match]:
         found: list[tuple[int, Match]] = []
         results: dict[int, tuple[_RawHit, ...] | None] = {}
         known = adoc.hit_objects
