@@ -28,6 +28,10 @@ The work per document is the split of its text, set operations over its distinct
 words, and Python work for its new words, its candidate rules and their hits: it
 grows with the rules that can really match, not with the number of rules.
 
+`RuleSet.match_many` matches a batch (a match cycle's read, a page of `rules test`): it
+learns the batch's new words in one pass over the union of its words, so that each
+document then skips the checks for words never seen; the answers are `match`'s.
+
 Unscoped terms match in the title or the body. Author hit offsets index into
 `AUTHOR_SEPARATOR.join(doc.authors)` (see `field_text`).
 """
