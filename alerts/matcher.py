@@ -28,6 +28,10 @@ The work per document is the split of its text, set operations over its distinct
 words, and Python work for its new words, its candidate rules and their hits: it
 grows with the rules that can really match, not with the number of rules.
 
+`RuleSet.match_many` matches a batch (a match cycle's read, a page of `rules test`): it
+learns the batch's new words in one pass over the union of its words, so that each
+document then skips the checks for words never seen; the answers are `match`'s.
+
 Unscoped terms match in the title or the body. Author hit offsets index into
 `AUTHOR_SEPARATOR.join(doc.authors)` (see `field_text`).
 """
@@ -38,7 +42,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache, partial
-from itertools import chain, compress
+from itertools import accumulate, chain, compress, repeat
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -270,8 +274,16 @@ class SparseFieldIndex(FieldIndex):
     def _offsets(self) -> tuple[_Sparse, _Sparse]:
         """The start and end offsets of each kept token: the lengths of the parts before
         it summed in C, from one kept token to the next (no offsets for the others)."""
-        parts, where = self._parts, self._where
+        parts, where, kept = self._parts, self._where, self._kept
         starts, ends = _Sparse(len(self.stems)), _Sparse(len(self.stems))
+        if len(kept) * 16 > len(parts):
+            # Many kept tokens: every part's end offset at once, in C, is cheaper.
+            part_ends = list(accumulate(map(len, parts)))
+            indexes = list(map(where.__getitem__, kept))  # a word is never parts[0]
+            before = map(part_ends.__getitem__, map(_MINUS_ONE, indexes))
+            starts.update(zip(kept, before, strict=True))
+            ends.update(zip(kept, map(part_ends.__getitem__, indexes), strict=True))
+            return starts, ends
         offset = done = 0
         for i in self._kept:
             part = where[i]
@@ -330,6 +342,7 @@ def _positions_by_sparse(values: _Sparse) -> dict[str, list[int]]:
 
 
 _INDEX = itemgetter(0)
+_MINUS_ONE = (-1).__add__
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
@@ -347,6 +360,8 @@ class AnalysedDocument:
         self.reference = reference
         self._fields: dict[str, FieldIndex] = {}
         self._words: dict[str, set[str]] = {}
+        self._key_values: dict[str, tuple[set[str], set[str]]] = {}
+        self.known = False  # every word of the title and body learnt by `word_keys`
         self.relevant: set[str] | None = None  # stems the rules have; set by the RuleSet
         self.word_keys: _WordKeys | None = None  # ... and the words giving them
         # The words the rules to evaluate look for, from what `word_keys` has learnt
@@ -379,6 +394,15 @@ class AnalysedDocument:
             self._words[name] = found
         return found
 
+    def key_values(self, name: str) -> tuple[set[str], set[str]]:
+        """The stems and prefixes some rule has that a field's words give."""
+        found = self._key_values.get(name)
+        if found is None:
+            assert self.word_keys is not None
+            found = self._key_values[name] = self.word_keys.values_of(
+                self.words(name), known=self.known and name in TEXT_FIELDS)
+        return found
+
     def field(self, name: str) -> FieldIndex:
         found = self._fields.get(name)
         if found is None:
@@ -389,8 +413,9 @@ class AnalysedDocument:
         if self._wanted is None and self.looked_for is not None and self.word_keys:
             # What is looked for is read from the words learnt: learn the text's first
             # (a rule picked by its language alone has not made them learnt).
-            for name in TEXT_FIELDS:
-                self.word_keys.keys_of(self.words(name))
+            if not self.known:
+                for name in TEXT_FIELDS:
+                    self.word_keys.learn(self.words(name))
             self._wanted = self.looked_for()
         return self._wanted
 
@@ -412,7 +437,7 @@ class AnalysedDocument:
             if self.reference:
                 columns = self._columns(getattr(self.doc, name))
             elif (self.word_keys is not None and name in TEXT_FIELDS
-                  and self.word_keys.knows(self.words(name))):
+                  and (self.known or self.word_keys.knows(self.words(name)))):
                 return SparseFieldIndex(name, self._split(name), self.words(name),
                                         self.word_keys, self._wanted_words())
             else:
@@ -1037,8 +1062,8 @@ class _Presence(dict):
         else:
             field_group, kind = group.split(":")
             fields = TEXT_FIELDS if field_group == "text" else (field_group,)
-            values_of = self.index.word_keys.values_of
-            found = set().union(*(values_of(self.adoc.words(name), kind) for name in fields))
+            which = 0 if kind == "s" else 1
+            found = set().union(*(self.adoc.key_values(name)[which] for name in fields))
         self[group] = found
         return found
 
@@ -1073,49 +1098,61 @@ class _WordKeys:
         self.stem_words: set[str] = set()  # their keys, as sets: set & set walks the smaller
         self.prefix_words: set[str] = set()
 
-    def values_of(self, words: set[str], kind: str) -> set[str]:
-        """The stems (`kind` "s") or prefixes ("p") some rule has that these words give."""
-        if not words.issubset(self.seen):
-            return {value for key_kind, value in self.keys_of(words) if key_kind == kind}
-        if kind == "s":
-            stem_of = self.stem_of
-            return set(map(stem_of.__getitem__, words & self.stem_words))
-        prefixes_of = self.prefixes_of
-        return set(chain.from_iterable(map(prefixes_of.__getitem__,
-                                           words & self.prefix_words)))
+    def values_of(self, words: set[str], known: bool = False) -> tuple[set[str], set[str]]:
+        """The stems and the prefixes some rule has that these words give: one pass over
+        the words when all are known (set & set walks the smaller), then work on the
+        few that give a key. `known`: the caller knows every word is learnt."""
+        if not known and not words.issubset(self.seen):
+            keys = self.keys_of(words)
+            return ({value for kind, value in keys if kind == "s"},
+                    {value for kind, value in keys if kind == "p"})
+        keyed = words & self.key_words
+        stems = set(map(self.stem_of.get, keyed))
+        stems.discard(None)
+        prefixes = set(chain.from_iterable(map(self.prefixes_of.get, keyed, repeat(()))))
+        return stems, prefixes  # type: ignore[return-value]
 
     def keys_of(self, words: set[str]) -> set[tuple[str, str]]:
+        """The keys these words give (working out the words never seen)."""
+        new = self.learn(words)
         found: set[tuple[str, str]] = set()
-        missing = words.difference(self.seen)
-        if missing:
-            remember = len(self.seen) < self._LIMIT
-            for word in missing:  # in an order that keeps a concurrent reader right
-                keys, analysis = self._work_out(word)
-                if keys:
-                    found.update(keys)
-                    if remember:
-                        self.analysis[word] = analysis
-                        self.keys[word] = keys
-                        for key in keys:
-                            self.words_of.setdefault(key, set()).add(word)
-                            if key[0] == "s":
-                                self.stem_of[word] = key[1]
-                                self.stem_words.add(word)
-                        prefixes = tuple(value for kind, value in keys if kind == "p")
-                        if prefixes:
-                            self.prefixes_of[word] = prefixes
-                            self.prefix_words.add(word)
-                        self.key_words.add(word)
-                elif remember and not analysis[0]:
-                    self.empty.add(word)
-            if remember:
-                self.seen |= missing
-            words = words & self.key_words
-            words -= missing  # counted already
-        else:
-            words = words & self.key_words
-        found.update(chain.from_iterable(map(self.keys.__getitem__, words)))
+        for keys in new.values():
+            found.update(keys)
+        known = words & self.key_words
+        known.difference_update(new)
+        found.update(chain.from_iterable(map(self.keys.__getitem__, known)))
         return found
+
+    def learn(self, words: set[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+        """Work out the words never seen, remembering them while there is room; their
+        keys, for those giving some (no work at all when every word is known)."""
+        if words.issubset(self.seen):
+            return {}
+        missing = words.difference(self.seen)
+        remember = len(self.seen) < self._LIMIT
+        new: dict[str, tuple[tuple[str, str], ...]] = {}
+        for word in missing:  # in an order that keeps a concurrent reader right
+            keys, analysis = self._work_out(word)
+            if keys:
+                new[word] = keys
+                if remember:
+                    self.analysis[word] = analysis
+                    self.keys[word] = keys
+                    for key in keys:
+                        self.words_of.setdefault(key, set()).add(word)
+                        if key[0] == "s":
+                            self.stem_of[word] = key[1]
+                            self.stem_words.add(word)
+                    prefixes = tuple(value for kind, value in keys if kind == "p")
+                    if prefixes:
+                        self.prefixes_of[word] = prefixes
+                        self.prefix_words.add(word)
+                    self.key_words.add(word)
+            elif remember and not analysis[0]:
+                self.empty.add(word)
+        if remember:
+            self.seen |= missing
+        return new
 
     def _work_out(self, word: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, str]]:
         surface, stem = analysis = self.analyse(word)
@@ -1128,8 +1165,10 @@ class _WordKeys:
 
     def knows(self, words: set[str]) -> bool:
         """Whether every word is worked out and remembered (what SparseFieldIndex needs)."""
-        self.keys_of(words)
-        return not words.difference(self.seen)
+        if words.issubset(self.seen):
+            return True
+        self.learn(words)
+        return words.issubset(self.seen)
 
 
 def _literal_terms(node: Query, stem: Callable[[str], str], stems: set[str],
@@ -1178,6 +1217,27 @@ class RuleSet:
         index = self._index_for(adoc.language)
         adoc.relevant = index.word_keys.stems
         adoc.word_keys = index.word_keys
+        return self._match(adoc, index)
+
+    def match_many(self, docs: Iterable[Document]) -> list[list[Match]]:
+        """`match` of each document, worked as a batch: the distinct words of all the
+        titles and bodies of one language are learnt in one pass over their union, so
+        that each document then skips the checks for words never seen."""
+        adocs = [AnalysedDocument(doc) for doc in docs]
+        indexes = [self._index_for(adoc.language) for adoc in adocs]
+        for index in {id(index): index for index in indexes}.values():
+            batch = [adoc for adoc, of in zip(adocs, indexes, strict=True) if of is index]
+            keys = index.word_keys
+            words = set().union(*(adoc.words(name) for adoc in batch for name in TEXT_FIELDS))
+            keys.learn(words)
+            known = words.issubset(keys.seen)  # not when the word memory is full
+            for adoc in batch:
+                adoc.relevant = keys.stems
+                adoc.word_keys = keys
+                adoc.known = known
+        return [self._match(adoc, index) for adoc, index in zip(adocs, indexes, strict=True)]
+
+    def _match(self, adoc: AnalysedDocument, index: _Index) -> list[Match]:
         found: list[tuple[int, Match]] = []
         results: dict[int, tuple[_RawHit, ...] | None] = {}
         known = adoc.hit_objects

@@ -33,7 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from alerts.claims import CLAIM_LEASE, claim_articles, lock_stories, release_articles
-from alerts.matcher import Document, RuleSet
+from alerts.matcher import Document, Match, RuleSet
 from alerts.models import Notification, RuleMatch
 from alerts.query import Query
 from alerts.rules import Rule
@@ -120,10 +120,10 @@ def match_new_articles(
         after_id = ids[-1]
         try:
             articles = read_articles(sessions, ids)
-            for start in range(0, len(articles), WRITE_GROUP):
-                group = articles[start : start + WRITE_GROUP]
-                evaluations = evaluate(group, ruleset, by_name, now - max_age)
-                totals += retry_transient(partial(record, sessions, evaluations, by_name, now),
+            evaluations = evaluate(articles, ruleset, by_name, now - max_age)
+            for start in range(0, len(evaluations), WRITE_GROUP):
+                group = evaluations[start : start + WRITE_GROUP]
+                totals += retry_transient(partial(record, sessions, group, by_name, now),
                                           "recording matches")
         finally:
             with sessions.begin() as session:
@@ -141,30 +141,46 @@ def read_articles(sessions: sessionmaker, ids: Sequence[int]) -> list[Article]:
 
 def evaluate(articles: Sequence[Article], ruleset: RuleSet, rules: dict[str, Rule],
              oldest: datetime) -> list[Evaluation]:
-    """Run the rules on each article; no database access. An article published before
-    `oldest` matches nothing; one whose evaluation raises carries the error."""
-    return [_evaluate(article, ruleset, rules, oldest) for article in articles]
+    """Run the rules on each article, as one batch (`RuleSet.match_many`); no database
+    access. An article published before `oldest` matches nothing; one whose evaluation
+    raises carries the error."""
+    found = [Evaluation(article.id, article.version,
+                        article.source.name if article.source else "", article.url,
+                        story_id=article.story_id) for article in articles]
+    recent = [i for i, article in enumerate(articles) if _is_recent(article, oldest)]
+    try:
+        documents = [article_document(articles[i]) for i in recent]
+        answers = ruleset.match_many(documents)
+    except Exception:  # one article's bad data must not stop the others: one by one
+        for i in recent:
+            found[i] = _evaluate_one(found[i], articles[i], ruleset, rules)
+        return found
+    for i, document, matches in zip(recent, documents, answers, strict=True):
+        found[i] = replace(found[i], matches=_accepted(matches, document, articles[i], rules))
+    return found
 
 
-def _evaluate(article: Article, ruleset: RuleSet, rules: dict[str, Rule],
-              oldest: datetime) -> Evaluation:
-    source = article.source.name if article.source else ""
-    found = Evaluation(article.id, article.version, source, article.url,
-                       story_id=article.story_id)
+def _is_recent(article: Article, oldest: datetime) -> bool:
     if article.published_at is not None and article.published_at < oldest:
-        return found
-    if article.published_at is None and article.version > 1 and article.first_seen_at < oldest:
-        # An undated article edited long after it was first seen: as old as that, it does
-        # not alert (and its alert history may have been pruned meanwhile).
-        return found
+        return False
+    # An undated article edited long after it was first seen: as old as that, it does
+    # not alert (and its alert history may have been pruned meanwhile).
+    return not (article.published_at is None and article.version > 1
+                and article.first_seen_at < oldest)
+
+
+def _accepted(matches: list[Match], document: Document, article: Article,
+              rules: dict[str, Rule]) -> list[tuple[str, list[dict]]]:
+    return [(match.rule, [asdict(hit) for hit in match.hits]) for match in matches
+            if rules[match.rule].accepts(document.source, article.language)]
+
+
+def _evaluate_one(found: Evaluation, article: Article, ruleset: RuleSet,
+                  rules: dict[str, Rule]) -> Evaluation:
     try:
         document = article_document(article)
-        matches = [
-            (match.rule, [asdict(hit) for hit in match.hits])
-            for match in ruleset.match(document)
-            if rules[match.rule].accepts(document.source, article.language)
-        ]
-    except Exception as error:  # one article's bad data must not stop the others
+        matches = _accepted(ruleset.match(document), document, article, rules)
+    except Exception as error:
         return replace(found, error=f"rule evaluation failed: {type(error).__name__}: {error}")
     return replace(found, matches=matches)
 

@@ -139,19 +139,19 @@ def test_an_edit_stored_while_matching_runs_is_matched(
     with sessions() as session:
         source_id = session.scalars(select(Source.id)).one()
     store = ArticleStore(database_url)  # the crawl: its own engine and connections
-    original = RuleSet.match
+    original = RuleSet.match_many  # a match cycle evaluates its batch at once
     revised = []
 
-    def match_while_a_crawl_revises(self: RuleSet, document):  # type: ignore[no-untyped-def]
+    def match_while_a_crawl_revises(self: RuleSet, documents):  # type: ignore[no-untyped-def]
         if not revised:
             revised.append(store.revise_article(ArticleItem(
                 source_id=source_id, url="http://wire.test/1", title="Storm",
                 body="A storm and a flood hit the coast.")))
-        return original(self, document)
+        return original(self, documents)
 
     rules = [rule("floods", "flood")]
     try:
-        monkeypatch.setattr(RuleSet, "match", match_while_a_crawl_revises)
+        monkeypatch.setattr(RuleSet, "match_many", match_while_a_crawl_revises)
         match_new_articles(sessions, rules, AGE)
         assert revised == [True]
         assert alerted(sessions) == set()
@@ -174,16 +174,17 @@ def test_the_crawl_can_write_while_rules_are_evaluated(
     for number in range(1, 6):
         add_article(sessions, f"http://wire.test/{number}", "Flood", "A flood.")
     crawl = sqlite3.connect(make_url(database_url).database, timeout=0)
-    original = RuleSet.match
+    original = RuleSet.match_many  # a match cycle evaluates its batch at once
     writes = []
 
-    def match_while_the_crawl_writes(self: RuleSet, document):  # type: ignore[no-untyped-def]
+    def match_while_the_crawl_writes(self: RuleSet, documents):  # type: ignore[no-untyped-def]
+        documents = list(documents)
         with crawl:
             crawl.execute("UPDATE sources SET last_status = 'ok'")
-        writes.append(document.url)
-        return original(self, document)
+        writes.extend(document.url for document in documents)
+        return original(self, documents)
 
-    monkeypatch.setattr(RuleSet, "match", match_while_the_crawl_writes)
+    monkeypatch.setattr(RuleSet, "match_many", match_while_the_crawl_writes)
     try:
         report = match_new_articles(sessions, [rule("floods", "flood")], AGE)
     finally:

@@ -444,3 +444,50 @@ def _fold_by_definition(word: str) -> str:
 @given(st.one_of(st.text(max_size=12), st.from_regex(r"[ -~]{0,12}", fullmatch=True)))
 def test_folding_a_word_follows_its_definition(word: str) -> None:
     assert fold(word) == _fold_by_definition(word)
+
+
+# ---------------------------------------------------------------- batches
+
+def _batches_agree(rules: dict[str, Query], docs: list[Document]) -> None:
+    """`match_many` gives every document the brute-force answer, on a fresh rule set
+    (the batch's words all new) and again once they are learnt."""
+    expected = [match_every_rule(rules, doc) for doc in docs]
+    ruleset = RuleSet(rules)
+    assert ruleset.match_many(docs) == expected
+    assert ruleset.match_many(reversed(docs)) == expected[::-1]
+
+
+@slow
+@given(st.lists(tricky_rule.filter(_valid), min_size=1, max_size=25),
+       st.lists(tricky_documents, min_size=1, max_size=8))
+def test_batches_agree_with_reference(queries: list[Query], docs: list[Document]) -> None:
+    """A batch of documents in several languages, with possessives, mark-only words and
+    underscores, against rules of every operator (NEAR, phrases, sloppy phrases, OR, NOT,
+    prefixes, fields, lang:): the brute-force answer for each document."""
+    _batches_agree({f"rule{i}": q for i, q in enumerate(queries)}, docs)
+
+
+@fast
+@given(st.lists(positive, min_size=1, max_size=25),
+       st.lists(documents | arbitrary_documents, min_size=1, max_size=8))
+def test_batches_of_any_text_agree_with_reference(queries: list[Query],
+                                                  docs: list[Document]) -> None:
+    _batches_agree({f"rule{i}": q for i, q in enumerate(queries)}, docs)
+
+
+def test_batches_agree_with_reference_once_the_word_memory_is_full(monkeypatch) -> None:
+    """A batch with more new words than the matcher remembers is analysed as single
+    documents are past that point: same answers."""
+    from alerts.matcher import _WordKeys
+
+    monkeypatch.setattr(_WordKeys, "_LIMIT", 3)
+    rnd = random.Random(15)
+    rules = {f"r{i}": parse_query(_random_query(rnd)) for i in range(300)}
+    docs = [Document(title=" ".join(rnd.choices(TRICKY_WORDS, k=4)),
+                     body=" ".join(rnd.choices(TRICKY_WORDS, k=40)),
+                     language=rnd.choice(LANGUAGES)) for _ in range(30)]
+    expected = [match_every_rule(rules, doc) for doc in docs]
+    ruleset = RuleSet(rules)
+    assert ruleset.match_many(docs[:1]) == expected[:1]  # fills the memory
+    assert ruleset.match_many(docs) == expected
+    assert sum(map(len, expected)) > 50
