@@ -375,6 +375,48 @@ def test_a_date_far_below_the_headline_in_running_text_is_not_the_publish_date()
     assert result.published is None
 
 
+def test_a_year_first_date_beside_the_headline_dates_a_page_that_declares_no_language() -> None:
+    result = extract_article(
+        page(JA_PARAGRAPHS, lang="", title="路面電車を延伸",
+             byline="<p class='entry-date'>投稿日：2019年04月04日 09:00</p>"),
+        "https://blog.example/archives/treeviz.html")
+
+    assert result.published is not None
+    assert result.published.date() == date(2019, 4, 4)
+    assert result.published_precision == "day"
+
+
+def test_a_date_in_the_headline_is_the_subject_not_the_publish_date() -> None:
+    result = extract_article(
+        page(JA_PARAGRAPHS, lang="ja", title="週末の勝ち馬紹介", h1="週末の勝ち馬紹介(2020年7月11日～12日)",
+             byline="<p class='entry-date'>2020年07月12日</p>"),
+        "https://blog.example/e/52743e20")
+
+    assert result.published is not None
+    assert result.published.date() == date(2020, 7, 12)
+
+
+def test_json_ld_wrapped_in_a_bare_cdata_section_is_read() -> None:
+    ld = ('<script type="application/ld+json"><![CDATA[{"@type": "NewsArticle", '
+          '"datePublished": "2015-10-15T02:19:15Z"}]]></script>')
+    head = '<meta property="article:published_time" content="2015-12-11T14:28:34Z">' + ld
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/tram")
+
+    assert result.published == datetime(2015, 10, 15, 2, 19, 15, tzinfo=UTC)
+
+
+def test_a_stated_time_beats_a_date_only_value_one_day_earlier() -> None:
+    # The day in the publisher's zone (5:00 on the 19th, +02:00) is the 19th; a date-only
+    # value of the 18th beside it is not an earlier first publication.
+    ld = ('<script type="application/ld+json">{"@type": "NewsArticle", '
+          '"datePublished": "2019-10-19T03:00:00Z"}</script>')
+    head = '<meta name="datePublished" content="2019-10-18">' + ld
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/tram")
+
+    assert result.published == datetime(2019, 10, 19, 3, 0, tzinfo=UTC)
+    assert result.published_precision == "time"
+
+
 def test_a_title_suffix_naming_the_domain_is_cut_though_the_site_name_is_unknown() -> None:
     result = extract_article(
         page(EN_PARAGRAPHS, title="Council backs tram plan • The Nutrition Source",

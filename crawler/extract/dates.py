@@ -193,6 +193,14 @@ def _same_moment(vague: datetime, precise: datetime) -> bool:
     return precise.date() == vague.date()
 
 
+def _one_day_apart(a: datetime, b: datetime) -> bool:
+    """A date-only value and a stated time at most a day apart: one publication, the
+    day written in the publisher's zone, the time in UTC (the time says more)."""
+    if (a.tzinfo is DATE_ONLY) == (b.tzinfo is DATE_ONLY):
+        return False
+    return abs(a.date() - b.date()) <= timedelta(days=1)
+
+
 def _choose(candidates: dict[str, datetime]) -> tuple[str, datetime] | None:
     """The most authoritative date; an agreeing precise one lends it time and offset.
 
@@ -204,7 +212,7 @@ def _choose(candidates: dict[str, datetime]) -> tuple[str, datetime] | None:
     if not ordered:
         return None
     declared = [value for source, value in ordered if source in (STRUCTURED, META)]
-    if len(declared) == 2 and declared[1] < declared[0]:
+    if len(declared) == 2 and declared[1] < declared[0] and not _one_day_apart(*declared):
         # Two declared publish times that differ: the later one is a re-publication
         # or an update; the story first ran at the earlier.
         ordered = [ordered[1], ordered[0], *ordered[2:]]
