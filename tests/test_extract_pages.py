@@ -388,7 +388,8 @@ def test_a_year_first_date_beside_the_headline_dates_a_page_that_declares_no_lan
 
 def test_a_date_in_the_headline_is_the_subject_not_the_publish_date() -> None:
     result = extract_article(
-        page(JA_PARAGRAPHS, lang="ja", title="週末の勝ち馬紹介", h1="週末の勝ち馬紹介(2020年7月11日～12日)",
+        page(JA_PARAGRAPHS, lang="ja", title="週末の勝ち馬紹介",
+             h1="週末の勝ち馬紹介(2020年7月11日～12日)",
              byline="<p class='entry-date'>2020年07月12日</p>"),
         "https://blog.example/e/52743e20")
 
