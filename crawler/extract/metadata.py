@@ -541,9 +541,15 @@ def _author_tier(element: HtmlElement) -> int | None:
     return None
 
 
+# Only elements with one of these attributes (or an <author>) can be marked as a byline;
+# libxml2 selects them, so most of the page never becomes a Python object.
+_MARKED = ("descendant-or-self::*[@class or @id or @itemprop or @rel or @data-testid"
+           " or @data-component] | descendant-or-self::author")
+
+
 def _author_elements(tree: HtmlElement) -> list[HtmlElement]:
     tiers: dict[int, list[HtmlElement]] = {1: [], 2: [], 3: []}
-    for element in tree.iter():
+    for element in tree.xpath(_MARKED):
         if isinstance(element.tag, str):
             tier = _author_tier(element)
             if tier:
