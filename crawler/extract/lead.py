@@ -99,6 +99,12 @@ def _standfirst(
 
 
 _KEY_POINT_HINTS = ("key", "takeaway", "highlight", "tldr", "glance", "summary")
+# The elements whose class or id holds a hint, selected by libxml2 (a walk in Python
+# over every element costs more than the rest of this module).
+_LOWER = "translate(concat(@class, ' ', @id), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', " \
+    "'abcdefghijklmnopqrstuvwxyz')"
+_HINTED = "descendant-or-self::*[" + " or ".join(
+    f"contains({_LOWER}, '{hint}')" for hint in _KEY_POINT_HINTS) + "]"
 
 
 def _is_key_points_box(element: HtmlElement) -> bool:
@@ -136,8 +142,8 @@ def _key_points(tree: HtmlElement, body: str, anchor: HtmlElement | None) -> lis
     the page shows them twice too. Only the box's own lines in the body rule it out.
     """
     body_lines = {" ".join(_words(line)) for line in body.splitlines()}
-    for box in tree.iter():
-        if not isinstance(box.tag, str) or not _is_key_points_box(box):
+    for box in tree.xpath(_HINTED):
+        if not _is_key_points_box(box):
             continue
         points = _points(box)
         if not points:
