@@ -304,6 +304,33 @@ def test_byline_junk_around_the_name_is_dropped() -> None:
         assert result.authors == expected, byline
 
 
+def test_surnames_that_begin_like_a_month_are_kept_whole() -> None:
+    cases = [("Jane Mayer", ["Jane Mayer"]), ("Paul Martin", ["Paul Martin"]),
+             ("Daniel Marans and Liz Skalka", ["Daniel Marans", "Liz Skalka"]),
+             ("Tom May", ["Tom May"]), ("Joshua Sokol May", ["Joshua Sokol"])]
+    for byline, expected in cases:
+        head = f'<meta name="author" content="{byline}">'
+        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+        assert result.authors == expected, byline
+
+
+def test_byline_labels_contacts_and_reading_times_are_not_part_of_the_name() -> None:
+    cases = [("Posted by Maria Lopez", ["Maria Lopez"]), ("Autor: Jan Kowalski", ["Jan Kowalski"]),
+             ("Автор: Иван Петров", ["Иван Петров"]),
+             ("Maria Lopez maria.lopez@paper.example", ["Maria Lopez"]),
+             ("Maria Lopez @mlopez", ["Maria Lopez"]),
+             ("Maria Lopez · 5 min read · Oct 15, 2015", ["Maria Lopez"]),
+             ("Maria Lopez, Ph.D.", ["Maria Lopez"]),
+             ("Reporting by Maria Lopez; Editing by Tom Baker", ["Maria Lopez"]),
+             ("Maria Lopez For The Daily Planet", ["Maria Lopez"]),
+             ("Maria Lopez, The Daily Planet", ["Maria Lopez"]),
+             ("Maria Lopez, Associated Press", ["Maria Lopez"])]
+    for byline, expected in cases:
+        head = f'<meta name="author" content="{byline}">'
+        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+        assert result.authors == expected, byline
+
+
 def test_a_chinese_byline_in_the_text_is_found() -> None:
     paragraphs = [*ZH_PARAGRAPHS, "（记者 李明、王芳）"]
     result = extract_article(page(paragraphs, lang="zh", title="有轨电车扩建"),
