@@ -445,6 +445,25 @@ def test_a_stated_time_beats_a_date_only_value_one_day_earlier() -> None:
     assert result.published_precision == "time"
 
 
+def test_a_date_tag_holding_the_update_time_is_not_the_publish_date() -> None:
+    head = ('<meta property="og:updated_time" content="2024-07-05T14:20:08-04:00">'
+            '<meta name="DC.date" content="2024-07-05T14:20:08Z">')
+    byline = '<time class="page-date" datetime="2024-03-01 05:00:00">March 1, 2024</time>'
+    result = extract_article(page(EN_PARAGRAPHS, head=head, byline=byline),
+                             "https://agency.example/nutrition/tips.html")
+
+    assert result.published is not None and result.published.date() == date(2024, 3, 1)
+
+
+def test_the_print_day_in_the_url_does_not_override_a_time_with_its_local_offset() -> None:
+    head = '<meta property="article:published" content="2016-07-29T16:42:34-04:00">'
+    result = extract_article(page(EN_PARAGRAPHS, head=head),
+                             "https://paper.example/2016/07/30/business/tram-plan.html")
+
+    assert result.published == datetime(2016, 7, 29, 20, 42, 34, tzinfo=UTC)
+    assert result.published_precision == "time"
+
+
 def test_a_title_suffix_naming_the_domain_is_cut_though_the_site_name_is_unknown() -> None:
     result = extract_article(
         page(EN_PARAGRAPHS, title="Council backs tram plan • The Nutrition Source",

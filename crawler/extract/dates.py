@@ -201,6 +201,11 @@ def _one_day_apart(a: datetime, b: datetime) -> bool:
     return abs(a.date() - b.date()) <= timedelta(days=1)
 
 
+def _local(value: datetime) -> bool:
+    """A time stated with the publisher's own (non-zero) offset: its day is the local day."""
+    return is_precise(value) and bool(value.utcoffset())
+
+
 def _choose(candidates: dict[str, datetime]) -> tuple[str, datetime] | None:
     """The most authoritative date; an agreeing precise one lends it time and offset.
 
@@ -219,7 +224,8 @@ def _choose(candidates: dict[str, datetime]) -> tuple[str, datetime] | None:
     filed = candidates.get(URL)
     if filed is not None:
         same_day = [(source, value) for source, value in ordered
-                    if value.date() == filed.date() or not agrees(value, filed)]
+                    if value.date() == filed.date() or not agrees(value, filed)
+                    or _local(value)]
         ordered = same_day or [(URL, filed)]
     source, chosen = ordered[0]
     if not is_precise(chosen):
@@ -262,13 +268,37 @@ def _fallback(tree: HtmlElement, url: str, headline: HtmlElement | None,
     return (HEADER, shown) if shown else None
 
 
+def _modified_times(raws: list[str]) -> set[datetime]:
+    """The page's declared update times, as the wall-clock time they state (to the second):
+    CMSs copy one value into several tags, not always with the same offset."""
+    found = (parse_datetime(raw) for raw in raws)
+    return {value.replace(tzinfo=None, microsecond=0) for value in found
+            if value is not None and value.tzinfo is not DATE_ONLY}
+
+
+def _without_updates(candidates: dict[str, datetime],
+                     modified: set[datetime]) -> dict[str, datetime]:
+    """Drop publish candidates that are the page's update time, when another source states
+    an earlier day: a "date" tag holding the last update is not the first publication."""
+    updates = {source for source, value in candidates.items()
+               if value.replace(tzinfo=None, microsecond=0) in modified}
+    if not updates or len(updates) == len(candidates):
+        return candidates
+    earliest = min(value.date() for source, value in candidates.items() if source not in updates)
+    if any(candidates[source].date() <= earliest for source in updates):
+        return candidates
+    return {source: value for source, value in candidates.items() if source not in updates}
+
+
 def extract_dates(
     tree: HtmlElement, tags: MetaTags, data: StructuredArticle, url: str,
     headline: HtmlElement | None = None, language: str | None = None,
 ) -> DateEvidence:
     """Publish time (falling back to the page's markup and the date shown beside the
     headline, `headline` being its <h1>) and modified time."""
-    candidates = date_candidates(tree, tags, data, url)
+    candidates = _without_updates(date_candidates(tree, tags, data, url), _modified_times(
+        [data.modified or "", *microdata_values(tree, "dateModified"),
+         *_meta_values(tags, _MODIFIED_META)]))
     evidence = DateEvidence(candidates=candidates)
     chosen = _choose(candidates) or _fallback(tree, url, headline, language)
     if chosen:
