@@ -464,6 +464,19 @@ def test_the_print_day_in_the_url_does_not_override_a_time_with_its_local_offset
     assert result.published_precision == "time"
 
 
+def test_a_utc_time_takes_the_zone_of_the_local_time_the_page_shows_for_it() -> None:
+    ld = ('<script type="application/ld+json">{"@type": "NewsArticle", '
+          '"datePublished": "2019-10-18T22:30:00Z"}</script>')
+    byline = '<time datetime="2019-10-18T22:30:00Z">19.10.2019, 00:30 Uhr</time>'
+    result = extract_article(page(EN_PARAGRAPHS, lang="de", head=ld, byline=byline),
+                             "https://zeitung.example/kultur/tram")
+
+    assert result.published == datetime(2019, 10, 18, 22, 30, tzinfo=UTC)
+    assert result.published is not None
+    assert result.published.utcoffset() == timedelta(hours=2)
+    assert result.published.date() == date(2019, 10, 19)
+
+
 def test_a_title_suffix_naming_the_domain_is_cut_though_the_site_name_is_unknown() -> None:
     result = extract_article(
         page(EN_PARAGRAPHS, title="Council backs tram plan • The Nutrition Source",

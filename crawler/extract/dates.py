@@ -88,7 +88,8 @@ def _aware(value: datetime) -> datetime:
 
 def is_precise(value: datetime) -> bool:
     """True when the page stated a time of day and its UTC offset."""
-    return value.tzinfo not in (ASSUMED_UTC, DATE_ONLY)
+    # By identity: timezones compare equal by offset, and a stated UTC is precise.
+    return value.tzinfo is not ASSUMED_UTC and value.tzinfo is not DATE_ONLY
 
 
 def parse_datetime(raw: str | None) -> datetime | None:
@@ -290,6 +291,41 @@ def _without_updates(candidates: dict[str, datetime],
     return {source: value for source, value in candidates.items() if source not in updates}
 
 
+# A clock time as pages print it: "22:30", "0 h 23", "05:00 Uhr", "10:00 PM".
+_SHOWN_CLOCK = re.compile(
+    r"(?<![\d:])([01]?\d|2[0-3])\s*(?::|h)\s*([0-5]\d)(?![\d:])(?:\s*([ap])\.?m\b)?", re.I)
+_QUARTER_HOUR = 15
+
+
+def _shown_offset(moment: datetime, shown: str) -> timedelta | None:
+    """The offset between a moment and the wall-clock time a page prints for it."""
+    match = _SHOWN_CLOCK.search(shown)
+    if not match:
+        return None
+    hour, minute = int(match[1]), int(match[2])
+    if match[3]:
+        hour = hour % 12 + (12 if match[3].lower() == "p" else 0)
+    utc = moment.astimezone(UTC)
+    minutes = (hour * 60 + minute - utc.hour * 60 - utc.minute + 12 * 60) % (24 * 60) - 12 * 60
+    return timedelta(minutes=minutes) if minutes % _QUARTER_HOUR == 0 else None
+
+
+def _in_shown_zone(tree: HtmlElement, value: datetime) -> datetime:
+    """A time stated in UTC, put in the zone of the local time the page shows for it
+    (<time datetime="…T22:30Z">19.10.2019, 00:30</time>): the publisher's own day."""
+    if not is_precise(value) or value.utcoffset():
+        return value
+    for element in tree.xpath("//time[@datetime]"):
+        stated = parse_datetime(element.get("datetime"))
+        if stated is None or not is_precise(stated) or abs(stated - value) >= timedelta(
+                minutes=1):
+            continue
+        offset = _shown_offset(value, element.text_content())
+        if offset:
+            return value.astimezone(timezone(offset))
+    return value
+
+
 def extract_dates(
     tree: HtmlElement, tags: MetaTags, data: StructuredArticle, url: str,
     headline: HtmlElement | None = None, language: str | None = None,
@@ -302,7 +338,8 @@ def extract_dates(
     evidence = DateEvidence(candidates=candidates)
     chosen = _choose(candidates) or _fallback(tree, url, headline, language)
     if chosen:
-        evidence.published_source, evidence.published = chosen
+        evidence.published_source, evidence.published = chosen[0], _in_shown_zone(
+            tree, chosen[1])
     evidence.modified = (
         parse_datetime(data.modified)
         or _first_parsed(microdata_values(tree, "dateModified"))

@@ -99,12 +99,9 @@ def _standfirst(
 
 
 _KEY_POINT_HINTS = ("key", "takeaway", "highlight", "tldr", "glance", "summary")
-# The elements whose class or id holds a hint, selected by libxml2 (a walk in Python
-# over every element costs more than the rest of this module).
-_LOWER = "translate(concat(@class, ' ', @id), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', " \
-    "'abcdefghijklmnopqrstuvwxyz')"
-_HINTED = "descendant-or-self::*[" + " or ".join(
-    f"contains({_LOWER}, '{hint}')" for hint in _KEY_POINT_HINTS) + "]"
+# Only elements with a class or id can be a box; libxml2 selects them (a test in XPath of
+# the hints themselves is slower than this walk in Python over the few it returns).
+_HINTED = "descendant-or-self::*[@class or @id]"
 
 
 def _is_key_points_box(element: HtmlElement) -> bool:
