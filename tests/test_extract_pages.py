@@ -304,6 +304,33 @@ def test_byline_junk_around_the_name_is_dropped() -> None:
         assert result.authors == expected, byline
 
 
+def test_surnames_that_begin_like_a_month_are_kept_whole() -> None:
+    cases = [("Jane Mayer", ["Jane Mayer"]), ("Paul Martin", ["Paul Martin"]),
+             ("Daniel Marans and Liz Skalka", ["Daniel Marans", "Liz Skalka"]),
+             ("Tom May", ["Tom May"]), ("Joshua Sokol May", ["Joshua Sokol"])]
+    for byline, expected in cases:
+        head = f'<meta name="author" content="{byline}">'
+        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+        assert result.authors == expected, byline
+
+
+def test_byline_labels_contacts_and_reading_times_are_not_part_of_the_name() -> None:
+    cases = [("Posted by Maria Lopez", ["Maria Lopez"]), ("Autor: Jan Kowalski", ["Jan Kowalski"]),
+             ("Автор: Иван Петров", ["Иван Петров"]),
+             ("Maria Lopez maria.lopez@paper.example", ["Maria Lopez"]),
+             ("Maria Lopez @mlopez", ["Maria Lopez"]),
+             ("Maria Lopez · 5 min read · Oct 15, 2015", ["Maria Lopez"]),
+             ("Maria Lopez, Ph.D.", ["Maria Lopez"]),
+             ("Reporting by Maria Lopez; Editing by Tom Baker", ["Maria Lopez"]),
+             ("Maria Lopez For The Daily Planet", ["Maria Lopez"]),
+             ("Maria Lopez, The Daily Planet", ["Maria Lopez"]),
+             ("Maria Lopez, Associated Press", ["Maria Lopez"])]
+    for byline, expected in cases:
+        head = f'<meta name="author" content="{byline}">'
+        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+        assert result.authors == expected, byline
+
+
 def test_a_chinese_byline_in_the_text_is_found() -> None:
     paragraphs = [*ZH_PARAGRAPHS, "（记者 李明、王芳）"]
     result = extract_article(page(paragraphs, lang="zh", title="有轨电车扩建"),
@@ -373,6 +400,81 @@ def test_a_date_far_below_the_headline_in_running_text_is_not_the_publish_date()
     result = extract_article(page([*EN_PARAGRAPHS, prose]), "https://paper.example/tram")
 
     assert result.published is None
+
+
+def test_a_year_first_date_beside_the_headline_dates_a_page_that_declares_no_language() -> None:
+    result = extract_article(
+        page(JA_PARAGRAPHS, lang="", title="路面電車を延伸",
+             byline="<p class='entry-date'>投稿日：2019年04月04日 09:00</p>"),
+        "https://blog.example/archives/treeviz.html")
+
+    assert result.published is not None
+    assert result.published.date() == date(2019, 4, 4)
+    assert result.published_precision == "day"
+
+
+def test_a_date_in_the_headline_is_the_subject_not_the_publish_date() -> None:
+    result = extract_article(
+        page(JA_PARAGRAPHS, lang="ja", title="週末の勝ち馬紹介",
+             h1="週末の勝ち馬紹介(2020年7月11日～12日)",
+             byline="<p class='entry-date'>2020年07月12日</p>"),
+        "https://blog.example/e/52743e20")
+
+    assert result.published is not None
+    assert result.published.date() == date(2020, 7, 12)
+
+
+def test_json_ld_wrapped_in_a_bare_cdata_section_is_read() -> None:
+    ld = ('<script type="application/ld+json"><![CDATA[{"@type": "NewsArticle", '
+          '"datePublished": "2015-10-15T02:19:15Z"}]]></script>')
+    head = '<meta property="article:published_time" content="2015-12-11T14:28:34Z">' + ld
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/tram")
+
+    assert result.published == datetime(2015, 10, 15, 2, 19, 15, tzinfo=UTC)
+
+
+def test_a_stated_time_beats_a_date_only_value_one_day_earlier() -> None:
+    # The day in the publisher's zone (5:00 on the 19th, +02:00) is the 19th; a date-only
+    # value of the 18th beside it is not an earlier first publication.
+    ld = ('<script type="application/ld+json">{"@type": "NewsArticle", '
+          '"datePublished": "2019-10-19T03:00:00Z"}</script>')
+    head = '<meta name="datePublished" content="2019-10-18">' + ld
+    result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/tram")
+
+    assert result.published == datetime(2019, 10, 19, 3, 0, tzinfo=UTC)
+    assert result.published_precision == "time"
+
+
+def test_a_date_tag_holding_the_update_time_is_not_the_publish_date() -> None:
+    head = ('<meta property="og:updated_time" content="2024-07-05T14:20:08-04:00">'
+            '<meta name="DC.date" content="2024-07-05T14:20:08Z">')
+    byline = '<time class="page-date" datetime="2024-03-01 05:00:00">March 1, 2024</time>'
+    result = extract_article(page(EN_PARAGRAPHS, head=head, byline=byline),
+                             "https://agency.example/nutrition/tips.html")
+
+    assert result.published is not None and result.published.date() == date(2024, 3, 1)
+
+
+def test_the_print_day_in_the_url_does_not_override_a_time_with_its_local_offset() -> None:
+    head = '<meta property="article:published" content="2016-07-29T16:42:34-04:00">'
+    result = extract_article(page(EN_PARAGRAPHS, head=head),
+                             "https://paper.example/2016/07/30/business/tram-plan.html")
+
+    assert result.published == datetime(2016, 7, 29, 20, 42, 34, tzinfo=UTC)
+    assert result.published_precision == "time"
+
+
+def test_a_utc_time_takes_the_zone_of_the_local_time_the_page_shows_for_it() -> None:
+    ld = ('<script type="application/ld+json">{"@type": "NewsArticle", '
+          '"datePublished": "2019-10-18T22:30:00Z"}</script>')
+    byline = '<time datetime="2019-10-18T22:30:00Z">19.10.2019, 00:30 Uhr</time>'
+    result = extract_article(page(EN_PARAGRAPHS, lang="de", head=ld, byline=byline),
+                             "https://zeitung.example/kultur/tram")
+
+    assert result.published == datetime(2019, 10, 18, 22, 30, tzinfo=UTC)
+    assert result.published is not None
+    assert result.published.utcoffset() == timedelta(hours=2)
+    assert result.published.date() == date(2019, 10, 19)
 
 
 def test_a_title_suffix_naming_the_domain_is_cut_though_the_site_name_is_unknown() -> None:

@@ -88,7 +88,8 @@ def _aware(value: datetime) -> datetime:
 
 def is_precise(value: datetime) -> bool:
     """True when the page stated a time of day and its UTC offset."""
-    return value.tzinfo not in (ASSUMED_UTC, DATE_ONLY)
+    # By identity: timezones compare equal by offset, and a stated UTC is precise.
+    return value.tzinfo is not ASSUMED_UTC and value.tzinfo is not DATE_ONLY
 
 
 def parse_datetime(raw: str | None) -> datetime | None:
@@ -193,6 +194,19 @@ def _same_moment(vague: datetime, precise: datetime) -> bool:
     return precise.date() == vague.date()
 
 
+def _one_day_apart(a: datetime, b: datetime) -> bool:
+    """A date-only value and a stated time at most a day apart: one publication, the
+    day written in the publisher's zone, the time in UTC (the time says more)."""
+    if (a.tzinfo is DATE_ONLY) == (b.tzinfo is DATE_ONLY):
+        return False
+    return abs(a.date() - b.date()) <= timedelta(days=1)
+
+
+def _local(value: datetime) -> bool:
+    """A time stated with the publisher's own (non-zero) offset: its day is the local day."""
+    return is_precise(value) and bool(value.utcoffset())
+
+
 def _choose(candidates: dict[str, datetime]) -> tuple[str, datetime] | None:
     """The most authoritative date; an agreeing precise one lends it time and offset.
 
@@ -204,14 +218,15 @@ def _choose(candidates: dict[str, datetime]) -> tuple[str, datetime] | None:
     if not ordered:
         return None
     declared = [value for source, value in ordered if source in (STRUCTURED, META)]
-    if len(declared) == 2 and declared[1] < declared[0]:
+    if len(declared) == 2 and declared[1] < declared[0] and not _one_day_apart(*declared):
         # Two declared publish times that differ: the later one is a re-publication
         # or an update; the story first ran at the earlier.
         ordered = [ordered[1], ordered[0], *ordered[2:]]
     filed = candidates.get(URL)
     if filed is not None:
         same_day = [(source, value) for source, value in ordered
-                    if value.date() == filed.date() or not agrees(value, filed)]
+                    if value.date() == filed.date() or not agrees(value, filed)
+                    or _local(value)]
         ordered = same_day or [(URL, filed)]
     source, chosen = ordered[0]
     if not is_precise(chosen):
@@ -254,17 +269,77 @@ def _fallback(tree: HtmlElement, url: str, headline: HtmlElement | None,
     return (HEADER, shown) if shown else None
 
 
+def _modified_times(raws: list[str]) -> set[datetime]:
+    """The page's declared update times, as the wall-clock time they state (to the second):
+    CMSs copy one value into several tags, not always with the same offset."""
+    found = (parse_datetime(raw) for raw in raws)
+    return {value.replace(tzinfo=None, microsecond=0) for value in found
+            if value is not None and value.tzinfo is not DATE_ONLY}
+
+
+def _without_updates(candidates: dict[str, datetime],
+                     modified: set[datetime]) -> dict[str, datetime]:
+    """Drop publish candidates that are the page's update time, when another source states
+    an earlier day: a "date" tag holding the last update is not the first publication."""
+    updates = {source for source, value in candidates.items()
+               if value.replace(tzinfo=None, microsecond=0) in modified}
+    if not updates or len(updates) == len(candidates):
+        return candidates
+    earliest = min(value.date() for source, value in candidates.items() if source not in updates)
+    if any(candidates[source].date() <= earliest for source in updates):
+        return candidates
+    return {source: value for source, value in candidates.items() if source not in updates}
+
+
+# A clock time as pages print it: "22:30", "0 h 23", "05:00 Uhr", "10:00 PM".
+_SHOWN_CLOCK = re.compile(
+    r"(?<![\d:])([01]?\d|2[0-3])\s*(?::|h)\s*([0-5]\d)(?![\d:])(?:\s*([ap])\.?m\b)?", re.I)
+_QUARTER_HOUR = 15
+
+
+def _shown_offset(moment: datetime, shown: str) -> timedelta | None:
+    """The offset between a moment and the wall-clock time a page prints for it."""
+    match = _SHOWN_CLOCK.search(shown)
+    if not match:
+        return None
+    hour, minute = int(match[1]), int(match[2])
+    if match[3]:
+        hour = hour % 12 + (12 if match[3].lower() == "p" else 0)
+    utc = moment.astimezone(UTC)
+    minutes = (hour * 60 + minute - utc.hour * 60 - utc.minute + 12 * 60) % (24 * 60) - 12 * 60
+    return timedelta(minutes=minutes) if minutes % _QUARTER_HOUR == 0 else None
+
+
+def _in_shown_zone(tree: HtmlElement, value: datetime) -> datetime:
+    """A time stated in UTC, put in the zone of the local time the page shows for it
+    (<time datetime="…T22:30Z">19.10.2019, 00:30</time>): the publisher's own day."""
+    if not is_precise(value) or value.utcoffset():
+        return value
+    for element in tree.xpath("//time[@datetime]"):
+        stated = parse_datetime(element.get("datetime"))
+        if stated is None or not is_precise(stated) or abs(stated - value) >= timedelta(
+                minutes=1):
+            continue
+        offset = _shown_offset(value, element.text_content())
+        if offset:
+            return value.astimezone(timezone(offset))
+    return value
+
+
 def extract_dates(
     tree: HtmlElement, tags: MetaTags, data: StructuredArticle, url: str,
     headline: HtmlElement | None = None, language: str | None = None,
 ) -> DateEvidence:
     """Publish time (falling back to the page's markup and the date shown beside the
     headline, `headline` being its <h1>) and modified time."""
-    candidates = date_candidates(tree, tags, data, url)
+    candidates = _without_updates(date_candidates(tree, tags, data, url), _modified_times(
+        [data.modified or "", *microdata_values(tree, "dateModified"),
+         *_meta_values(tags, _MODIFIED_META)]))
     evidence = DateEvidence(candidates=candidates)
     chosen = _choose(candidates) or _fallback(tree, url, headline, language)
     if chosen:
-        evidence.published_source, evidence.published = chosen
+        evidence.published_source, evidence.published = chosen[0], _in_shown_zone(
+            tree, chosen[1])
     evidence.modified = (
         parse_datetime(data.modified)
         or _first_parsed(microdata_values(tree, "dateModified"))

@@ -61,7 +61,30 @@ def _settings(line: str, languages: list[str]) -> dict:
     return _DAY_FIRST if day_first else _SETTINGS
 
 
+# A date written year first ("2019年4月4日", "2019/3/5", "2019.03.05", "2020년 8월 17일")
+# is year, month, day in every language: read without the language-bound parser, which
+# knows no CJK numerals on a page that declares no language.
+_YEAR_FIRST = re.compile(
+    r"(?<!\d)((?:19|20)\d{2})\s*(?:年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"
+    r"|년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일|([./-])(\d{1,2})\6(\d{1,2})(?![\d.]\d))")
+
+
+def year_first_date(line: str) -> datetime | None:
+    """The first year-first numeric date in a line, or None."""
+    for match in _YEAR_FIRST.finditer(line):
+        groups = match.groups()
+        month, day = next((groups[i], groups[i + 1]) for i in (1, 3, 6) if groups[i])
+        try:
+            return datetime(int(groups[0]), int(month), int(day))
+        except ValueError:
+            continue
+    return None
+
+
 def _parse(line: str, languages: list[str]) -> datetime | None:
+    found = year_first_date(line)
+    if found is not None:
+        return found
     settings = _settings(line, languages)
     try:
         found = dateparser.parse(line, languages=languages, settings=settings)
@@ -76,6 +99,12 @@ def _parse(line: str, languages: list[str]) -> datetime | None:
 
 def _latest() -> datetime:
     return datetime.now() + timedelta(days=2)
+
+
+def _holder(text) -> HtmlElement | None:
+    """The element whose content a text node is (a tail belongs to the parent)."""
+    element = text.getparent()
+    return element.getparent() if text.is_tail and element is not None else element
 
 
 def _headline_line(lines: list, headline: HtmlElement) -> int | None:
@@ -99,8 +128,12 @@ def header_date(tree: HtmlElement, headline: HtmlElement | None,
     window = range(max(0, at - LINES_BEFORE), min(len(lines), at + LINES_AFTER))
     languages = parser_languages(language)
     parses = 0
+    in_headline = set(headline.iter())
     for index in sorted(window, key=lambda i: abs(i - at)):
         line = " ".join(lines[index].split())
+        # A date in the headline is the story's subject ("Winners of 11-12 July").
+        if _holder(lines[index]) in in_headline:
+            continue
         if len(line) > MAX_LINE_CHARS or not _DATE_LIKE.search(line):
             continue
         found = _parse(line, languages)

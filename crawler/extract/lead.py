@@ -99,6 +99,9 @@ def _standfirst(
 
 
 _KEY_POINT_HINTS = ("key", "takeaway", "highlight", "tldr", "glance", "summary")
+# Only elements with a class or id can be a box; libxml2 selects them (a test in XPath of
+# the hints themselves is slower than this walk in Python over the few it returns).
+_HINTED = "descendant-or-self::*[@class or @id]"
 
 
 def _is_key_points_box(element: HtmlElement) -> bool:
@@ -136,8 +139,8 @@ def _key_points(tree: HtmlElement, body: str, anchor: HtmlElement | None) -> lis
     the page shows them twice too. Only the box's own lines in the body rule it out.
     """
     body_lines = {" ".join(_words(line)) for line in body.splitlines()}
-    for box in tree.iter():
-        if not isinstance(box.tag, str) or not _is_key_points_box(box):
+    for box in tree.xpath(_HINTED):
+        if not _is_key_points_box(box):
             continue
         points = _points(box)
         if not points:

@@ -23,18 +23,27 @@ _AUTHOR_TAIL = re.compile(
     r"\s*(?:\b(?:is|was)\s+an?\b.*|\s[-–—|]\s*.*|\bfor\s+.*|\bin\s+[A-Z][a-z]+.*"
     r"|(?i:\b(?:updated|published|posted|edited|link\s+copied)\b.*)"
     # a date after the name ("Jane Doe Dec 19"), a role ("Jane Doe Staff Writer", "CEO")
-    r"|(?<=\w)\s+(?i:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\s+\d.*)?)"
+    # (a month word, then a number: "Martin", "Novak" and "May" alone are names)
+    r"|(?<=\w)\s+(?i:(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?"
+    r"|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?\s+\d.*)"
+    # reading time, a follow button, dots between byline fields ("Jane Doe · 5 min read")
+    r"|\s+\d+\s*(?i:min(?:ute)?s?)\b.*|\s*[•·]\s.*|\s+(?i:follow(?:ing)?)$"
     r"|(?<=[a-z])(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s*\d.*"
     r"|(?<=[a-z])\s+(?i:(?:staff|senior|chief|contributing|special)\s+)?"
-    r"(?i:writer|reporter|correspondent|editor|columnist|ceo|founder)s?"
+    r"(?i:writer|reporter|correspondent|editor|columnist|contributor|ceo|founder)s?"
     # the publisher in capitals after a name ("Jane Doe NEW YORK DAILY NEWS")
     r"|(?<=[a-z])(?:\s+[A-Z][A-Z.&]+){2,}"
     # CJK credits after a name: 著 (author), 訳/監訳 (translator), ／Publisher
-    r"|\s*(?:著|監訳|訳|撰)$|\s*／.*)$"
+    r"|\s*(?:著|監訳|訳|撰)$|\s*／.*"
+    r"|(?i:\s+for\s+.*))$"
 )
 # Bylines open with "By" in many languages, and CJK pages with 作者：/ 文● / 著者.
 _BYLINE_PREFIX = re.compile(
-    r"^\s*(?:(?:written\s+)?(?:by|por|par|von|door|av|af|przez)[:\s]+"
+    r"^\s*(?:(?:(?:written|posted|story|words|reporting|reported|text)\s+)?"
+    r"(?:by|por|par|von|door|av|af|przez)[:\s]+"
+    # a label and a colon: "Author:", "Autor:", "Text:", "Автор:"
+    r"|(?:authors?|autor(?:a|es|en|in)?|auteurs?|autore|autori|text|texto|testo|tekst"
+    r"|автор|авторы|yazar|författare|forfattere?|kirjoittaja)\s*[:：]\s*"
     r"|(?:作者|记者|記者|文|著者|撰文|撰稿|筆者)\s*[:：●/／]?\s*)", re.IGNORECASE)
 _NOT_A_NAME = re.compile(
     r"https?://|www\.|@|\d{3,}|^(?:staff|admin|editor|unknown|none|username|organization"
@@ -63,12 +72,17 @@ _PARENTHESES = re.compile(r"\([^)]*\)")
 _CREDIT_ROLES = r"(?:監訳|翻訳|訳者|訳|イラスト|写真|撮影|監修|作画|摄影|编译|翻译)"
 _OTHER_CREDIT = re.compile(
     _CREDIT_ROLES + r"\s*$|^\s*(?:" + _CREDIT_ROLES + r"|(?:photos?|photography|"
-    r"illustrations?|graphics?|translated|translation)\b)", re.I)
+    r"illustrations?|graphics?|translated|translation|fotos?|fotografie|bilder?"
+    r"|edit(?:ed|ing)\s+by)\b)", re.I)
 _CREDIT_TAIL = re.compile(r"\s+" + _CREDIT_ROLES + r"(?:\s|[:：]).*$")
 # "and" in the languages whose bylines join names with it; a page in another (or an
 # unknown) language is split on all of them.
 CONJUNCTIONS = {"en": "and", "de": "und", "nl": "en", "da": "og", "no": "og", "nb": "og",
                 "nn": "og", "sv": "och", "fr": "et", "es": "y", "ca": "i", "pt": "e", "it": "e"}
+# An e-mail address or a social handle beside a name ("Jane Doe jane@example.com").
+_CONTACT = re.compile(r"\S+@\S+\.\w+|(?<!\S)@\w+")
+# Degrees and suffixes a comma sets after a name ("Jane Doe, Ph.D.").
+_DEGREE = re.compile(r"^(?i:ph\.?\s?d|m\.?d|mba|msc|bsc|rn|jr|sr|esq)\.?$")
 _NAME_LISTS = re.compile(r"\s*[、，]\s*|\s*/\s+")
 _DOMAIN_LIKE = re.compile(r"[a-z0-9]\.(?:[a-z]{2,3}|info|online|news)$", re.I)
 _LENIENT = re.compile(r"\w+")
@@ -327,6 +341,7 @@ def _conjunction_split(text: str, language: str | None) -> list[str]:
 def normalise_author(raw: str, language: str | None = None) -> list[str]:
     """Split a byline into names, dropping "By", roles, URLs and placeholders."""
     text = _PARENTHESES.sub(" ", _clean(raw) or "")
+    text = _CONTACT.sub(" ", text).strip()
     text = _BYLINE_PREFIX.sub("", text)
     surname_first = _SURNAME_FIRST.match(text)
     if surname_first and not _JOB_TITLE.search(text):
@@ -347,7 +362,21 @@ def normalise_author(raw: str, language: str | None = None) -> list[str]:
     # is still the byline the page gives.
     people = [part for part in parts if not _JOB_TITLE.search(part)] or parts
     people = [part for part in people if not _AGENCY_CODE.match(part)] or people
-    return [_unshout(name) for name in people]
+    return [_unshout(_without_trailing_month(name)) for name in people]
+
+
+# A month glued after a name of two or more words, its day in another element
+# ("Joshua Sokol May"); after one word it may be the surname ("Tom May").
+_MONTHS = frozenset({"january", "february", "march", "april", "may", "june", "july", "august",
+                     "september", "october", "november", "december", "jan", "feb", "mar",
+                     "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"})
+
+
+def _without_trailing_month(name: str) -> str:
+    words = name.split()
+    if len(words) >= 3 and words[-1].rstrip(".").lower() in _MONTHS:
+        return " ".join(words[:-1])
+    return name
 
 
 # A byline ending in one of these names a publication, desk or team ("Time Magazine",
@@ -355,12 +384,14 @@ def normalise_author(raw: str, language: str | None = None) -> list[str]:
 # is still the byline the page gives.
 _ORGANISATION_NAME = re.compile(
     r"(?i:\s(?:magazine|news|newsroom|staff|team|desk|editors|redaktion|rédaction|redacción"
-    r"|redazione|redactie|wire|newswire))$|(?:編集部|编辑部|新聞社|报社|報道部|编辑组)$")
+    r"|redazione|redactie|wire|newswire|press|post|times|journal|herald|tribune|gazette"
+    r"|agency|media|group|inc|ltd|llc|gmbh))$|^(?i:the)\s"
+    r"|(?:編集部|编辑部|新聞社|报社|報道部|编辑组)$")
 
 
 def _looks_like_name(text: str) -> bool:
-    return (1 < len(text) <= 60 and len(text.split()) <= 6 and not _NOT_A_NAME.search(text)
-            and not _DOMAIN_LIKE.search(text))
+    return (1 < len(text) <= 60 and not _DEGREE.match(text) and len(text.split()) <= 6
+            and not _NOT_A_NAME.search(text) and not _DOMAIN_LIKE.search(text))
 
 
 def lenient(text: str) -> str:
@@ -541,9 +572,15 @@ def _author_tier(element: HtmlElement) -> int | None:
     return None
 
 
+# Only elements with one of these attributes (or an <author>) can be marked as a byline;
+# libxml2 selects them (testing the marks themselves in XPath is slower than in Python).
+_MARKED = ("descendant-or-self::*[@class or @id or @itemprop or @rel or @data-testid"
+           " or @data-component] | descendant-or-self::author")
+
+
 def _author_elements(tree: HtmlElement) -> list[HtmlElement]:
     tiers: dict[int, list[HtmlElement]] = {1: [], 2: [], 3: []}
-    for element in tree.iter():
+    for element in tree.xpath(_MARKED):
         if isinstance(element.tag, str):
             tier = _author_tier(element)
             if tier:

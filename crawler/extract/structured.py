@@ -39,8 +39,8 @@ class StructuredArticle:
 def _load_json(text: str) -> Any:
     text = _CONTROL_CHARS.sub(" ", text.strip())
     # Some CMSs wrap the JSON in an HTML comment or CDATA section.
-    text = re.sub(r"^(<!--|/\*<!\[CDATA\[\*/|//<!\[CDATA\[)", "", text)
-    text = re.sub(r"(-->|/\*\]\]>\*/|//\]\]>)$", "", text).strip()
+    text = re.sub(r"^(<!--|/\*<!\[CDATA\[\*/|//<!\[CDATA\[|<!\[CDATA\[)", "", text)
+    text = re.sub(r"(-->|/\*\]\]>\*/|//\]\]>|\]\]>)$", "", text).strip()
     try:
         return json.loads(text)
     except ValueError:
