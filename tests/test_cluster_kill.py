@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from outlets import Copy, write_outlet
-from scrapyd_nodes import ScrapydServer
+from scrapyd_nodes import ScrapydServer, start_all
 from servers import SiteServer, _Handler
 from sqlalchemy import func, select
 from test_alerts_outbox import hook_url
@@ -196,8 +196,7 @@ def test_a_cluster_killed_in_three_places_sends_every_alert_exactly_once(
             sites.append(site.start())
         held = sites[HELD]
         assert isinstance(held, HeldOutlet)
-        for node in crawl_nodes:
-            node.start()
+        start_all(crawl_nodes)
         config = tmp_path / "config.toml"
         write_config(config, postgres_url, [f"{site.base_url}/feed/" for site in sites],
                      [node.url for node in crawl_nodes])
