@@ -93,6 +93,12 @@ def newswatch_code_loaded(child: subprocess.Popen[str]) -> bool:
     return "/site-packages/" in maps
 
 
+def ctrl_c_as_in_a_terminal() -> None:
+    """For a child that a test interrupts: Ctrl-C at its default, as a shell in a terminal
+    starts a program (a test run started in the background inherits it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt_once(child: subprocess.Popen[str],
                    reached: Callable[[subprocess.Popen[str]], bool]) -> None:
     """Ctrl-C for `child` as soon as it has `reached` a stage (or has exited)."""
@@ -113,7 +119,8 @@ def test_ctrl_c_early_in_run_exits_cleanly(tmp_path: Path) -> None:
     for reached in (newswatch_code_loaded, lambda _child: database.exists()):
         database.unlink(missing_ok=True)
         child = subprocess.Popen([NEWSWATCH, "run"], cwd=tmp_path, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+                                 stderr=subprocess.PIPE, text=True,
+                                 preexec_fn=ctrl_c_as_in_a_terminal)
         interrupt_once(child, reached)
         _out, err = child.communicate(timeout=60)
         assert child.returncode == 0, err
@@ -127,7 +134,8 @@ def test_ctrl_c_during_run_once_says_nothing_is_lost(tmp_path: Path) -> None:
             f'[[sources]]\nname = "Slow"\nurl = "http://127.0.0.1:{port}/feed.xml"\n'
             '[crawler]\ndownload_timeout = "60s"\n', encoding="utf-8")
         child = subprocess.Popen([NEWSWATCH, "run", "--once"], cwd=tmp_path,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 preexec_fn=ctrl_c_as_in_a_terminal)
         time.sleep(4)  # waiting for robots.txt by now
         assert child.poll() is None
         child.send_signal(signal.SIGINT)
