@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.channels import channel_from_settings, rule_options
@@ -94,11 +94,15 @@ class App:
         something else, forgets what the crawler learnt (resolved feed, validators)."""
         with self.sessions.begin() as session:
             stored = {source.name: source for source in session.scalars(select(Source))}
+            new = [{"name": configured.name, "url": configured.url, "kind": configured.kind}
+                   for configured in self.config.sources if configured.name not in stored]
+            if new:
+                # One bulk INSERT without RETURNING: a first start with tens of thousands of
+                # sources took minutes as ORM objects, each inserted to read back its id.
+                session.execute(insert(Source), new)
             for configured in self.config.sources:
                 source = stored.get(configured.name)
                 if source is None:
-                    session.add(Source(name=configured.name, url=configured.url,
-                                       kind=configured.kind))
                     continue
                 forced = configured.kind != "auto" and source.kind != configured.kind
                 if source.url != configured.url or forced:

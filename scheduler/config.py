@@ -9,6 +9,7 @@ source's `url`, which keeps the text as written and expands it for the crawl onl
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 import re
@@ -396,6 +397,11 @@ class RuleConfig(_Section):
         return value
 
 
+# The default and longest `daemon.heartbeat_interval` (scheduler.lock and scheduler.nodes
+# count a daemon or node silent for four of them as stopped or gone).
+HEARTBEAT_AT_MOST = timedelta(seconds=15)
+
+
 class DaemonConfig(_Section):
     """How `newswatch run` schedules and supervises its work."""
 
@@ -409,12 +415,26 @@ class DaemonConfig(_Section):
     # How long a claim on an article being matched or a message being sent holds without
     # renewal: the work of a worker killed mid-task goes to the others after that.
     claim_lease: Duration = timedelta(minutes=5)
+    # How often a daemon (and each cluster node) writes its heartbeat: at most 15 s, since
+    # `status` calls a daemon silent for a minute stopped and a node silent for one gone.
+    heartbeat_interval: Duration = HEARTBEAT_AT_MOST
+    # How often a standby scheduler tries to take over from the active one.
+    standby_retry: Duration = timedelta(seconds=5)
 
-    @field_validator("deliver_interval", "housekeeping_interval", "claim_lease")
+    @field_validator("deliver_interval", "housekeeping_interval", "claim_lease",
+                     "heartbeat_interval", "standby_retry")
     @classmethod
     def _at_least_a_second(cls, value: timedelta) -> timedelta:
         if value < timedelta(seconds=1):
             raise ValueError("expected an interval of at least 1s")
+        return value
+
+    @field_validator("heartbeat_interval")
+    @classmethod
+    def _at_most_the_default(cls, value: timedelta) -> timedelta:
+        if value > HEARTBEAT_AT_MOST:
+            raise ValueError("expected at most 15s: a daemon silent for a minute counts as "
+                             "stopped")
         return value
 
 
@@ -856,7 +876,8 @@ class KeyLines:
 
     tomllib gives no positions, so this reads the table headers and `key =` lines of the
     text itself; a path that is not written out (a missing key) falls back to the line of
-    its nearest written parent.
+    its nearest written parent. The map is built on the first lookup: only a problem
+    needs a line, and a config of many thousand sources has as many thousand lines.
     """
 
     _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
@@ -864,10 +885,14 @@ class KeyLines:
     _KEY = re.compile(rf"^\s*({_NAME}(?:\s*\.\s*{_NAME})*)\s*=")
 
     def __init__(self, text: str) -> None:
-        self._lines: dict[tuple[str | int, ...], int] = {}
+        self._text = text
+
+    @functools.cached_property
+    def _lines(self) -> dict[tuple[str | int, ...], int]:
+        lines: dict[tuple[str | int, ...], int] = {}
         array_counts: dict[tuple[str, ...], int] = {}
         table: tuple[str | int, ...] = ()
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(self._text.splitlines(), start=1):
             header = self._HEADER.match(line)
             if header:
                 names = tuple(_split_dotted(header.group(2)))
@@ -877,11 +902,12 @@ class KeyLines:
                     table = (*names, index)
                 else:
                     table = names
-                self._lines.setdefault(table, number)
+                lines.setdefault(table, number)
                 continue
             key = self._KEY.match(line)
             if key:
-                self._lines.setdefault((*table, *_split_dotted(key.group(1))), number)
+                lines.setdefault((*table, *_split_dotted(key.group(1))), number)
+        return lines
 
     def find(self, loc: tuple[str | int, ...]) -> int | None:
         for end in range(len(loc), 0, -1):

@@ -12,8 +12,8 @@ Jobs (APScheduler 3.11, in memory, UTC):
   `housekeeping` (retention, every `daemon.housekeeping_interval`), `scrapyd` (with
   `[scrapyd] nodes`: track crawl jobs on the nodes and dispatch, every
   `scrapyd.poll_interval`; then crawls start there, not in child processes), `admin` (operator
-  alerts, every 5 minutes) and `heartbeat` (every 15 s, the one job that does its work in
-  the scheduler's thread, so a busy worker never looks dead).
+  alerts, every 5 minutes) and `heartbeat` (every `daemon.heartbeat_interval`, the one
+  job that does its work in the scheduler's thread, so a busy worker never looks dead).
 
 Job ids come from the config, so a reload re-syncs them: new sources get a job, removed
 ones lose theirs, changed intervals are rescheduled.
@@ -62,7 +62,7 @@ on one machine):
   hands each batch of due sources to the crawl dispatcher), housekeeping, operator
   checks, and publishes the config (`scheduler.cluster`). One is active at a time: it
   holds the one-daemon lock (a session advisory lock on a connection of its own). A
-  standby tries to take it every `STANDBY_RETRY`; when the active scheduler dies its
+  standby tries to take it every `daemon.standby_retry`; when the active scheduler dies its
   connection drops, the server frees the lock, and the standby takes over within
   seconds (at most the server's detection of the dead connection, well under a minute
   for a killed process). Only the active scheduler migrates the database and writes
@@ -71,7 +71,8 @@ on one machine):
   delivers, with claims on every piece of work (`alerts.claims`), and follows the
   published config (checked every `FOLLOW_CONFIG`). Workers never take the lock.
 
-Each cluster node has a row in `nodes` (`scheduler.nodes`), heartbeat every 15 s.
+Each cluster node has a row in `nodes` (`scheduler.nodes`), heartbeat every
+`daemon.heartbeat_interval` (15 s).
 
 Lifecycle: SIGTERM/SIGINT stop the scheduler, the worker after its current step and the
 delivery worker after the message it is sending, wait up to `daemon.shutdown_grace` for
@@ -112,7 +113,7 @@ from scheduler.config import ConfigError, SourceConfig
 from scheduler.crawls import CrawlRunner
 from scheduler.deliverer import DeliveryWorker
 from scheduler.housekeeping import housekeeping
-from scheduler.lock import HEARTBEAT, NoDaemonLock, daemon_lock, held_by_message, this_host
+from scheduler.lock import NoDaemonLock, daemon_lock, held_by_message, this_host
 from scheduler.models import DaemonRun
 from scheduler.reload import compare_configs, record_reload, reload_app
 from scheduler.scrapyd import Dispatcher
@@ -128,7 +129,6 @@ ADMIN_CHECK = timedelta(minutes=5)
 # Crawl threads available; `daemon.max_concurrent_crawls` (at most 16) caps their use,
 # so a reload can change the cap.
 CRAWL_THREADS = 16
-STANDBY_RETRY = 5.0  # seconds between a standby scheduler's tries to become active
 FOLLOW_CONFIG = timedelta(seconds=10)  # how often a worker looks for a new config version
 
 
@@ -226,7 +226,7 @@ class Daemon:
         if self.lock.acquire():
             return True
         logger.info("another scheduler is active; standing by (pid %d)", os.getpid())
-        while not self.stopping.wait(STANDBY_RETRY):
+        while not self.stopping.wait(self.app.config.daemon.standby_retry.total_seconds()):
             if self.lock.acquire():
                 logger.info("the active scheduler is gone: this one takes over")
                 return True
@@ -450,13 +450,14 @@ class Daemon:
         config = self.app.config
         now = utcnow()
         deliver = config.daemon.deliver_interval
+        heartbeat = config.daemon.heartbeat_interval
         if self.role == "worker":
             self._ensure_job("match", deliver, now + timedelta(seconds=1),
                              lambda: self._enqueue("match"))
             self._ensure_job("deliver", deliver, now + deliver, self.delivery.wake)
             self._ensure_job("follow", FOLLOW_CONFIG, now + FOLLOW_CONFIG,
                              lambda: self._enqueue("follow"))
-            self._ensure_job("heartbeat", HEARTBEAT, now + HEARTBEAT, self._heartbeat)
+            self._ensure_job("heartbeat", heartbeat, now + heartbeat, self._heartbeat)
             return
         rows = self._source_rows([s.name for s in config.polled_sources])
         wanted = set()
@@ -492,7 +493,7 @@ class Daemon:
                          lambda: self._enqueue("housekeeping"))
         self._ensure_job("admin", ADMIN_CHECK, now + timedelta(seconds=2),
                          lambda: self._enqueue("admin"))
-        self._ensure_job("heartbeat", HEARTBEAT, now + HEARTBEAT, self._heartbeat)
+        self._ensure_job("heartbeat", heartbeat, now + heartbeat, self._heartbeat)
         if config.scrapyd.nodes:
             self._ensure_job("scrapyd", config.scrapyd.poll_interval, now,
                              lambda: self._enqueue("scrapyd"))

@@ -17,7 +17,7 @@ import hashlib
 import logging
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import Connection, Engine, select, text
@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crawler.models import utcnow
+from scheduler.config import HEARTBEAT_AT_MOST
 from scheduler.models import DaemonRun
 
 logger = logging.getLogger(__name__)
@@ -33,8 +34,9 @@ logger = logging.getLogger(__name__)
 ADVISORY_KEY = int.from_bytes(
     hashlib.sha256(b"newswatch daemon").digest()[:8], "big", signed=True
 )
-# A daemon writes a heartbeat this often; one silent for STALE_AFTER is not running.
-HEARTBEAT = timedelta(seconds=15)
+# A daemon writes a heartbeat every `daemon.heartbeat_interval`, at most HEARTBEAT; one
+# silent for STALE_AFTER is not running.
+HEARTBEAT = HEARTBEAT_AT_MOST
 STALE_AFTER = HEARTBEAT * 4
 
 

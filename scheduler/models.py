@@ -113,8 +113,8 @@ class ScrapydJob(Base):
 
 class Node(Base):
     """A process of a cluster (`newswatch run --role ...`): what it is, where, whether it is
-    alive (`heartbeat_at`, every 15 s) and what it is doing (`doing`, a small JSON object:
-    claimed counts, the config version it runs)."""
+    alive (`heartbeat_at`, every `daemon.heartbeat_interval`) and what it is doing
+    (`doing`, a small JSON object: claimed counts, the config version it runs)."""
 
     __tablename__ = "nodes"
 

@@ -1,6 +1,7 @@
 """The nodes of a cluster: one `nodes` row per `newswatch run --role ...` process.
 
-Each node registers when it starts, writes a heartbeat every 15 s with its state
+Each node registers when it starts, writes a heartbeat every `daemon.heartbeat_interval`
+(15 s, at most) with its state
 (a scheduler: active or standby; a worker: running) and what it is doing (a small JSON
 object: the config version it runs, what it has matched and sent), and marks its row
 stopped when it stops cleanly. `newswatch status` lists them; a node silent for more

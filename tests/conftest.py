@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from servers import (
     create_postgres_database,
     skip_postgres,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from crawler.database import make_engine, make_sessionmaker
@@ -51,14 +53,12 @@ def webhook() -> Iterator[WebhookReceiver]:
         yield receiver
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """The SQLAlchemy URL of a new, empty PostgreSQL database, dropped afterwards.
+def _postgres_database(template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (a copy of `template` if given), dropped afterwards.
 
-    Fails when PostgreSQL is unreachable, or skips if NEWSWATCH_SKIP_POSTGRES=1.
-    """
+    Fails when PostgreSQL is unreachable, or skips if NEWSWATCH_SKIP_POSTGRES=1."""
     try:
-        with create_postgres_database() as url:
+        with create_postgres_database(template=template) as url:
             yield url
             return
     except PostgresUnavailable as exc:
@@ -69,11 +69,53 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def migrated_sessions(database_url: str) -> Iterator[sessionmaker]:
-    """Sessions on a database of each kind, migrated to the newest schema."""
-    engine = make_engine(database_url)
+def postgres_url() -> Iterator[str]:
+    """The SQLAlchemy URL of a new, empty PostgreSQL database, dropped afterwards.
+
+    Fails when PostgreSQL is unreachable, or skips if NEWSWATCH_SKIP_POSTGRES=1.
+    """
+    yield from _postgres_database()
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgres_template() -> Iterator[str]:
+    """The name of a PostgreSQL database migrated to the newest schema once per run,
+    to be copied (`CREATE DATABASE ... TEMPLATE`): a migration takes seconds, a copy
+    a fraction of one."""
+    for url in _postgres_database():
+        engine = make_engine(url)
+        try:
+            upgrade_database(engine)
+        finally:
+            engine.dispose()  # a template cannot be copied while a session is connected
+        yield str(make_url(url).database)
+
+
+@pytest.fixture
+def migrated_postgres_url(_migrated_postgres_template: str) -> Iterator[str]:
+    """The URL of a new PostgreSQL database already at the newest schema, dropped
+    afterwards (a copy of a database migrated once)."""
+    yield from _postgres_database(template=_migrated_postgres_template)
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the newest schema once per run, to be copied."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "newswatch.db"
+    engine = make_engine(f"sqlite:///{path}")
     try:
         upgrade_database(engine)
+    finally:
+        engine.dispose()
+    return path
+
+
+@pytest.fixture
+def migrated_sessions(migrated_database_url: str) -> Iterator[sessionmaker]:
+    """Sessions on a database of each kind, migrated to the newest schema."""
+    engine = make_engine(migrated_database_url)
+    try:
+        upgrade_database(engine)  # at the newest already: checks it, as `App.open` does
         yield make_sessionmaker(engine)
     finally:
         engine.dispose()
@@ -85,3 +127,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'newswatch.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+def migrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database of each kind at the newest schema, as a first start leaves it: a copy
+    of a SQLite file or PostgreSQL database migrated once per run."""
+    if request.param == "sqlite":
+        path = tmp_path / "newswatch.db"
+        shutil.copyfile(request.getfixturevalue("_migrated_sqlite_template"), path)
+        return f"sqlite:///{path}"
+    return str(request.getfixturevalue("migrated_postgres_url"))

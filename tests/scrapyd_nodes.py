@@ -32,6 +32,14 @@ SCRAPY_CFG = (Path(__file__).resolve().parents[1] / "deploy" / "scrapyd" / "scra
               ).read_text(encoding="utf-8")
 
 
+def start_all(servers: list[ScrapydServer]) -> None:
+    """Start `servers` side by side and wait until each answers."""
+    for server in servers:
+        server.launch()
+    for server in servers:
+        server.wait_ready()
+
+
 class ScrapydServer:
     """`python -m scrapyd` in `root` (where it finds its scrapyd.conf)."""
 
@@ -46,6 +54,11 @@ class ScrapydServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, wait: float = 60) -> Self:
+        return self.launch().wait_ready(wait)
+
+    def launch(self) -> Self:
+        """Start the server without waiting for it (`wait_ready` waits): nodes started
+        side by side get through their seconds of start-up together."""
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "scrapyd.conf").write_text(
             SCRAPYD_CONF.format(port=self.port, root=self.root), encoding="utf-8")
@@ -56,6 +69,11 @@ class ScrapydServer:
             stderr=subprocess.STDOUT, env={**os.environ, **self.environ},
             start_new_session=True,
         )
+        return self
+
+    def wait_ready(self, wait: float = 60) -> Self:
+        """Wait until the server answers and lists the project's spiders."""
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -582,9 +582,11 @@ class PostgresUnavailable(RuntimeError):
 
 @contextmanager
 def create_postgres_database(
-    host: str = "127.0.0.1", port: int = 5432, user: str = "postgres"
+    host: str = "127.0.0.1", port: int = 5432, user: str = "postgres",
+    template: str | None = None,
 ) -> Iterator[str]:
-    """Create ``newswatch_test_<random>``, yield its SQLAlchemy URL, then drop it."""
+    """Create ``newswatch_test_<random>`` (a copy of database `template` if given: no
+    session may be connected to it), yield its SQLAlchemy URL, then drop it."""
     name = f"newswatch_test_{secrets.token_hex(6)}"
 
     def admin() -> psycopg.Connection[Any]:
@@ -600,7 +602,10 @@ def create_postgres_database(
             "Start it, or set NEWSWATCH_SKIP_POSTGRES=1 to skip the PostgreSQL tests."
         ) from exc
     with connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        connection.execute(create)
     try:
         yield f"postgresql+psycopg://{user}@{host}:{port}/{name}"
     finally:

@@ -23,8 +23,8 @@ ARTICLES = {
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker]:
-    engine = make_engine(database_url)
+def sessions(migrated_database_url: str) -> Iterator[sessionmaker]:
+    engine = make_engine(migrated_database_url)
     upgrade_database(engine)
     factory = make_sessionmaker(engine)
     with factory.begin() as session:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import SQLAlchemyError
 from test_alerts_outbox import BODY, hook_url, publish
 from test_daemon import wait_until
 from test_daemon_lifecycle import SlowReceiver
@@ -27,6 +28,8 @@ from scheduler.app import App
 from scheduler.cluster import publish_config
 from scheduler.config import load_config
 from scheduler.models import Node, PublishedConfig
+from scheduler.nodes import list_nodes
+from scheduler.status import node_json
 
 RULE = "Putin in Pyongyang"
 
@@ -34,7 +37,9 @@ RULE = "Putin in Pyongyang"
 def cluster_config(tmp_path: Path, database_url: str, *, channel: str = "${DESK_URL}",
                    channel_options: str = "", rules: str = "", name: str = "config.toml",
                    lease: str = "3s") -> Path:
-    """A cluster's config: the channel URL from the environment, short claim leases."""
+    """A cluster's config: the channel URL from the environment, short claim leases, a
+    heartbeat every second (what `status` shows is fresh) and a standby that tries to take
+    over every second."""
     path = tmp_path / name
     path.write_text(f"""
 [storage]
@@ -43,6 +48,8 @@ url = {json.dumps(database_url)}
 [daemon]
 deliver_interval = "1s"
 claim_lease = "{lease}"
+heartbeat_interval = "1s"
+standby_retry = "1s"
 
 [[sources]]
 name = "Wire"
@@ -129,6 +136,20 @@ def received(receiver: SlowReceiver) -> Counter[str]:
                    for request in receiver.requests)
 
 
+def cluster_nodes(database_url: str) -> list[dict]:
+    """The `nodes` of `newswatch status --json`, read in-process with the same query and
+    JSON: for polling, where the command would start a process every time."""
+    engine = make_engine(database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            now = utcnow()
+            return [node_json(node, now) for node in list_nodes(session, now)]
+    except SQLAlchemyError:
+        return []  # no tables yet
+    finally:
+        engine.dispose()
+
+
 def status_nodes(config: Path, environment: dict[str, str]) -> list[dict]:
     result = subprocess.run([NEWSWATCH, "--config", str(config), "status", "--json"],
                             capture_output=True, text=True, timeout=60, check=True,
@@ -136,21 +157,22 @@ def status_nodes(config: Path, environment: dict[str, str]) -> list[dict]:
     return json.loads(result.stdout)["nodes"]
 
 
-def test_two_workers_send_every_alert_exactly_once(tmp_path: Path, postgres_url: str) -> None:
+def test_two_workers_send_every_alert_exactly_once(
+    tmp_path: Path, migrated_postgres_url: str,
+) -> None:
     with SlowReceiver(delay=0.2) as receiver:
         environment = {"DESK_URL": hook_url(receiver)}
-        config = cluster_config(tmp_path, postgres_url)
+        config = cluster_config(tmp_path, migrated_postgres_url)
         with published_app(config) as app, cluster(environment) as running:
             titles = store_articles(app, 40)
             for _ in range(2):
-                running.start(node_config(tmp_path, postgres_url), "worker")
+                running.start(node_config(tmp_path, migrated_postgres_url), "worker")
             assert wait_until(lambda: len(receiver.requests) >= 40, 90), receiver.requests
             assert not wait_until(lambda: len(receiver.requests) > 40, 3)
-            # What a worker has sent reaches `status` with its next heartbeat (every 15 s).
-            nodes_seen: list[list[dict]] = []
-            wait_until(lambda: nodes_seen.append(status_nodes(config, environment)) or sum(
-                n["jobs"]["sent"] for n in nodes_seen[-1]) >= 40, 40)
-            workers = nodes_seen[-1]
+            # What a worker has sent reaches `status` with its next heartbeat.
+            assert wait_until(lambda: sum(n["jobs"]["sent"] for n in cluster_nodes(
+                migrated_postgres_url)) >= 40, 40)
+            workers = status_nodes(config, environment)
         assert received(receiver) == Counter(titles)
         assert sorted((n["role"], n["state"]) for n in workers) == [("worker", "running")] * 2
         assert sum(n["jobs"]["sent"] for n in workers) == 40
@@ -158,15 +180,15 @@ def test_two_workers_send_every_alert_exactly_once(tmp_path: Path, postgres_url:
 
 
 def test_a_worker_killed_mid_run_leaves_its_alerts_to_the_other(
-    tmp_path: Path, postgres_url: str,
+    tmp_path: Path, migrated_postgres_url: str,
 ) -> None:
     with SlowReceiver(delay=0.2) as receiver:
         environment = {"DESK_URL": hook_url(receiver)}
-        config = cluster_config(tmp_path, postgres_url, lease="3s")
+        config = cluster_config(tmp_path, migrated_postgres_url, lease="3s")
         with published_app(config) as app, cluster(environment) as running:
             titles = store_articles(app, 30)
-            victim = running.start(node_config(tmp_path, postgres_url), "worker")
-            running.start(node_config(tmp_path, postgres_url), "worker")
+            victim = running.start(node_config(tmp_path, migrated_postgres_url), "worker")
+            running.start(node_config(tmp_path, migrated_postgres_url), "worker")
             assert wait_until(lambda: len(receiver.requests) >= 8, 60)
             victim.send_signal(signal.SIGKILL)
             assert wait_until(lambda: set(received(receiver)) == set(titles), 90)
@@ -179,15 +201,16 @@ def test_a_worker_killed_mid_run_leaves_its_alerts_to_the_other(
 
 
 def test_two_workers_keep_a_channel_within_its_rate_limit(
-    tmp_path: Path, postgres_url: str,
+    tmp_path: Path, migrated_postgres_url: str,
 ) -> None:
     with SlowReceiver(delay=0.05) as receiver:
         environment = {"DESK_URL": hook_url(receiver)}
-        config = cluster_config(tmp_path, postgres_url, channel_options='rate_limit = "3/1h"')
+        config = cluster_config(tmp_path, migrated_postgres_url,
+                                channel_options='rate_limit = "3/1h"')
         with published_app(config) as app, cluster(environment) as running:
             store_articles(app, 12)
             for _ in range(2):
-                running.start(node_config(tmp_path, postgres_url), "worker")
+                running.start(node_config(tmp_path, migrated_postgres_url), "worker")
             assert wait_until(lambda: len(receiver.requests) >= 3, 60)
             assert not wait_until(lambda: len(receiver.requests) > 3, 8), receiver.requests
 
@@ -201,11 +224,8 @@ def test_the_standby_scheduler_takes_over_when_the_active_one_is_killed(
         first = running.start(config, "scheduler")
 
         def schedulers() -> dict[int, str]:
-            try:
-                return {n["pid"]: n["state"] for n in status_nodes(config, environment)
-                        if n["role"] == "scheduler"}
-            except (subprocess.CalledProcessError, KeyError):
-                return {}  # no tables yet
+            return {n["pid"]: n["state"] for n in cluster_nodes(postgres_url)
+                    if n["role"] == "scheduler"}
 
         assert wait_until(lambda: schedulers().get(first.pid) == "active", 60)
         second = running.start(config, "scheduler")
@@ -213,7 +233,10 @@ def test_the_standby_scheduler_takes_over_when_the_active_one_is_killed(
         first.send_signal(signal.SIGKILL)
         first.wait()
         assert wait_until(lambda: schedulers().get(second.pid) == "active", 60), schedulers()
-        assert schedulers().get(first.pid) in ("active", "gone")  # its last word stays
+        shown = {n["pid"]: n["state"] for n in status_nodes(config, environment)
+                 if n["role"] == "scheduler"}
+        assert shown[second.pid] == "active"
+        assert shown[first.pid] in ("active", "gone")  # its last word stays
 
 
 def test_reload_on_the_scheduler_reaches_every_worker(tmp_path: Path, postgres_url: str) -> None:
@@ -225,11 +248,7 @@ def test_reload_on_the_scheduler_reaches_every_worker(tmp_path: Path, postgres_u
             worker = running.start(node_config(tmp_path, postgres_url), "worker")
 
             def worker_version() -> int | None:
-                try:
-                    found = [n for n in status_nodes(config, environment)
-                             if n["pid"] == worker.pid]
-                except subprocess.CalledProcessError:
-                    return None
+                found = [n for n in cluster_nodes(postgres_url) if n["pid"] == worker.pid]
                 return found[0]["jobs"].get("config_version") if found else None
 
             assert wait_until(lambda: worker_version() == 1, 60)
@@ -295,9 +314,9 @@ def test_role_on_sqlite_is_refused_in_one_line(tmp_path: Path) -> None:
 
 
 def test_status_lists_every_node_and_shows_a_silent_one_as_gone(
-    tmp_path: Path, postgres_url: str,
+    tmp_path: Path, migrated_postgres_url: str,
 ) -> None:
-    config = cluster_config(tmp_path, postgres_url)
+    config = cluster_config(tmp_path, migrated_postgres_url)
     environment = {"DESK_URL": "json://127.0.0.1:9/x"}
     with published_app(config) as app:
         live = nodes.register(app.sessions, "worker", "running")

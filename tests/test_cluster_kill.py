@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pytest
 from outlets import Copy, write_outlet
-from scrapyd_nodes import ScrapydServer
+from scrapyd_nodes import ScrapydServer, start_all
 from servers import SiteServer, _Handler
 from sqlalchemy import func, select
 from test_alerts_outbox import hook_url
-from test_cluster import Cluster, cluster, status_nodes
+from test_cluster import Cluster, cluster, cluster_nodes, status_nodes
 from test_daemon import wait_until
 from test_daemon_lifecycle import SlowReceiver
 from test_end_to_end import NEWSWATCH
@@ -117,6 +117,8 @@ download_timeout = "2m"
 [daemon]
 deliver_interval = "1s"
 claim_lease = "5s"
+heartbeat_interval = "1s"
+standby_retry = "1s"
 
 [scrapyd]
 nodes = [{node_list}]
@@ -133,6 +135,7 @@ urls = ["${{DESK_URL}}"]
 
 class Database:
     def __init__(self, url: str) -> None:
+        self.url = url
         self.engine = make_engine(url)
         self.sessions = make_sessionmaker(self.engine)
 
@@ -161,12 +164,10 @@ def alerted_rules(receiver: SlowReceiver) -> Counter[str]:
     return Counter(match.group(1) if match else "?" for match in found)
 
 
-def schedulers(config: Path, environment: dict[str, str]) -> dict[int, str]:
-    try:
-        return {n["pid"]: n["state"] for n in status_nodes(config, environment)
-                if n["role"] == "scheduler"}
-    except Exception:
-        return {}
+def schedulers(database: Database) -> dict[int, str]:
+    """The schedulers' states as `newswatch status` shows them (read in-process)."""
+    return {n["pid"]: n["state"] for n in cluster_nodes(database.url)
+            if n["role"] == "scheduler"}
 
 
 def kill(process_id: int) -> None:
@@ -195,8 +196,7 @@ def test_a_cluster_killed_in_three_places_sends_every_alert_exactly_once(
             sites.append(site.start())
         held = sites[HELD]
         assert isinstance(held, HeldOutlet)
-        for node in crawl_nodes:
-            node.start()
+        start_all(crawl_nodes)
         config = tmp_path / "config.toml"
         write_config(config, postgres_url, [f"{site.base_url}/feed/" for site in sites],
                      [node.url for node in crawl_nodes])
@@ -240,12 +240,12 @@ def run_cluster(running: Cluster, config: Path, environment: dict[str, str],
             [(job.node, job.sources, job.state, job.reason) for job in database.jobs()])
 
     active = start("scheduler")
-    assert wait_until(lambda: schedulers(config, environment).get(active.pid) == "active",
-                      90), schedulers(config, environment)
+    assert wait_until(lambda: schedulers(database).get(active.pid) == "active",
+                      90), schedulers(database)
     standby = start("scheduler")
     workers = [start("worker") for _ in range(2)]
-    assert wait_until(lambda: schedulers(config, environment).get(standby.pid) == "standby",
-                      90), schedulers(config, environment)
+    assert wait_until(lambda: schedulers(database).get(standby.pid) == "standby",
+                      90), schedulers(database)
 
     # 1. The active scheduler, and 2. right after it, the process of the crawl job that
     # holds the outlet whose feed hangs: only the standby can see that job die.
@@ -259,8 +259,8 @@ def run_cluster(running: Cluster, config: Path, environment: dict[str, str],
     active.wait(30)
     kill(int(entry["pid"]))
     held.released.set()
-    assert wait_until(lambda: schedulers(config, environment).get(standby.pid) == "active",
-                      90), schedulers(config, environment)
+    assert wait_until(lambda: schedulers(database).get(standby.pid) == "active",
+                      90), schedulers(database)
 
     # 3. A worker, once alerts flow, between two requests (a send cut short by a kill
     # may reach a receiver twice: no system can tell that from a lost answer).

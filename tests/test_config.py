@@ -191,3 +191,15 @@ def test_config_check_refuses_a_url_apprise_cannot_use(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert ":17: channels.desk.urls[0]: not a URL Apprise can use" in result.stderr
     assert "pw99" not in result.stderr
+
+
+def test_a_heartbeat_slower_than_status_allows_is_refused(tmp_path: Path) -> None:
+    """`status` calls a daemon silent for a minute stopped: a heartbeat every 20 s would
+    show a live daemon as stopped now and then."""
+    [problem] = problems(tmp_path, VALID + '\n[daemon]\nheartbeat_interval = "20s"\n')
+    assert "daemon.heartbeat_interval: expected at most 15s" in problem
+    loaded = load_config(write(tmp_path, VALID + '\n[daemon]\nheartbeat_interval = "1s"\n'
+                                             'standby_retry = "2s"\n'),
+                         {"SMTP_PASSWORD": "s3cret"})
+    assert loaded.config.daemon.heartbeat_interval == timedelta(seconds=1)
+    assert loaded.config.daemon.standby_retry == timedelta(seconds=2)

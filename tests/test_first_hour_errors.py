@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -81,14 +82,46 @@ def test_a_rule_without_channels_says_how_to_add_one_and_names_them(tmp_path: Pa
     assert "[[rules]]" not in config.read_text(encoding="utf-8")
 
 
+def newswatch_code_loaded(child: subprocess.Popen[str]) -> bool:
+    """Whether `child` is past Python's own start-up and importing newswatch's modules:
+    a compiled module from the virtualenv's site-packages is mapped. (A Ctrl-C before
+    that interrupts the interpreter starting, before any program can handle it.)"""
+    try:
+        maps = Path(f"/proc/{child.pid}/maps").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return "/site-packages/" in maps
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """For a child that a test interrupts: Ctrl-C at its default, as a shell in a terminal
+    starts a program (a test run started in the background inherits it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def interrupt_once(child: subprocess.Popen[str],
+                   reached: Callable[[subprocess.Popen[str]], bool]) -> None:
+    """Ctrl-C for `child` as soon as it has `reached` a stage (or has exited)."""
+    deadline = time.monotonic() + 60
+    while not reached(child) and child.poll() is None:
+        assert time.monotonic() < deadline, "the child never reached the stage"
+        time.sleep(0.01)
+    child.send_signal(signal.SIGINT)
+
+
 def test_ctrl_c_early_in_run_exits_cleanly(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text(
         '[[sources]]\nname = "Local"\nurl = "http://127.0.0.1:9/feed.xml"\n', encoding="utf-8")
-    for delay in (0.3, 1.0):  # while loading and migrating, whichever it reaches
+    database = tmp_path / "newswatch.db"
+    # While importing and loading the config, then while migrating: reached by what the
+    # child does, not after a fixed delay (under load, 0.3 s can still be the interpreter
+    # starting up, where a Ctrl-C ends any Python program with a traceback).
+    for reached in (newswatch_code_loaded, lambda _child: database.exists()):
+        database.unlink(missing_ok=True)
         child = subprocess.Popen([NEWSWATCH, "run"], cwd=tmp_path, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-        time.sleep(delay)
-        child.send_signal(signal.SIGINT)
+                                 stderr=subprocess.PIPE, text=True,
+                                 preexec_fn=ctrl_c_as_in_a_terminal)
+        interrupt_once(child, reached)
         _out, err = child.communicate(timeout=60)
         assert child.returncode == 0, err
         assert "Aborted!" not in err and "Traceback" not in err, err
@@ -101,7 +134,8 @@ def test_ctrl_c_during_run_once_says_nothing_is_lost(tmp_path: Path) -> None:
             f'[[sources]]\nname = "Slow"\nurl = "http://127.0.0.1:{port}/feed.xml"\n'
             '[crawler]\ndownload_timeout = "60s"\n', encoding="utf-8")
         child = subprocess.Popen([NEWSWATCH, "run", "--once"], cwd=tmp_path,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 preexec_fn=ctrl_c_as_in_a_terminal)
         time.sleep(4)  # waiting for robots.txt by now
         assert child.poll() is None
         child.send_signal(signal.SIGINT)

@@ -26,13 +26,13 @@ LONG_ALIAS = LONG + "&from=feed"
 
 
 @pytest.fixture
-def store(database_url: str):  # type: ignore[no-untyped-def]
-    engine = make_engine(database_url)
+def store(migrated_database_url: str):  # type: ignore[no-untyped-def]
+    engine = make_engine(migrated_database_url)
     upgrade_database(engine)
     with make_sessionmaker(engine).begin() as session:
         session.add(Source(name="Wire", url="http://wire.test/feed"))
     engine.dispose()
-    article_store = ArticleStore(database_url)
+    article_store = ArticleStore(migrated_database_url)
     yield article_store
     article_store.close()
 

@@ -28,8 +28,8 @@ AGE = timedelta(days=3)
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker]:
-    engine = make_engine(database_url)
+def sessions(migrated_database_url: str) -> Iterator[sessionmaker]:
+    engine = make_engine(migrated_database_url)
     upgrade_database(engine)
     factory = make_sessionmaker(engine)
     with factory.begin() as session:
@@ -87,7 +87,7 @@ def test_an_article_whose_rules_cannot_run_is_skipped_alone(
 
 
 def test_a_value_the_database_refuses_does_not_stop_later_alerts(
-    sessions: sessionmaker, database_url: str, caplog: pytest.LogCaptureFixture
+    sessions: sessionmaker, migrated_database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A rule name too long for its column (past the config check): on PostgreSQL the
     article it matches fails to store; every other article still alerts, this cycle and
@@ -102,7 +102,7 @@ def test_a_value_the_database_refuses_does_not_stop_later_alerts(
     assert {("floods", "http://wire.test/1"), ("floods", "http://wire.test/3")} <= alerted(
         sessions)
     assert matched_at(sessions, poisoned) is not None
-    if make_url(database_url).get_backend_name() == "postgresql":
+    if make_url(migrated_database_url).get_backend_name() == "postgresql":
         assert report.failed == 1
         assert "'Wire'" in caplog.text and "http://wire.test/2" in caplog.text
     add_article(sessions, "http://wire.test/4", "Flood over", "The flood is over.")
@@ -131,14 +131,14 @@ def test_a_row_the_database_refuses_is_rolled_back_alone(
 
 
 def test_an_edit_stored_while_matching_runs_is_matched(
-    sessions: sessionmaker, database_url: str, monkeypatch: pytest.MonkeyPatch
+    sessions: sessionmaker, migrated_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A crawl revises the article between the matcher's read and its write: the old text
     must not mark the new one as matched, and the next cycle matches the new text."""
     article_id = add_article(sessions, "http://wire.test/1", "Storm", "A storm is forecast.")
     with sessions() as session:
         source_id = session.scalars(select(Source.id)).one()
-    store = ArticleStore(database_url)  # the crawl: its own engine and connections
+    store = ArticleStore(migrated_database_url)  # the crawl: its own engine and connections
     original = RuleSet.match_many  # a match cycle evaluates its batch at once
     revised = []
 
@@ -165,15 +165,15 @@ def test_an_edit_stored_while_matching_runs_is_matched(
         assert session.scalars(select(RuleMatch.rule)).all() == ["floods"]
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("migrated_database_url", ["sqlite"], indirect=True)
 def test_the_crawl_can_write_while_rules_are_evaluated(
-    sessions: sessionmaker, database_url: str, monkeypatch: pytest.MonkeyPatch
+    sessions: sessionmaker, migrated_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SQLite's write lock is never held while rules run: a writer that will not wait at
     all (busy timeout 0) gets through during every evaluation."""
     for number in range(1, 6):
         add_article(sessions, f"http://wire.test/{number}", "Flood", "A flood.")
-    crawl = sqlite3.connect(make_url(database_url).database, timeout=0)
+    crawl = sqlite3.connect(make_url(migrated_database_url).database, timeout=0)
     original = RuleSet.match_many  # a match cycle evaluates its batch at once
     writes = []
 

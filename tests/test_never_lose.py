@@ -20,6 +20,7 @@ from sqlalchemy import inspect, select
 from test_crawl_ledger import make_due
 from test_daemon import wait_until
 from test_end_to_end import NEWSWATCH
+from test_first_hour_errors import ctrl_c_as_in_a_terminal
 
 from crawler.database import make_engine, make_sessionmaker
 from crawler.models import Article
@@ -129,7 +130,7 @@ def test_ctrl_c_on_run_once_midway_then_two_runs_store_everything_and_alert_once
         # Ctrl-C in a terminal signals the whole process group: newswatch and its crawl.
         process = subprocess.Popen([NEWSWATCH, "--config", str(path), "run", "--once"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   start_new_session=True)
+                                   start_new_session=True, preexec_fn=ctrl_c_as_in_a_terminal)
         try:
             assert wait_until(lambda: site.count("/news/") >= 3, 60), "no page was fetched"
             os.killpg(process.pid, signal.SIGINT)

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 from outlets import Copy, write_outlet
-from scrapyd_nodes import ScrapydServer
+from scrapyd_nodes import ScrapydServer, start_all
 from servers import SiteServer, WebhookReceiver, _Handler, _LoopbackHTTPServer, free_port
 from sqlalchemy import func, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import sessionmaker
 
 from crawler.models import Article, Source, utcnow
@@ -69,12 +70,24 @@ def nodes(node_dir: Path) -> Iterator[list[ScrapydServer]]:
     environ.pop("NEWSWATCH_DATABASE_URL", None)
     servers = [ScrapydServer(node_dir / f"node{n}", environ) for n in (1, 2)]
     try:
-        for server in servers:
-            server.start()
+        start_all(servers)
         yield servers
     finally:
         for server in servers:
             server.stop()
+
+
+# The one wire story every outlet republishes, twice, each copy with a line of its own.
+WIRE = ["The harbour works reached their final stage on Monday, as crews lifted the last "
+        "sections of the new breakwater into place and divers checked the foundations.",
+        "The council said the quay would reopen to ferries and fishing boats before the "
+        "summer season, after two years of closures, delays and rising costs."]
+
+
+def outlet_paragraphs(number: int, k: int) -> list[str]:
+    """Copies of one story: whatever order the nodes store them in, they are one story
+    (and one alert). Texts only partly alike were grouped by the order they came in."""
+    return [*WIRE, f"This is copy {k} of the report, as outlet {number} ran it."]
 
 
 @pytest.fixture
@@ -83,8 +96,7 @@ def outlets(tmp_path: Path) -> Iterator[list[SiteServer]]:
     for number, template in enumerate(OUTLETS):
         root = tmp_path / f"outlet{number}"
         write_outlet(root, [Copy(template, f"story-{number}-{k}", f"Outlet {number} story {k}",
-                                 [f"Paragraph {k} of outlet {number}'s report on the harbour "
-                                  "works, long enough to be read as an article body. " * 3])
+                                 outlet_paragraphs(number, k))
                             for k in range(2)])
         sites.append(SiteServer(root, host="127.0.0.2").start())
     yield sites
@@ -147,6 +159,18 @@ def source(app: App, name: str) -> Source:
         return row
 
 
+def alert_trail(app: App, webhook: WebhookReceiver, log: str) -> str:
+    """What led to the alerts: the requests, each article's story, each alert and each
+    delivery attempt, and the daemon's log."""
+    with app.sessions() as session:
+        articles = session.execute(select(Article.id, Article.story_id, Article.title,
+                                          Article.from_feed)).all()
+        alerts = session.execute(sql_text("SELECT * FROM notifications")).all()
+        attempts = session.execute(sql_text("SELECT * FROM alert_attempts")).all()
+    return "\n".join([str([r.json for r in webhook.requests]), str(articles), str(alerts),
+                      str(attempts), log[-6000:]])
+
+
 def assert_backed_off(row: Source, job: ScrapydJob) -> None:
     """Re-planned by the failure: the 10-minute interval doubled, not left on the lease."""
     assert row.next_poll_at is not None and job.ended_at is not None
@@ -155,13 +179,13 @@ def assert_backed_off(row: Source, job: ScrapydJob) -> None:
 
 
 def test_due_sources_crawl_on_both_nodes_and_a_standby_tracks_them_to_the_end(
-    nodes: list[ScrapydServer], node_dir: Path, postgres_url: str,
+    nodes: list[ScrapydServer], node_dir: Path, migrated_postgres_url: str,
     outlets: list[SiteServer],
 ) -> None:
     """Four due sources, one per job, two jobs per node: the jobs spread over both
     nodes, their articles land in PostgreSQL, and a second dispatcher (a standby that
     took over) sees them finish; no source is in two jobs."""
-    app = write_config(node_dir, postgres_url,
+    app = write_config(node_dir, migrated_postgres_url,
                        {f"outlet{n}": f"{site.base_url}/feed/" for n, site in enumerate(outlets)},
                        [node.url for node in nodes])
     started = Dispatcher(app).dispatch()
@@ -190,14 +214,14 @@ def test_due_sources_crawl_on_both_nodes_and_a_standby_tracks_them_to_the_end(
 
 
 def test_the_daemon_crawls_on_the_nodes_matches_and_status_lists_them(
-    nodes: list[ScrapydServer], node_dir: Path, postgres_url: str,
+    nodes: list[ScrapydServer], node_dir: Path, migrated_postgres_url: str,
     outlets: list[SiteServer], webhook: WebhookReceiver, tmp_path: Path,
 ) -> None:
     """`newswatch run` with `[scrapyd] nodes`: due sources are crawled as Scrapyd jobs,
     never in a local child process, what they store is matched and alerted (one story:
     one alert), and `newswatch status` shows both nodes."""
     app = write_config(
-        node_dir, postgres_url,
+        node_dir, migrated_postgres_url,
         {f"outlet{n}": f"{site.base_url}/feed/" for n, site in enumerate(outlets)},
         [node.url for node in nodes], batch_size=2,
         extra=f'[channels.hook]\nurls = ["json://127.0.0.1:{webhook.port}/hook"]\n\n'
@@ -223,17 +247,17 @@ def test_the_daemon_crawls_on_the_nodes_matches_and_status_lists_them(
     assert "crawl started" not in text  # no local child process
     assert {job.state for job in jobs(app)} == {"finished"}
     assert {job.node for job in jobs(app)} == {node.url for node in nodes}
-    assert len(webhook.requests) == 1
+    assert len(webhook.requests) == 1, alert_trail(app, webhook, text)
     assert "Crawl nodes (Scrapyd):" in status.stdout
     for node in nodes:
         assert f"{node.url}: up, 0 running, 0 pending (room for 2)" in status.stdout
 
 
 def test_an_overrunning_job_is_cancelled_and_its_sources_fail_with_the_reason(
-    nodes: list[ScrapydServer], node_dir: Path, postgres_url: str,
+    nodes: list[ScrapydServer], node_dir: Path, migrated_postgres_url: str,
 ) -> None:
     with SlowSite() as slow:
-        app = write_config(node_dir, postgres_url, {"slow": f"{slow.base_url}/feed/"},
+        app = write_config(node_dir, migrated_postgres_url, {"slow": f"{slow.base_url}/feed/"},
                            [node.url for node in nodes], time_limit="8s")
         [job_id] = Dispatcher(app).dispatch()
         dispatcher = Dispatcher(app)
@@ -255,10 +279,10 @@ def test_an_overrunning_job_is_cancelled_and_its_sources_fail_with_the_reason(
 
 
 def test_a_killed_job_fails_its_sources_so_they_are_retried(
-    nodes: list[ScrapydServer], node_dir: Path, postgres_url: str,
+    nodes: list[ScrapydServer], node_dir: Path, migrated_postgres_url: str,
 ) -> None:
     with SlowSite() as slow:
-        app = write_config(node_dir, postgres_url, {"slow": f"{slow.base_url}/feed/"},
+        app = write_config(node_dir, migrated_postgres_url, {"slow": f"{slow.base_url}/feed/"},
                            [node.url for node in nodes])
         [job_id] = Dispatcher(app).dispatch()
         node = next(n for n in nodes if n.url == jobs(app)[0].node)
@@ -284,11 +308,11 @@ def test_a_killed_job_fails_its_sources_so_they_are_retried(
 
 
 def test_a_node_that_is_down_is_skipped_and_logged_once(
-    nodes: list[ScrapydServer], node_dir: Path, postgres_url: str,
+    nodes: list[ScrapydServer], node_dir: Path, migrated_postgres_url: str,
     outlets: list[SiteServer], caplog: pytest.LogCaptureFixture,
 ) -> None:
     down = f"http://127.0.0.1:{free_port()}"
-    app = write_config(node_dir, postgres_url,
+    app = write_config(node_dir, migrated_postgres_url,
                        {f"outlet{n}": f"{site.base_url}/feed/" for n, site in enumerate(outlets)},
                        [down, nodes[0].url], jobs_per_node=4)
     dispatcher = Dispatcher(app)
@@ -307,13 +331,13 @@ def test_a_node_that_is_down_is_skipped_and_logged_once(
 
 
 def test_jobs_of_a_node_gone_for_too_long_fail_their_sources(
-    node_dir: Path, postgres_url: str, outlets: list[SiteServer],
+    node_dir: Path, migrated_postgres_url: str, outlets: list[SiteServer],
 ) -> None:
     """A node that dies with jobs on it: after `node_timeout` its jobs count as dead."""
     lone = ScrapydServer(node_dir / "lone", {"NEWSWATCH_CONFIG": str(node_dir / "config.toml"),
                                              "NEWSWATCH_TREAT_AS_PUBLIC": "127.0.0.2"})
     with SlowSite() as slow, lone:
-        app = write_config(node_dir, postgres_url, {"slow": f"{slow.base_url}/feed/"},
+        app = write_config(node_dir, migrated_postgres_url, {"slow": f"{slow.base_url}/feed/"},
                            [lone.url])
         dispatcher = Dispatcher(app)
         assert len(dispatcher.dispatch()) == 1
@@ -357,11 +381,11 @@ def test_housekeeping_deletes_crawl_jobs_ended_a_week_ago_and_keeps_open_ones(
 
 
 def test_two_schedulers_claiming_at_once_never_put_a_source_in_two_jobs(
-    node_dir: Path, postgres_url: str,
+    node_dir: Path, migrated_postgres_url: str,
 ) -> None:
     """Two dispatchers (an active scheduler and one taking over) claim due sources at the
     same moment, batch after batch: every source lands in exactly one job."""
-    app = write_config(node_dir, postgres_url,
+    app = write_config(node_dir, migrated_postgres_url,
                        {f"s{n:03}": f"http://127.0.0.2:9/feed{n}/" for n in range(300)},
                        ["http://127.0.0.1:9"], batch_size=7)
     other = App(load_config(node_dir / "config.toml"))
@@ -386,12 +410,12 @@ def test_two_schedulers_claiming_at_once_never_put_a_source_in_two_jobs(
 
 
 def test_due_sources_are_claimed_past_postgresqls_65535_parameters(
-    node_dir: Path, postgres_url: str,
+    node_dir: Path, migrated_postgres_url: str,
 ) -> None:
     """A watch of 70,000 sources (issue 17 aims at 100,000 and more): a statement naming
     every configured source one parameter each would exceed the 65,535 a PostgreSQL
     statement may carry, and no crawl would ever be dispatched."""
-    app = write_config(node_dir, postgres_url,
+    app = write_config(node_dir, migrated_postgres_url,
                        {f"s{n:05}": f"http://127.0.0.2:9/feed{n}/" for n in range(70_000)},
                        ["http://127.0.0.1:9"], batch_size=50)
     job = Dispatcher(app).claim_due_sources("http://127.0.0.1:9")
@@ -400,13 +424,13 @@ def test_due_sources_are_claimed_past_postgresqls_65535_parameters(
 
 
 def test_a_node_without_the_alert_channels_variables_still_crawls(
-    nodes: list[ScrapydServer], node_dir: Path, postgres_url: str,
+    nodes: list[ScrapydServer], node_dir: Path, migrated_postgres_url: str,
     outlets: list[SiteServer], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Cluster mode makes channel URLs ${ENV_VAR}s; a crawl node never alerts, so it
     needs none of them: its copy of the config loads without them, and its jobs finish."""
     monkeypatch.setenv("DESK_URL", "json://127.0.0.1:9/hook")  # the scheduler's, not the nodes'
-    app = write_config(node_dir, postgres_url, {"outlet0": f"{outlets[0].base_url}/feed/"},
+    app = write_config(node_dir, migrated_postgres_url, {"outlet0": f"{outlets[0].base_url}/feed/"},
                        [node.url for node in nodes],
                        extra='[channels.desk]\nurls = ["${DESK_URL}"]\n\n'
                              '[[rules]]\nname = "harbour"\nquery = "harbour"\n'
@@ -435,7 +459,7 @@ def titles(app: App, name: str) -> set[str]:
 
 
 def test_nodes_crawl_with_the_published_config_and_follow_a_new_version(
-    nodes: list[ScrapydServer], node_dir: Path, postgres_url: str,
+    nodes: list[ScrapydServer], node_dir: Path, migrated_postgres_url: str,
     outlets: list[SiteServer], tmp_path: Path,
 ) -> None:
     """The nodes' file holds only the database URL: each job loads the config version
@@ -443,9 +467,9 @@ def test_nodes_crawl_with_the_published_config_and_follow_a_new_version(
     scheduler_dir = tmp_path / "scheduler"
     scheduler_dir.mkdir()
     urls = [node.url for node in nodes]
-    app = write_config(scheduler_dir, postgres_url,
+    app = write_config(scheduler_dir, migrated_postgres_url,
                        {"outlet0": f"{outlets[0].base_url}/feed/"}, urls)
-    write_node_config(node_dir, postgres_url)
+    write_node_config(node_dir, migrated_postgres_url)
     first = publish(app)
     assert len(Dispatcher(app, first).dispatch()) == 1
     track_until(Dispatcher(app, first), lambda: open_jobs(app) == 0)
@@ -454,7 +478,7 @@ def test_nodes_crawl_with_the_published_config_and_follow_a_new_version(
     assert titles(app, "outlet0") == {"Outlet 0 story 0", "Outlet 0 story 1"}
 
     # The scheduler's config changes: source outlet0 now reads the second outlet's feed.
-    app = write_config(scheduler_dir, postgres_url,
+    app = write_config(scheduler_dir, migrated_postgres_url,
                        {"outlet0": f"{outlets[1].base_url}/feed/"}, urls)
     second = publish(app)
     assert second == first + 1
@@ -468,7 +492,7 @@ def test_nodes_crawl_with_the_published_config_and_follow_a_new_version(
 
 
 def test_a_published_version_a_node_cannot_load_fails_the_job_saying_why(
-    nodes: list[ScrapydServer], node_dir: Path, postgres_url: str,
+    nodes: list[ScrapydServer], node_dir: Path, migrated_postgres_url: str,
     outlets: list[SiteServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A source's ${VAR} set on the scheduler but not on the nodes: the job fails, and
@@ -476,9 +500,9 @@ def test_a_published_version_a_node_cannot_load_fails_the_job_saying_why(
     monkeypatch.setenv("OUTLET_FEED", f"{outlets[0].base_url}/feed/")  # not on the nodes
     scheduler_dir = tmp_path / "scheduler"
     scheduler_dir.mkdir()
-    app = write_config(scheduler_dir, postgres_url, {"outlet0": "${OUTLET_FEED}"},
+    app = write_config(scheduler_dir, migrated_postgres_url, {"outlet0": "${OUTLET_FEED}"},
                        [node.url for node in nodes])
-    write_node_config(node_dir, postgres_url)
+    write_node_config(node_dir, migrated_postgres_url)
     version = publish(app)
     assert len(Dispatcher(app, version).dispatch()) == 1
     track_until(Dispatcher(app, version), lambda: open_jobs(app) == 0)
@@ -493,7 +517,7 @@ def test_a_published_version_a_node_cannot_load_fails_the_job_saying_why(
 
 
 def test_a_reload_on_the_cluster_scheduler_reaches_the_next_crawl_job(
-    nodes: list[ScrapydServer], node_dir: Path, postgres_url: str,
+    nodes: list[ScrapydServer], node_dir: Path, migrated_postgres_url: str,
     outlets: list[SiteServer], tmp_path: Path,
 ) -> None:
     """`newswatch run --role scheduler` publishes its config and its jobs carry the
@@ -502,9 +526,9 @@ def test_a_reload_on_the_cluster_scheduler_reaches_the_next_crawl_job(
     scheduler_dir = tmp_path / "scheduler"
     scheduler_dir.mkdir()
     urls = [node.url for node in nodes]
-    app = write_config(scheduler_dir, postgres_url,
+    app = write_config(scheduler_dir, migrated_postgres_url,
                        {"outlet0": f"{outlets[0].base_url}/feed/"}, urls)
-    write_node_config(node_dir, postgres_url)
+    write_node_config(node_dir, migrated_postgres_url)
     config = scheduler_dir / "config.toml"
 
     def finished_with(version: str) -> bool:
@@ -521,7 +545,7 @@ def test_a_reload_on_the_cluster_scheduler_reaches_the_next_crawl_job(
                 assert daemon.poll() is None, log_path.read_text()
                 assert time.monotonic() < deadline, (log_path.read_text(), jobs(app))
                 time.sleep(0.5)
-            write_config(scheduler_dir, postgres_url,
+            write_config(scheduler_dir, migrated_postgres_url,
                          {"outlet0": f"{outlets[1].base_url}/feed/"}, urls).close()
             reload = subprocess.run([NEWSWATCH, "--config", str(config), "reload"],
                                     capture_output=True, text=True, timeout=60)

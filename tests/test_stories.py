@@ -22,15 +22,15 @@ BANDS_PER_ARTICLE = BANDS_PER_LEAD * len(LEADS)
 
 
 @pytest.fixture
-def database(database_url: str) -> str:
+def database(migrated_database_url: str) -> str:
     """A migrated database with two sources (ids 1 and 2)."""
-    engine = make_engine(database_url)
+    engine = make_engine(migrated_database_url)
     upgrade_database(engine)
     with make_sessionmaker(engine).begin() as session:
         session.add_all([Source(id=1, name="wire", url="http://wire.test/feed"),
                          Source(id=2, name="outlet", url="http://outlet.test/feed")])
     engine.dispose()
-    return database_url
+    return migrated_database_url
 
 
 def save(database_url: str, url: str, title: str, body: str, source_id: int = 1,
