@@ -283,7 +283,9 @@ def _without_updates(candidates: dict[str, datetime],
     an earlier day: a "date" tag holding the last update is not the first publication."""
     updates = {source for source, value in candidates.items()
                if value.replace(tzinfo=None, microsecond=0) in modified}
-    if not updates or len(updates) == len(candidates):
+    # Structured data publishing the article at its modified time: a page never updated
+    # (most are), its publish time no update to give way to another story's <time>.
+    if not updates or len(updates) == len(candidates) or STRUCTURED in updates:
         return candidates
     earliest = min(value.date() for source, value in candidates.items() if source not in updates)
     if any(candidates[source].date() <= earliest for source in updates):
