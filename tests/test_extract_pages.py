@@ -455,6 +455,30 @@ def test_a_date_tag_holding_the_update_time_is_not_the_publish_date() -> None:
     assert result.published is not None and result.published.date() == date(2024, 3, 1)
 
 
+def test_an_unedited_page_keeps_its_declared_time_beside_an_older_story_time() -> None:
+    """JSON-LD stating the same published and modified time is a page never updated: its
+    publish time is not taken for an update and given up for another story's <time>."""
+    head = ('<script type="application/ld+json">{"@type": "NewsArticle", "headline": '
+            '"Tram plan", "datePublished": "2024-07-05T09:00:00+02:00", '
+            '"dateModified": "2024-07-05T09:00:00+02:00"}</script>'
+            '<meta property="article:published_time" content="2024-07-05T09:00:00+02:00">')
+    related = '<aside><time datetime="2024-06-20T08:00:00+02:00">June 20</time></aside>'
+    result = extract_article(page(EN_PARAGRAPHS, head=head, after=related),
+                             "https://agency.example/city/tram-plan.html")
+
+    assert result.published is not None and result.published.date() == date(2024, 7, 5)
+
+
+def test_an_unedited_page_with_only_meta_tags_keeps_its_declared_time() -> None:
+    head = ('<meta property="article:published_time" content="2024-07-05T09:00:00+02:00">'
+            '<meta property="article:modified_time" content="2024-07-05T09:00:00+02:00">')
+    related = '<aside><time datetime="2024-06-20T08:00:00+02:00">June 20</time></aside>'
+    result = extract_article(page(EN_PARAGRAPHS, head=head, after=related),
+                             "https://agency.example/city/tram-plan.html")
+
+    assert result.published is not None and result.published.date() == date(2024, 7, 5)
+
+
 def test_the_print_day_in_the_url_does_not_override_a_time_with_its_local_offset() -> None:
     head = '<meta property="article:published" content="2016-07-29T16:42:34-04:00">'
     result = extract_article(page(EN_PARAGRAPHS, head=head),

@@ -32,6 +32,9 @@ _PUBLISHED_META = (
     "citation_date", "prism.publicationdate", "originalpublicationdate", "rnews:datepublished",
     "datecreated", "created",
 )
+# The tags that name the publication itself (not a generic "date" a CMS may fill with
+# the last update).
+_NAMED_PUBLISHED_META = tuple(key for key in _PUBLISHED_META if "publish" in key)
 _MODIFIED_META = (
     "article:modified_time", "og:updated_time", "datemodified", "article.updated",
     "last-modified", "dcterms.modified", "dc.date.modified", "modified_time",
@@ -269,9 +272,10 @@ def _fallback(tree: HtmlElement, url: str, headline: HtmlElement | None,
     return (HEADER, shown) if shown else None
 
 
-def _modified_times(raws: list[str]) -> set[datetime]:
-    """The page's declared update times, as the wall-clock time they state (to the second):
-    CMSs copy one value into several tags, not always with the same offset."""
+def _wall_clock_times(raws: list[str]) -> set[datetime]:
+    """Declared times (the page's update times, its named publish times), as the
+    wall-clock time they state (to the second): CMSs copy one value into several tags,
+    not always with the same offset."""
     found = (parse_datetime(raw) for raw in raws)
     return {value.replace(tzinfo=None, microsecond=0) for value in found
             if value is not None and value.tzinfo is not DATE_ONLY}
@@ -332,9 +336,15 @@ def extract_dates(
 ) -> DateEvidence:
     """Publish time (falling back to the page's markup and the date shown beside the
     headline, `headline` being its <h1>) and modified time."""
-    candidates = _without_updates(date_candidates(tree, tags, data, url), _modified_times(
-        [data.modified or "", *microdata_values(tree, "dateModified"),
-         *_meta_values(tags, _MODIFIED_META)]))
+    candidates = date_candidates(tree, tags, data, url)
+    modified = _wall_clock_times([data.modified or "", *microdata_values(tree, "dateModified"),
+                                  *_meta_values(tags, _MODIFIED_META)])
+    named = _wall_clock_times([data.published or "", *microdata_values(tree, "datePublished"),
+                               *_meta_values(tags, _NAMED_PUBLISHED_META)])
+    if modified.isdisjoint(named):
+        # (A page naming its publish time as its modified time was never updated, as most
+        # are: its publish time does not give way to another story's <time>.)
+        candidates = _without_updates(candidates, modified)
     evidence = DateEvidence(candidates=candidates)
     chosen = _choose(candidates) or _fallback(tree, url, headline, language)
     if chosen:
