@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,10 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler import ledger
 from crawler.database import is_retryable, make_engine, make_sessionmaker
+from crawler.dedup import Fingerprint
 from crawler.items import ArticleItem, EntryOutcomeItem, PendingEntriesItem, SourceStatusItem
 from crawler.models import Article, ArticleAlias, ArticleVersion, Source, url_digest, utcnow
 from crawler.polling import PollBounds, PollOutcome, PollState, plan_next_poll
-from crawler.stories import lock_story_assignment, reindex_article, story_for
+from crawler.stories import StoryAssigner, lock_story_assignment, reindex_article
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +103,7 @@ class ArticleStore:
         statement each."""
         with self.sessions() as session:
             lock_story_assignment(session)
-            batch = _Batch(session, [item.url for item in items
-                                     if isinstance(item, ArticleItem) and not item.revision])
+            batch = _Batch(session, items)
             outcomes: list[str | None] = []
             for item in items:
                 try:
@@ -152,9 +153,16 @@ class ArticleStore:
 class _Batch:
     """The writes of one `ArticleStore.write_batch` transaction."""
 
-    def __init__(self, session: Session, new_urls: list[str]) -> None:
+    def __init__(self, session: Session, items: Sequence[object]) -> None:
         self.session = session
-        self.article_ids = _stored_ids(session, new_urls)
+        new = [item for item in items if isinstance(item, ArticleItem) and not item.revision]
+        self.article_ids = _stored_ids(session, [item.url for item in new])
+        # The `articles` columns of each new URL's first item, and its fingerprint.
+        self.new_articles: dict[str, tuple[dict[str, Any], Fingerprint | None]] = {}
+        for item in new:
+            if item.url not in self.article_ids and item.url not in self.new_articles:
+                self.new_articles[item.url] = (_article_values(item), item.fingerprint)
+        self.stories = StoryAssigner(session, list(self.new_articles.values()))
         self.aliases: dict[str, int] = {}
         self.forget: set[str] = set()
 
@@ -182,19 +190,9 @@ class _Batch:
         stored = self.article_ids.get(item.url)
         outcome = KNOWN
         if stored is None:
-            stored = story_for(self.session, {
-                "source_id": item.source_id,
-                "url": item.url,
-                "url_hash": url_digest(item.url),
-                "title": item.title,
-                "body": item.body,
-                "authors": item.authors,
-                "published_at": item.published_at,
-                "language": item.language,
-                "content_hash": content_hash(item.body or item.title),
-                "from_feed": item.from_feed,
-                "entry_updated_at": item.entry_updated_at,
-            }, item.fingerprint)
+            values, mine = self.new_articles.get(item.url) or (_article_values(item),
+                                                               item.fingerprint)
+            stored = self.stories.assign(values, mine)
             outcome = STORED
             self.article_ids[item.url] = stored
         # New or known already, the links that led here are known from now on.
@@ -242,6 +240,23 @@ class _Batch:
     def finish(self) -> None:
         _insert_aliases(self.session, self.aliases)
         ledger.forget(self.session, self.forget)
+
+
+def _article_values(item: ArticleItem) -> dict[str, Any]:
+    """The `articles` columns of a new article."""
+    return {
+        "source_id": item.source_id,
+        "url": item.url,
+        "url_hash": url_digest(item.url),
+        "title": item.title,
+        "body": item.body,
+        "authors": item.authors,
+        "published_at": item.published_at,
+        "language": item.language,
+        "content_hash": content_hash(item.body or item.title),
+        "from_feed": item.from_feed,
+        "entry_updated_at": item.entry_updated_at,
+    }
 
 
 def _stored_ids(session: Session, urls: list[str]) -> dict[str, int]:
