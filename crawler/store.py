@@ -9,7 +9,7 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -22,7 +22,7 @@ from crawler.database import is_retryable, make_engine, make_sessionmaker
 from crawler.dedup import Fingerprint
 from crawler.items import ArticleItem, EntryOutcomeItem, PendingEntriesItem, SourceStatusItem
 from crawler.models import Article, ArticleAlias, ArticleVersion, Source, url_digest, utcnow
-from crawler.polling import PollBounds, PollOutcome, PollState, plan_next_poll
+from crawler.polling import PollBounds, PollOutcome, apply_poll
 from crawler.stories import StoryAssigner, lock_story_assignment, reindex_article
 
 logger = logging.getLogger(__name__)
@@ -324,25 +324,3 @@ def _article_at(session: Session, url: str) -> Article | None:
             .where(ArticleAlias.url == url)
         )
     return article
-
-
-def poll_state(source: Source) -> PollState:
-    return PollState(
-        interval=timedelta(seconds=source.poll_interval_seconds)
-        if source.poll_interval_seconds else None,
-        error_count=source.error_count or 0,
-        unhealthy_since=source.unhealthy_since,
-    )
-
-
-def apply_poll(source: Source, outcome: PollOutcome, bounds: PollBounds, now: datetime,
-               state: PollState | None = None) -> None:
-    """Set the source's error count, health, interval and next poll from one poll
-    (from `state`, or the state the row holds)."""
-    plan = plan_next_poll(state or poll_state(source), outcome, bounds, now)
-    source.error_count = plan.error_count
-    source.unhealthy_since = plan.unhealthy_since
-    source.poll_interval_seconds = round(plan.interval.total_seconds())
-    source.next_poll_at = plan.next_poll_at
-    if outcome.new_articles:
-        source.last_new_article_at = now
