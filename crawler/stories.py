@@ -13,10 +13,11 @@ one article at a time, never by re-clustering:
 * each article's MinHash signature is kept in `articles.signature`, and its band
   hashes in `story_bands` (one row per band, indexed on `band`);
 * a new article's candidates are the stored articles sharing a band with it, found
-  with one indexed `WHERE band IN (...)` query restricted to bands written in the
-  last `WINDOW` (14 days: syndicated copies appear within hours or days, and the
-  window keeps the work per article bounded however many articles are stored;
-  `forget_bands_before` can delete older rows to bound the table as well);
+  with an indexed `WHERE band IN (...)` query (one for a whole batch of new articles,
+  `StoryAssigner`) restricted to bands written in the last `WINDOW` (14 days:
+  syndicated copies appear within hours or days, and the window keeps the work per
+  article bounded however many articles are stored; `forget_bands_before` can delete
+  older rows to bound the table as well);
 * at most `MAX_CANDIDATES` of them, those sharing the most bands, are loaded and
   verified on their full text; the article joins the story of the best one that
   passes.
