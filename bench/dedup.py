@@ -707,7 +707,8 @@ def store_pages(database_url: str, pages: list[Page], rng: random.Random) -> Tim
     store = ArticleStore(database_url)
     source_ids = _source_ids(store, {page.outlet for page in pages})
     timing = Timing()
-    with (timed(crawler.store, "story_for", timing, "story_for"),
+    with (timed(crawler.stories.StoryAssigner, "__init__", timing, "story_for"),
+          timed(crawler.stories.StoryAssigner, "assign", timing, "story_for"),
           timed(crawler.stories, "_insert_article", timing, "storing"),
           timed(crawler.stories, "_index_bands", timing, "storing")):
         for page in rng.sample(pages, len(pages)):

@@ -301,8 +301,11 @@ def run_once(config: Path, profile: Path | None = None,
                    "--format", "speedscope",
                    "--rate", "50", "-o", str(profile), "--", *command]
     started = time.perf_counter()
+    # Not from the bench's folder: the crawl child runs `python -m crawler.run`, whose
+    # sys.path starts with its working directory, ahead of PYTHONPATH; run from the
+    # project's root, the baseline's crawl imported the current code.
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True, env=env)
+                               text=True, env=env, cwd=config.parent)
     sampler = PeakSampler(process.pid)
     _, errors = process.communicate()
     wall = time.perf_counter() - started

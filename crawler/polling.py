@@ -23,6 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 from statistics import median
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only its attributes are used: no models (nor numpy) to import
+    from crawler.models import Source
 
 RATE_WINDOW = 10  # newest entries whose gaps estimate the publishing rate
 POLLS_PER_GAP = 2
@@ -99,3 +103,28 @@ def plan_next_poll(
         target = current * QUIET_STRETCH
     interval = bounds.clamp(target)
     return PollPlan(interval, now + interval, 0, None)
+
+
+# --- a source row's polling state -------------------------------------------------
+
+
+def poll_state(source: Source) -> PollState:
+    return PollState(
+        interval=timedelta(seconds=source.poll_interval_seconds)
+        if source.poll_interval_seconds else None,
+        error_count=source.error_count or 0,
+        unhealthy_since=source.unhealthy_since,
+    )
+
+
+def apply_poll(source: Source, outcome: PollOutcome, bounds: PollBounds, now: datetime,
+               state: PollState | None = None) -> None:
+    """Set the source's error count, health, interval and next poll from one poll
+    (from `state`, or the state the row holds)."""
+    plan = plan_next_poll(state or poll_state(source), outcome, bounds, now)
+    source.error_count = plan.error_count
+    source.unhealthy_since = plan.unhealthy_since
+    source.poll_interval_seconds = round(plan.interval.total_seconds())
+    source.next_poll_at = plan.next_poll_at
+    if outcome.new_articles:
+        source.last_new_article_at = now

@@ -9,7 +9,8 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,10 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler import ledger
 from crawler.database import conflict_insert, is_retryable, make_engine, make_sessionmaker
+from crawler.dedup import Fingerprint
 from crawler.items import ArticleItem, EntryOutcomeItem, PendingEntriesItem, SourceStatusItem
 from crawler.models import Article, ArticleAlias, ArticleVersion, Source, url_digest, utcnow
-from crawler.polling import PollBounds, PollOutcome, PollState, plan_next_poll
-from crawler.stories import lock_story_assignment, reindex_article, story_for
+from crawler.polling import PollBounds, PollOutcome, apply_poll
+from crawler.stories import StoryAssigner, lock_story_assignment, reindex_article
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +102,7 @@ class ArticleStore:
         statement each."""
         with self.sessions() as session:
             lock_story_assignment(session)
-            batch = _Batch(session, [item.url for item in items
-                                     if isinstance(item, ArticleItem) and not item.revision])
+            batch = _Batch(session, items)
             outcomes: list[str | None] = []
             for item in items:
                 try:
@@ -151,9 +152,16 @@ class ArticleStore:
 class _Batch:
     """The writes of one `ArticleStore.write_batch` transaction."""
 
-    def __init__(self, session: Session, new_urls: list[str]) -> None:
+    def __init__(self, session: Session, items: Sequence[object]) -> None:
         self.session = session
-        self.article_ids = _stored_ids(session, new_urls)
+        new = [item for item in items if isinstance(item, ArticleItem) and not item.revision]
+        self.article_ids = _stored_ids(session, [item.url for item in new])
+        # The `articles` columns of each new URL's first item, and its fingerprint.
+        self.new_articles: dict[str, tuple[dict[str, Any], Fingerprint | None]] = {}
+        for item in new:
+            if item.url not in self.article_ids and item.url not in self.new_articles:
+                self.new_articles[item.url] = (_article_values(item), item.fingerprint)
+        self.stories = StoryAssigner(session, list(self.new_articles.values()))
         self.aliases: dict[str, int] = {}
         self.forget: set[str] = set()
 
@@ -181,19 +189,9 @@ class _Batch:
         stored = self.article_ids.get(item.url)
         outcome = KNOWN
         if stored is None:
-            stored = story_for(self.session, {
-                "source_id": item.source_id,
-                "url": item.url,
-                "url_hash": url_digest(item.url),
-                "title": item.title,
-                "body": item.body,
-                "authors": item.authors,
-                "published_at": item.published_at,
-                "language": item.language,
-                "content_hash": content_hash(item.body or item.title),
-                "from_feed": item.from_feed,
-                "entry_updated_at": item.entry_updated_at,
-            }, item.fingerprint)
+            values, mine = self.new_articles.get(item.url) or (_article_values(item),
+                                                               item.fingerprint)
+            stored = self.stories.assign(values, mine)
             outcome = STORED
             self.article_ids[item.url] = stored
         # New or known already, the links that led here are known from now on.
@@ -241,6 +239,23 @@ class _Batch:
     def finish(self) -> None:
         _insert_aliases(self.session, self.aliases)
         ledger.forget(self.session, self.forget)
+
+
+def _article_values(item: ArticleItem) -> dict[str, Any]:
+    """The `articles` columns of a new article."""
+    return {
+        "source_id": item.source_id,
+        "url": item.url,
+        "url_hash": url_digest(item.url),
+        "title": item.title,
+        "body": item.body,
+        "authors": item.authors,
+        "published_at": item.published_at,
+        "language": item.language,
+        "content_hash": content_hash(item.body or item.title),
+        "from_feed": item.from_feed,
+        "entry_updated_at": item.entry_updated_at,
+    }
 
 
 def _stored_ids(session: Session, urls: list[str]) -> dict[str, int]:
@@ -306,25 +321,3 @@ def _article_at(session: Session, url: str) -> Article | None:
             .where(ArticleAlias.url == url)
         )
     return article
-
-
-def poll_state(source: Source) -> PollState:
-    return PollState(
-        interval=timedelta(seconds=source.poll_interval_seconds)
-        if source.poll_interval_seconds else None,
-        error_count=source.error_count or 0,
-        unhealthy_since=source.unhealthy_since,
-    )
-
-
-def apply_poll(source: Source, outcome: PollOutcome, bounds: PollBounds, now: datetime,
-               state: PollState | None = None) -> None:
-    """Set the source's error count, health, interval and next poll from one poll
-    (from `state`, or the state the row holds)."""
-    plan = plan_next_poll(state or poll_state(source), outcome, bounds, now)
-    source.error_count = plan.error_count
-    source.unhealthy_since = plan.unhealthy_since
-    source.poll_interval_seconds = round(plan.interval.total_seconds())
-    source.next_poll_at = plan.next_poll_at
-    if outcome.new_articles:
-        source.last_new_article_at = now

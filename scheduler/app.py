@@ -24,9 +24,8 @@ from alerts.rules import Rule
 from crawler.database import make_engine, make_sessionmaker, retry_transient, write_with_retry
 from crawler.job import CrawlJob, SourceSpec
 from crawler.models import Source, utcnow
-from crawler.polling import PollOutcome, PollState
+from crawler.polling import PollOutcome, PollState, apply_poll, poll_state
 from crawler.process import CrawlOutcome, run_crawl
-from crawler.store import apply_poll, poll_state
 from scheduler.config import Config, LoadedConfig
 from scheduler.crawl_specs import crawl_settings, mask_source_errors, source_spec
 from scheduler.crawls import CrawlRunner

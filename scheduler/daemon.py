@@ -112,6 +112,7 @@ from scheduler.cluster import PublishedConfigs, newest_version, publish_config
 from scheduler.config import ConfigError, SourceConfig
 from scheduler.crawls import CrawlRunner
 from scheduler.deliverer import DeliveryWorker
+from scheduler.heap import release_freed_memory
 from scheduler.housekeeping import housekeeping
 from scheduler.lock import NoDaemonLock, daemon_lock, held_by_message, this_host
 from scheduler.models import DaemonRun
@@ -672,6 +673,9 @@ class Daemon:
         report = self.app.match()
         self.matched += report.articles
         if report.articles:
+            # What matching freed (the articles read, a new language's rule index being
+            # built) would otherwise stay in the daemon's heap (scheduler/heap.py).
+            release_freed_memory()
             logger.info("matched %d new articles: %d matches, %d alerts queued",
                         report.articles, report.matches, report.notifications)
         if report.notifications:

@@ -51,7 +51,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.models import Source, utcnow
-from crawler.store import poll_state
+from crawler.polling import poll_state
 from scheduler.config import LoadedConfig, ScrapydConfig
 from scheduler.crawl_specs import mask_source_errors
 from scheduler.crawls import record_crawl_failure

@@ -211,3 +211,30 @@ def test_two_crawls_storing_copies_at_the_same_moment_make_one_story(database: s
     split = [n for n in range(pairs)
              if stories[f"http://wire.test/{n}"] != stories[f"http://outlet.test/{n}"]]
     assert split == []
+
+
+def test_copies_stored_in_one_batch_make_one_story(database: str) -> None:
+    """A crawl writes up to 200 articles in one transaction: an article finds the copies
+    stored earlier in its own batch as it finds those of earlier batches, and a batch
+    with a stored copy of its own story joins that story."""
+    save(database, "http://wire.test/orchard", "Frost ruins apple harvest", text(ORCHARD))
+    store = ArticleStore(database)
+    try:
+        outcomes = store.write_batch([
+            ArticleItem(1, "http://wire.test/ferry", "Ferry timetable cut", text(FERRY)),
+            ArticleItem(2, "http://outlet.test/ferry-exact", "Ferry cut", text(FERRY)),
+            ArticleItem(2, "http://outlet.test/ferry-trimmed", "Ferry woes", text(FERRY[:3])),
+            ArticleItem(2, "http://outlet.test/orchard", "Orchards hit by frost",
+                        text(["Growers count the cost.", *ORCHARD[:4]])),
+            ArticleItem(1, "http://wire.test/ferry", "Ferry timetable cut", text(FERRY)),
+        ])
+    finally:
+        store.close()
+
+    assert outcomes == ["stored", "stored", "stored", "stored", "known"]
+    stories = stories_of(database)
+    ferry = stories["http://wire.test/ferry"]
+    assert stories["http://outlet.test/ferry-exact"] == ferry
+    assert stories["http://outlet.test/ferry-trimmed"] == ferry
+    assert stories["http://outlet.test/orchard"] == stories["http://wire.test/orchard"] != ferry
+    assert len(query(database, select(Story.id))) == 2

@@ -63,7 +63,6 @@ def _run(ctx: Context, once: bool, role: str | None) -> None:
     from scheduler.app import App
     from scheduler.cluster import literal_secrets, require_postgresql
     from scheduler.config import check_channel_urls
-    from scheduler.daemon import Daemon
 
     loaded = ctx.load()
     if role is not None:
@@ -79,6 +78,8 @@ def _run(ctx: Context, once: bool, role: str | None) -> None:
     app = App(loaded)
     try:
         if not once:
+            from scheduler.daemon import Daemon  # not --once's: APScheduler, housekeeping
+
             sys.exit(Daemon(app, role or "all").run())  # takes the lock, migrates, syncs
         with opened_without_daemon(app):
             report_cycle(app.cycle())
