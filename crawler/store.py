@@ -22,7 +22,7 @@ from crawler.dedup import Fingerprint
 from crawler.items import ArticleItem, EntryOutcomeItem, PendingEntriesItem, SourceStatusItem
 from crawler.models import Article, ArticleAlias, ArticleVersion, Source, url_digest, utcnow
 from crawler.polling import PollBounds, PollOutcome, apply_poll
-from crawler.stories import StoryAssigner, lock_story_assignment, reindex_article
+from crawler.stories import StoryAssigner, lock_story_assignment
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ class _Batch:
         article.from_feed = item.from_feed
         article.version += 1
         article.matched_at = None
-        reindex_article(session, article, item.fingerprint)
+        self.stories.reindex(article, item.fingerprint)
         return REVISED
 
     def finish(self) -> None:

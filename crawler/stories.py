@@ -166,6 +166,23 @@ class StoryAssigner:
         self.verified[article_id] = mine
         return article_id
 
+    def reindex(self, article: Article, mine: Fingerprint | None = None) -> None:
+        """`reindex_article` for an article of this batch whose text changed: later
+        articles of the batch find it by its new text, as they would in the database."""
+        mine = _fingerprint_of(article.body or "", bool(article.from_feed), mine)
+        reindex_article(self.session, article, mine)
+        if _exact_text_counts({"body": article.body, "from_feed": article.from_feed}):
+            self.story_of_text.setdefault(article.content_hash, article.story_id)
+        for holders in self.band_articles.values():
+            if article.id in holders:
+                holders.remove(article.id)
+        for band in mine.bands:
+            self.band_articles.setdefault(band, []).append(article.id)
+        self.candidates[article.id] = Candidate(
+            article.id, article.story_id, article.title or "", article.body or "",
+            bool(article.from_feed))
+        self.verified[article.id] = mine
+
     def _shared_bands(self, bands: list[int]) -> Counter[int]:
         shared: Counter[int] = Counter()
         for band in set(bands):

@@ -238,3 +238,26 @@ def test_copies_stored_in_one_batch_make_one_story(database: str) -> None:
     assert stories["http://outlet.test/ferry-trimmed"] == ferry
     assert stories["http://outlet.test/orchard"] == stories["http://wire.test/orchard"] != ferry
     assert len(query(database, select(Story.id))) == 2
+
+
+def test_a_copy_after_a_revision_in_its_batch_finds_the_revised_text(database: str) -> None:
+    """A page first stored as its feed's stand-in, upgraded to its full text in a batch that
+    then holds another outlet's copy of that text: the copy joins the page's story, as it
+    would if the upgrade had come in an earlier batch (two stories would alert twice)."""
+    save(database, "http://wire.test/ferry", "Ferry news",
+         "Ferry passengers face weeks of reduced service.", from_feed=True)
+    store = ArticleStore(database)
+    try:
+        outcomes = store.write_batch([
+            ArticleItem(1, "http://wire.test/ferry", "Ferry timetable cut", text(FERRY),
+                        revision=True),
+            ArticleItem(2, "http://outlet.test/ferry", "Ferry timetable cut", text(FERRY)),
+            ArticleItem(2, "http://outlet.test/ferry-trimmed", "Ferry woes", text(FERRY[:3])),
+        ])
+    finally:
+        store.close()
+
+    assert outcomes == ["revised", "stored", "stored"]
+    stories = stories_of(database)
+    assert stories["http://outlet.test/ferry"] == stories["http://wire.test/ferry"]
+    assert stories["http://outlet.test/ferry-trimmed"] == stories["http://wire.test/ferry"]
