@@ -151,12 +151,14 @@ def evaluate(articles: Sequence[Article], ruleset: RuleSet, rules: dict[str, Rul
     try:
         documents = [article_document(articles[i]) for i in recent]
         answers = ruleset.match_many(documents)
+        accepted = [_accepted(matches, document, articles[i], rules)
+                    for i, document, matches in zip(recent, documents, answers, strict=True)]
     except Exception:  # one article's bad data must not stop the others: one by one
         for i in recent:
             found[i] = _evaluate_one(found[i], articles[i], ruleset, rules)
         return found
-    for i, document, matches in zip(recent, documents, answers, strict=True):
-        found[i] = replace(found[i], matches=_accepted(matches, document, articles[i], rules))
+    for i, matches in zip(recent, accepted, strict=True):
+        found[i] = replace(found[i], matches=matches)
     return found
 
 
