@@ -283,6 +283,16 @@ channels = ["desk"]
                                           for r in receiver.requests), 30)
 
 
+def refusal(config: Path, role: str) -> str:
+    """The one line `run --role ROLE` prints when it refuses to start (exit 1)."""
+    result = subprocess.run([NEWSWATCH, "--config", str(config), "run", "--role", role],
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "DESK_URL": "json://127.0.0.1:9/x"})
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    return line
+
+
 @pytest.mark.parametrize(("channel", "storage_password", "key"), [
     ("json://127.0.0.1:9/s3cr3t-token", False, "channels.desk.urls[0]"),
     ("${DESK_URL}", True, "storage.url"),
@@ -293,22 +303,14 @@ def test_a_scheduler_refuses_a_literal_secret_in_cluster_mode(
     database_url = (postgres_url.replace("postgres@", "postgres:hunter22@")
                     if storage_password else postgres_url)
     config = cluster_config(tmp_path, database_url, channel=channel)
-    result = subprocess.run([NEWSWATCH, "--config", str(config), "run", "--role", "scheduler"],
-                            capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "DESK_URL": "json://127.0.0.1:9/x"})
-    assert result.returncode == 1
-    [line] = result.stderr.strip().splitlines()
+    line = refusal(config, "scheduler")
     assert key in line and "${ENV_VAR}" in line
     assert "s3cr3t-token" not in line and "hunter22" not in line
 
 
 def test_role_on_sqlite_is_refused_in_one_line(tmp_path: Path) -> None:
     config = cluster_config(tmp_path, f"sqlite:///{tmp_path / 'nw.db'}")
-    result = subprocess.run([NEWSWATCH, "--config", str(config), "run", "--role", "worker"],
-                            capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "DESK_URL": "json://127.0.0.1:9/x"})
-    assert result.returncode == 1
-    [line] = result.stderr.strip().splitlines()
+    line = refusal(config, "worker")
     assert "needs PostgreSQL" in line
     assert not (tmp_path / "nw.db").exists()
 
@@ -352,11 +354,7 @@ def test_a_scheduler_refuses_a_literal_source_credential_in_cluster_mode(
     config.write_text(text.replace('url = "http://127.0.0.1:9/wire"',
                                    f'url = "http://127.0.0.1:9/wire"\n{options}'),
                       encoding="utf-8")
-    result = subprocess.run([NEWSWATCH, "--config", str(config), "run", "--role", "scheduler"],
-                            capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "DESK_URL": "json://127.0.0.1:9/x"})
-    assert result.returncode == 1
-    [line] = result.stderr.strip().splitlines()
+    line = refusal(config, "scheduler")
     assert key in line and "${ENV_VAR}" in line
     assert "hunter22" not in line
     engine = make_engine(postgres_url)

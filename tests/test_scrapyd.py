@@ -171,8 +171,12 @@ def alert_trail(app: App, webhook: WebhookReceiver, log: str) -> str:
                       str(attempts), log[-6000:]])
 
 
-def assert_backed_off(row: Source, job: ScrapydJob) -> None:
-    """Re-planned by the failure: the 10-minute interval doubled, not left on the lease."""
+def assert_failed_once_and_backed_off(row: Source, job: ScrapydJob, reason: str) -> None:
+    """The job's source failed once, with `reason`, and was re-planned by the failure: the
+    10-minute interval doubled, not left on the lease."""
+    assert row.last_status == "crawl failed"
+    assert reason in (row.last_error or "")
+    assert row.error_count == 1
     assert row.next_poll_at is not None and job.ended_at is not None
     assert row.next_poll_at != job.lease_until
     assert row.next_poll_at - job.ended_at > timedelta(minutes=19)
@@ -266,11 +270,8 @@ def test_an_overrunning_job_is_cancelled_and_its_sources_fail_with_the_reason(
         [job] = jobs(app)
         assert job.state == "cancelled"
         assert "time limit" in (job.reason or "")
-        row = source(app, "slow")
-        assert row.last_status == "crawl failed"
-        assert "crawl cancelled after 8s time limit" in (row.last_error or "")
-        assert row.error_count == 1
-        assert_backed_off(row, job)
+        assert_failed_once_and_backed_off(source(app, "slow"), job,
+                                          "crawl cancelled after 8s time limit")
         node = next(n for n in nodes if n.url == job.node)
         deadline = time.monotonic() + 20
         while job_id not in {j["id"] for j in node.jobs()["finished"]}:
@@ -300,11 +301,7 @@ def test_a_killed_job_fails_its_sources_so_they_are_retried(
         [job] = jobs(app)
         assert job.state == "failed"
         assert "ended without finishing" in (job.reason or "")
-        row = source(app, "slow")
-        assert row.last_status == "crawl failed"
-        assert "ended without finishing" in (row.last_error or "")
-        assert row.error_count == 1
-        assert_backed_off(row, job)
+        assert_failed_once_and_backed_off(source(app, "slow"), job, "ended without finishing")
 
 
 def test_a_node_that_is_down_is_skipped_and_logged_once(
