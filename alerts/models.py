@@ -1,40 +1,26 @@
-"""Tables the alert side writes: which rule matched which article, and the outbox."""
+"""The alert side's ORM classes, mapped onto its Core tables (alerts/tables.py): which rule
+matched which article, and the outbox."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, relationship
 
-from crawler.database import Base
-from crawler.models import Article, Story, UTCDateTime, utcnow
+from alerts.tables import alert_attempts, alert_messages, matches, notifications
+from crawler.models import Article, Base, Story
 
 
 class RuleMatch(Base):
     """A rule matched an article; `hits` records which terms matched where."""
 
-    __tablename__ = "matches"
-    __table_args__ = (UniqueConstraint("rule", "article_id", name="uq_matches_rule_article"),)
+    __table__ = matches
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    rule: Mapped[str] = mapped_column(String(200))
-    # Indexed on its own: matching reads an article's and a story's matches by article, and
-    # the unique (rule, article_id) index cannot serve a lookup without the rule.
-    article_id: Mapped[int] = mapped_column(
-        ForeignKey("articles.id", ondelete="CASCADE"), index=True
-    )
-    hits: Mapped[list[dict]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    id: Mapped[int]
+    rule: Mapped[str]
+    article_id: Mapped[int]
+    hits: Mapped[list[dict]]
+    created_at: Mapped[datetime]
 
     article: Mapped[Article] = relationship()
 
@@ -51,37 +37,24 @@ class Notification(Base):
     copies of the alert queued.
     """
 
-    __tablename__ = "notifications"
-    __table_args__ = (
-        UniqueConstraint("rule", "story_id", "channel", name="uq_notifications_once"),
-        # Alerts by status (the outbox, `status`), and sent ones by time (`status`'s 24 h).
-        Index("ix_notifications_status_sent_at", "status", "sent_at"),
-    )
+    __table__ = notifications
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # Indexed for retention, which deletes old matches and articles with their alerts.
-    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"),
-                                          index=True)
-    rule: Mapped[str] = mapped_column(String(200))
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"),
-                                            index=True)
-    story_id: Mapped[int] = mapped_column(
-        ForeignKey("stories.id", ondelete="CASCADE", name="fk_notifications_story_id")
-    )
-    channel: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    url_results: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("alert_messages.id", ondelete="SET NULL", name="fk_notifications_message_id"),
-        index=True,
-    )
-    held: Mapped[str | None] = mapped_column(String(20))
-    routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    id: Mapped[int]
+    match_id: Mapped[int]
+    rule: Mapped[str]
+    article_id: Mapped[int]
+    story_id: Mapped[int]
+    channel: Mapped[str]
+    status: Mapped[str]
+    attempts: Mapped[int]
+    last_error: Mapped[str | None]
+    url_results: Mapped[dict[str, str]]
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[int | None]
+    held: Mapped[str | None]
+    routed_at: Mapped[datetime | None]
 
     match: Mapped[RuleMatch] = relationship()
     article: Mapped[Article] = relationship()
@@ -103,27 +76,24 @@ class AlertMessage(Base):
     alert (`scheduler.admin`), which carries no rule notifications.
     """
 
-    __tablename__ = "alert_messages"
-    __table_args__ = (
-        Index("ix_alert_messages_channel_created_at", "channel", "created_at"),
-    )
+    __table__ = alert_messages
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(10), default="alert")  # alert, digest, admin
-    title: Mapped[str] = mapped_column(Text, default="")
-    body: Mapped[str] = mapped_column(Text, default="")
-    body_format: Mapped[str] = mapped_column(String(10), default="text")
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    url_results: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    give_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    claimed_by: Mapped[str | None] = mapped_column(String(200))
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    id: Mapped[int]
+    channel: Mapped[str]
+    kind: Mapped[str]
+    title: Mapped[str]
+    body: Mapped[str]
+    body_format: Mapped[str]
+    status: Mapped[str]
+    attempts: Mapped[int]
+    last_error: Mapped[str | None]
+    url_results: Mapped[dict[str, str]]
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime | None]
+    give_up_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None]
+    claimed_until: Mapped[datetime | None]
 
     notifications: Mapped[list[Notification]] = relationship(back_populates="message")
     url_attempts: Mapped[list[DeliveryAttempt]] = relationship(
@@ -134,17 +104,14 @@ class AlertMessage(Base):
 class DeliveryAttempt(Base):
     """One try of one message at one Apprise URL (stored masked): the retry history."""
 
-    __tablename__ = "alert_attempts"
+    __table__ = alert_attempts
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    message_id: Mapped[int] = mapped_column(
-        ForeignKey("alert_messages.id", ondelete="CASCADE", name="fk_alert_attempts_message_id"),
-        index=True,
-    )
-    url_key: Mapped[str] = mapped_column(String(16))
-    url: Mapped[str] = mapped_column(Text)  # redacted: secrets masked
-    ok: Mapped[bool] = mapped_column(Boolean)
-    error: Mapped[str | None] = mapped_column(Text)
-    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    id: Mapped[int]
+    message_id: Mapped[int]
+    url_key: Mapped[str]
+    url: Mapped[str]
+    ok: Mapped[bool]
+    error: Mapped[str | None]
+    attempted_at: Mapped[datetime]
 
     message: Mapped[AlertMessage] = relationship(back_populates="url_attempts")

@@ -14,12 +14,14 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +37,6 @@ _POSTGRES_RETRYABLE = frozenset({"40001", "40P01", "55P03"})
 _SQLITE_LOCKED = ("database is locked", "database table is locked")
 
 T = TypeVar("T")
-
-
-class Base(DeclarativeBase):
-    """Declarative base of every newswatch table (crawler and alerts alike)."""
 
 
 def resolve_database_url(url: str, relative_to: Path) -> str:
@@ -90,6 +88,8 @@ def make_engine(url: str, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engi
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:
+    from sqlalchemy.orm import sessionmaker  # the ORM: not for the read-only commands
+
     return sessionmaker(engine, expire_on_commit=False)
 
 

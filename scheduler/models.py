@@ -1,14 +1,23 @@
-"""Tables the daemon writes: one row per daemon run, and the operator alerts already sent."""
+"""The daemon's ORM classes, mapped onto its Core tables (scheduler/tables.py): its runs,
+operator alerts, the web app's settings and tokens, and the cluster's bookkeeping."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped
 
-from crawler.database import Base
-from crawler.models import UTCDateTime, utcnow
+from crawler.models import Base
+from scheduler.tables import (
+    admin_events,
+    api_tokens,
+    config_ids,
+    daemon_runs,
+    nodes,
+    published_configs,
+    scrapyd_jobs,
+    web_settings,
+)
 
 
 class DaemonRun(Base):
@@ -19,67 +28,66 @@ class DaemonRun(Base):
     marks `stopped_cleanly = false` and reports to the admin channel.
     """
 
-    __tablename__ = "daemon_runs"
+    __table__ = daemon_runs
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pid: Mapped[int] = mapped_column(Integer)
-    host: Mapped[str] = mapped_column(String(255))
-    config_path: Mapped[str] = mapped_column(Text, default="")
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    stopped_cleanly: Mapped[bool | None] = mapped_column(Boolean)
-    # The outcome of the last SIGHUP, read back by `newswatch reload`.
-    reloaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    reload_ok: Mapped[bool | None] = mapped_column(Boolean)
-    reload_message: Mapped[str | None] = mapped_column(Text)
+    id: Mapped[int]
+    pid: Mapped[int]
+    host: Mapped[str]
+    config_path: Mapped[str]
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+    stopped_cleanly: Mapped[bool | None]
+    reloaded_at: Mapped[datetime | None]
+    reload_ok: Mapped[bool | None]
+    reload_message: Mapped[str | None]
 
 
 class AdminEvent(Base):
     """An operator alert already queued in the outbox (`sent_at`: when), by a key naming
     its event, so it is queued once."""
 
-    __tablename__ = "admin_events"
+    __table__ = admin_events
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(300), unique=True)
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    id: Mapped[int]
+    key: Mapped[str]
+    sent_at: Mapped[datetime]
 
 
 class WebSetting(Base):
     """A value the web app keeps (scheduler/web): the password's scrypt hash and the keys
     that sign session cookies and feed tokens. Never a password in clear."""
 
-    __tablename__ = "web_settings"
+    __table__ = web_settings
 
-    key: Mapped[str] = mapped_column(String(50), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    key: Mapped[str]
+    value: Mapped[str]
+    updated_at: Mapped[datetime]
 
 
 class ApiToken(Base):
     """A bearer token for the REST API, stored as its SHA-256 (the token is shown once,
     at creation); `prefix` lets a user recognise it in `web token list`."""
 
-    __tablename__ = "api_tokens"
+    __table__ = api_tokens
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(12))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    id: Mapped[int]
+    name: Mapped[str]
+    token_hash: Mapped[str]
+    prefix: Mapped[str]
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
 
 
 class ConfigId(Base):
     """The name a rule's or channel's stable `id` had when last seen: when the config
     gives that id another name, the history stored under the old name is renamed."""
 
-    __tablename__ = "config_ids"
+    __table__ = config_ids
 
-    kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # "rule" or "channel"
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str]
+    id: Mapped[str]
+    name: Mapped[str]
 
 
 class ScrapydJob(Base):
@@ -90,21 +98,18 @@ class ScrapydJob(Base):
     (the spider recorded `completed_at`), "failed" or "cancelled" with a `reason`.
     """
 
-    __tablename__ = "scrapyd_jobs"
+    __table__ = scrapyd_jobs
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # Scrapyd's job id
-    node: Mapped[str] = mapped_column(String(255))
-    source_ids: Mapped[str] = mapped_column(Text)  # comma-separated sources.id
-    config_version: Mapped[str] = mapped_column(String(64), default="")
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # The sources' `next_poll_at` while the job holds them: a source still at this time
-    # when the job ends was not planned by the crawl.
-    lease_until: Mapped[datetime] = mapped_column(UTCDateTime)
-    state: Mapped[str] = mapped_column(String(20), index=True, default="scheduled")
-    # Written by the spider on the node when it closes having finished its work.
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    reason: Mapped[str | None] = mapped_column(Text)
+    id: Mapped[str]
+    node: Mapped[str]
+    source_ids: Mapped[str]
+    config_version: Mapped[str]
+    started_at: Mapped[datetime]
+    lease_until: Mapped[datetime]
+    state: Mapped[str]
+    completed_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    reason: Mapped[str | None]
 
     @property
     def sources(self) -> list[int]:
@@ -116,18 +121,17 @@ class Node(Base):
     alive (`heartbeat_at`, every `daemon.heartbeat_interval`) and what it is doing
     (`doing`, a small JSON object: claimed counts, the config version it runs)."""
 
-    __tablename__ = "nodes"
+    __table__ = nodes
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    role: Mapped[str] = mapped_column(String(20))
-    host: Mapped[str] = mapped_column(String(255))
-    pid: Mapped[int] = mapped_column(Integer)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # scheduler: "active" or "standby"; worker: "running".
-    state: Mapped[str] = mapped_column(String(20), default="running")
-    doing: Mapped[dict] = mapped_column(JSON, default=dict)
+    id: Mapped[int]
+    role: Mapped[str]
+    host: Mapped[str]
+    pid: Mapped[int]
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+    state: Mapped[str]
+    doing: Mapped[dict]
 
 
 class PublishedConfig(Base):
@@ -135,9 +139,9 @@ class PublishedConfig(Base):
     config.toml as written, `${ENV_VAR}` references unexpanded (each node expands them
     from its own environment), so the database never holds a secret."""
 
-    __tablename__ = "published_configs"
+    __table__ = published_configs
 
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    text: Mapped[str] = mapped_column(Text)
-    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    published_by: Mapped[str] = mapped_column(String(255), default="")
+    version: Mapped[int]
+    text: Mapped[str]
+    published_at: Mapped[datetime]
+    published_by: Mapped[str]

@@ -8,8 +8,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-import alerts.models  # noqa: F401  (registers the alert tables)
-from crawler.database import Base, make_engine
+import alerts.tables  # noqa: F401  (registers the alert tables)
+import scheduler.tables  # noqa: F401  (registers the daemon tables)
+from crawler.database import make_engine
+from crawler.tables import metadata
 from scheduler.migrate import current_revision, head_revision, is_modelled, upgrade_database
 
 
@@ -21,7 +23,7 @@ def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
         with engine.connect() as connection:
             differences = compare_metadata(
                 MigrationContext.configure(connection, opts={"include_name": is_modelled}),
-                Base.metadata,
+                metadata,
             )
         assert differences == []
         upgrade_database(engine)  # a second start is a no-op

@@ -2,16 +2,14 @@
 
 from alembic import context
 
-import alerts.models  # noqa: F401  (registers the alert tables)
-import crawler.models  # noqa: F401  (registers the crawler tables)
-import scheduler.models  # noqa: F401  (registers the daemon tables)
-from crawler.database import Base
-from crawler.models import declare_hash_indexes
+import alerts.tables  # noqa: F401  (registers the alert tables)
+import scheduler.tables  # noqa: F401  (registers the daemon tables)
+from crawler.tables import declare_hash_indexes, metadata
 from scheduler.migrate import is_modelled
 
 config = context.config
 declare_hash_indexes()
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run_migrations_online() -> None:
