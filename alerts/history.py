@@ -9,13 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Row, func, select
 
-from alerts.models import AlertMessage, Notification
 from alerts.statuses import STATUSES as STATUSES
-from crawler.models import Article
+from alerts.tables import alert_attempts, alert_messages, notifications
+from crawler.tables import articles
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+    from sqlalchemy.orm import Session
+
+    from alerts.models import Notification
 
 
 @dataclass(frozen=True)
@@ -45,51 +51,65 @@ class AlertLine:
     url_attempts: tuple[AttemptLine, ...]
 
 
-def alert_history(session: Session, status: str | None = None, limit: int = 20, *,
-                  channel: str | None = None, rule: str | None = None) -> list[AlertLine]:
+def alert_history(session: Session | Connection, status: str | None = None, limit: int = 20,
+                  *, channel: str | None = None, rule: str | None = None) -> list[AlertLine]:
     """The newest alerts (optionally with one status, of one channel or rule), newest
     first, with attempts."""
+    message = alert_messages.alias("message")
     query = (
-        select(Notification)
-        .options(
-            joinedload(Notification.article),
-            joinedload(Notification.message).selectinload(AlertMessage.url_attempts),
-            joinedload(Notification.message).selectinload(AlertMessage.notifications),
-        )
-        .order_by(Notification.id.desc())
+        select(notifications, articles.c.title.label("headline"),
+               articles.c.url.label("link"), message.c.id.label("sent_in"),
+               message.c.attempts.label("message_attempts"),
+               message.c.last_error.label("message_error"),
+               message.c.next_attempt_at.label("message_next_attempt_at"))
+        .join(articles, articles.c.id == notifications.c.article_id)
+        .outerjoin(message, message.c.id == notifications.c.message_id)
+        .order_by(notifications.c.id.desc())
         .limit(limit)
     )
     if status is not None:
-        query = query.where(Notification.status == status)
+        query = query.where(notifications.c.status == status)
     if channel is not None:
-        query = query.where(Notification.channel == channel)
+        query = query.where(notifications.c.channel == channel)
     if rule is not None:
-        query = query.where(Notification.rule == rule)
-    return [_line(notification) for notification in session.scalars(query).unique()]
+        query = query.where(notifications.c.rule == rule)
+    rows = session.execute(query).all()
+    messages = sorted({row.sent_in for row in rows if row.sent_in is not None})
+    attempts: dict[int, list[AttemptLine]] = {}
+    sizes: dict[int, int] = {}
+    if messages:
+        for attempt in session.execute(
+                select(alert_attempts).where(alert_attempts.c.message_id.in_(messages))
+                .order_by(alert_attempts.c.id)):
+            attempts.setdefault(attempt.message_id, []).append(
+                AttemptLine(attempt.attempted_at, attempt.url, attempt.ok, attempt.error))
+        sizes = {message_id: count for message_id, count in session.execute(
+            select(notifications.c.message_id, func.count())
+            .where(notifications.c.message_id.in_(messages))
+            .group_by(notifications.c.message_id))}
+    return [_line(row, attempts, sizes) for row in rows]
 
 
-def _line(notification: Notification) -> AlertLine:
-    message = notification.message
-    article: Article = notification.article
+def _line(row: Row, attempts: dict[int, list[AttemptLine]], sizes: dict[int, int]) -> AlertLine:
+    """An alert; its attempts are its message's, if it has one yet."""
+    sent_in = row.sent_in
     return AlertLine(
-        id=notification.id,
-        status=notification.status,
-        channel=notification.channel,
-        rule=notification.rule,
-        headline=article.title,
-        link=article.url,
-        created_at=notification.created_at,
-        sent_at=notification.sent_at,
-        attempts=message.attempts if message else notification.attempts,
-        last_error=message.last_error if message else notification.last_error,
-        held=notification.held,
-        next_attempt_at=message.next_attempt_at if message else notification.next_attempt_at,
-        message_id=notification.message_id,
-        digest_size=len(message.notifications) if message else 1,
-        url_attempts=tuple(
-            AttemptLine(attempt.attempted_at, attempt.url, attempt.ok, attempt.error)
-            for attempt in (message.url_attempts if message else [])
-        ),
+        id=row.id,
+        status=row.status,
+        channel=row.channel,
+        rule=row.rule,
+        headline=row.headline,
+        link=row.link,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+        attempts=row.message_attempts if sent_in is not None else row.attempts,
+        last_error=row.message_error if sent_in is not None else row.last_error,
+        held=row.held,
+        next_attempt_at=(row.message_next_attempt_at if sent_in is not None
+                         else row.next_attempt_at),
+        message_id=row.message_id,
+        digest_size=sizes.get(sent_in, 0) if sent_in is not None else 1,
+        url_attempts=tuple(attempts.get(sent_in, ())) if sent_in is not None else (),
     )
 
 
@@ -106,16 +126,18 @@ def requeue(
     """Put failed alerts back in the outbox (all failed ones when `ids` is None), each
     with a fresh retry period (`retry_period(channel)`). An alert sent in a digest is
     requeued with its digest; URLs that accepted a message are not sent it again."""
+    from alerts.models import Notification  # the ORM: requeuing writes
+
     if ids is None:
-        notifications = list(session.scalars(
+        candidates = list(session.scalars(
             select(Notification).where(Notification.status == "failed").order_by(Notification.id)
         ))
-        wanted = [notification.id for notification in notifications]
+        wanted = [notification.id for notification in candidates]
     else:
         wanted = list(ids)
-        found = session.scalars(select(Notification).where(Notification.id.in_(wanted)))
-        notifications = list(found)
-    by_id = {notification.id: notification for notification in notifications}
+        candidates = list(session.scalars(select(Notification)
+                                          .where(Notification.id.in_(wanted))))
+    by_id = {notification.id: notification for notification in candidates}
     results = []
     for notification_id in wanted:
         notification = by_id.get(notification_id)

@@ -31,14 +31,19 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
 
 from crawler.database import conflict_insert
 from crawler.entries import Entry
-from crawler.models import CrawlEntry, url_digest, utcnow
+from crawler.tables import crawl_entries, url_digest, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+    from sqlalchemy.orm import Session
+
+    from crawler.models import CrawlEntry
 
 PENDING, RETRY, BLOCKED, SKIPPED, GONE, FAILED = (
     "pending", "retry", "blocked", "skipped", "gone", "failed")
@@ -86,7 +91,8 @@ def entry_to_json(entry: Entry, scope: str, revision: bool) -> dict[str, Any]:
     }
 
 
-def entry_from_row(row: CrawlEntry) -> LedgerEntry:
+def entry_from_row(row: Any) -> LedgerEntry:
+    """The ledger entry of a `crawl_entries` row (a Core row or a CrawlEntry)."""
     data = row.entry or {}
     entry = Entry(
         url=row.url,
@@ -130,13 +136,13 @@ def record_pending(session: Session, entries: Sequence[LedgerEntry], policy: Ret
         }
         for item in entries
     }
-    statement = conflict_insert(session, CrawlEntry)
+    statement = conflict_insert(session, crawl_entries)
     fresh = {column: statement.excluded[column]
              for column in ("source_id", "state", "attempts", "next_try_at", "last_error", "entry",
                             "created_at", "updated_at", "expires_at")}
     session.execute(
         statement.on_conflict_do_update(index_elements=["url_key"], set_=fresh,
-                                        where=CrawlEntry.expires_at <= now),
+                                        where=crawl_entries.c.expires_at <= now),
         list(rows.values()),
     )
 
@@ -145,6 +151,8 @@ def record_outcome(session: Session, item: LedgerEntry, state: str, reason: str 
                    policy: RetryPolicy, now: datetime | None = None) -> CrawlEntry:
     """Record what fetching the entry's page gave: `state` as decided by the crawler
     (`RETRY` is turned into `FAILED` or `GONE` by the caller once retries run out)."""
+    from crawler.models import CrawlEntry  # the ORM: for the crawl's writes only
+
     now = now or utcnow()
     key = url_digest(item.entry.url)
     row = session.scalar(select(CrawlEntry).where(CrawlEntry.url_key == key))
@@ -172,6 +180,9 @@ def record_outcome(session: Session, item: LedgerEntry, state: str, reason: str 
 
 def forget(session: Session, urls: Iterable[str]) -> None:
     """The entries' articles are stored: their rows go."""
+    # An ORM delete: it also drops the rows record_outcome() left in the session.
+    from crawler.models import CrawlEntry
+
     keys = [url_digest(url) for url in set(urls)]
     if keys:
         session.execute(delete(CrawlEntry).where(CrawlEntry.url_key.in_(keys)))
@@ -186,9 +197,9 @@ def known_states(session: Session, urls: Iterable[str], now: datetime | None = N
     found: dict[str, str] = {}
     for start in range(0, len(keys), chunk):
         rows = session.execute(
-            select(CrawlEntry.url_key, CrawlEntry.state)
-            .where(CrawlEntry.url_key.in_(keys[start:start + chunk]),
-                   CrawlEntry.expires_at > now)
+            select(crawl_entries.c.url_key, crawl_entries.c.state)
+            .where(crawl_entries.c.url_key.in_(keys[start:start + chunk]),
+                   crawl_entries.c.expires_at > now)
         )
         found.update((wanted[row.url_key], row.state) for row in rows)
     return found
@@ -201,11 +212,11 @@ def due_entries(session: Session, source_ids: Iterable[int],
     ids = list(source_ids)
     if not ids:
         return []
-    rows = session.scalars(
-        select(CrawlEntry)
-        .where(CrawlEntry.source_id.in_(ids), CrawlEntry.state.in_(DUE_STATES),
-               CrawlEntry.next_try_at <= now, CrawlEntry.expires_at > now)
-        .order_by(CrawlEntry.next_try_at)
+    rows = session.execute(
+        select(crawl_entries)
+        .where(crawl_entries.c.source_id.in_(ids), crawl_entries.c.state.in_(DUE_STATES),
+               crawl_entries.c.next_try_at <= now, crawl_entries.c.expires_at > now)
+        .order_by(crawl_entries.c.next_try_at)
     )
     return [entry_from_row(row) for row in rows]
 
@@ -214,19 +225,20 @@ def next_retry(session: Session, source_id: int, now: datetime | None = None) ->
     """When the source's earliest page to retry is due, if it has one."""
     now = now or utcnow()
     return session.scalar(
-        select(func.min(CrawlEntry.next_try_at))
-        .where(CrawlEntry.source_id == source_id, CrawlEntry.state == RETRY,
-               CrawlEntry.expires_at > now)
+        select(func.min(crawl_entries.c.next_try_at))
+        .where(crawl_entries.c.source_id == source_id, crawl_entries.c.state == RETRY,
+               crawl_entries.c.expires_at > now)
     )
 
 
-def counts_by_source(session: Session, now: datetime | None = None) -> dict[int, Counter[str]]:
+def counts_by_source(session: Session | Connection,
+                     now: datetime | None = None) -> dict[int, Counter[str]]:
     """For each source: how many of its entries are in each state."""
     now = now or utcnow()
     rows = session.execute(
-        select(CrawlEntry.source_id, CrawlEntry.state, func.count())
-        .where(CrawlEntry.expires_at > now)
-        .group_by(CrawlEntry.source_id, CrawlEntry.state)
+        select(crawl_entries.c.source_id, crawl_entries.c.state, func.count())
+        .where(crawl_entries.c.expires_at > now)
+        .group_by(crawl_entries.c.source_id, crawl_entries.c.state)
     )
     counts: dict[int, Counter[str]] = {}
     for source_id, state, count in rows:
@@ -234,15 +246,15 @@ def counts_by_source(session: Session, now: datetime | None = None) -> dict[int,
     return counts
 
 
-def last_errors(session: Session, source_id: int, states: Sequence[str],
+def last_errors(session: Session | Connection, source_id: int, states: Sequence[str],
                 now: datetime | None = None, limit: int = 3) -> list[tuple[str, str]]:
     """The newest (url, reason) of the source's entries in these states."""
     now = now or utcnow()
     rows = session.execute(
-        select(CrawlEntry.url, CrawlEntry.last_error)
-        .where(CrawlEntry.source_id == source_id, CrawlEntry.state.in_(states),
-               CrawlEntry.expires_at > now)
-        .order_by(CrawlEntry.updated_at.desc())
+        select(crawl_entries.c.url, crawl_entries.c.last_error)
+        .where(crawl_entries.c.source_id == source_id, crawl_entries.c.state.in_(states),
+               crawl_entries.c.expires_at > now)
+        .order_by(crawl_entries.c.updated_at.desc())
         .limit(limit)
     )
     return [(row.url, row.last_error or "") for row in rows]

@@ -18,15 +18,17 @@ import logging
 import socket
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from crawler.models import utcnow
+from crawler.tables import utcnow
 from scheduler.config import HEARTBEAT_AT_MOST
-from scheduler.models import DaemonRun
+from scheduler.tables import daemon_runs
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 
@@ -181,11 +183,12 @@ class RunningDaemon:
                 f"{self.started_at:%Y-%m-%d %H:%M:%S} UTC")
 
 
-def latest_run(session: Session, *, running_only: bool = False) -> RunningDaemon | None:
-    query = select(DaemonRun).order_by(DaemonRun.id.desc()).limit(1)
+def latest_run(session: Session | Connection, *,
+               running_only: bool = False) -> RunningDaemon | None:
+    query = select(daemon_runs).order_by(daemon_runs.c.id.desc()).limit(1)
     if running_only:
-        query = query.where(DaemonRun.stopped_at.is_(None))
-    run = session.scalar(query)
+        query = query.where(daemon_runs.c.stopped_at.is_(None))
+    run = session.execute(query).first()
     if run is None:
         return None
     return RunningDaemon(run.id, run.pid, run.host, run.started_at, run.heartbeat_at,

@@ -13,14 +13,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, insert, or_, select, update
 
-from crawler.models import utcnow
+from crawler.tables import utcnow
 from scheduler.lock import this_host
-from scheduler.models import Node
+from scheduler.tables import nodes
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 GONE_AFTER = timedelta(minutes=1)
 # Stopped or gone nodes stay listed this long, so an operator sees what went away.
@@ -30,22 +32,21 @@ SHOWN_FOR = timedelta(hours=1)
 def register(sessions: sessionmaker, role: str, state: str) -> int:
     now = utcnow()
     with sessions.begin() as session:
-        node = Node(role=role, host=this_host(), pid=os.getpid(), started_at=now,
-                    heartbeat_at=now, state=state, doing={})
-        session.add(node)
-        session.flush()
-        return node.id
+        return session.execute(
+            insert(nodes).values(role=role, host=this_host(), pid=os.getpid(),
+                                 started_at=now, heartbeat_at=now, state=state, doing={})
+        ).inserted_primary_key[0]
 
 
 def beat(sessions: sessionmaker, node_id: int, state: str, doing: dict[str, Any]) -> None:
     with sessions.begin() as session:
-        session.execute(update(Node).where(Node.id == node_id)
+        session.execute(update(nodes).where(nodes.c.id == node_id)
                         .values(heartbeat_at=utcnow(), state=state, doing=doing))
 
 
 def stopped(sessions: sessionmaker, node_id: int) -> None:
     with sessions.begin() as session:
-        session.execute(update(Node).where(Node.id == node_id).values(stopped_at=utcnow()))
+        session.execute(update(nodes).where(nodes.c.id == node_id).values(stopped_at=utcnow()))
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,13 @@ class NodeStatus:
         return self.state
 
 
-def list_nodes(session: Session, now: datetime) -> list[NodeStatus]:
+def list_nodes(session: Session | Connection, now: datetime) -> list[NodeStatus]:
     """Running nodes, and those stopped or silent within `SHOWN_FOR`."""
-    rows = session.scalars(
-        select(Node)
-        .where(or_(Node.stopped_at.is_(None), Node.stopped_at > now - SHOWN_FOR),
-               Node.heartbeat_at > now - SHOWN_FOR)
-        .order_by(Node.role, Node.host, Node.id)
+    rows = session.execute(
+        select(nodes)
+        .where(or_(nodes.c.stopped_at.is_(None), nodes.c.stopped_at > now - SHOWN_FOR),
+               nodes.c.heartbeat_at > now - SHOWN_FOR)
+        .order_by(nodes.c.role, nodes.c.host, nodes.c.id)
     )
     return [NodeStatus(n.role, n.host, n.pid, n.state, n.started_at, n.heartbeat_at,
                        n.stopped_at, dict(n.doing or {})) for n in rows]

@@ -7,19 +7,21 @@ from collections import Counter
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, func, inspect, select
 
 from alerts.durations import format_duration
-from alerts.models import Notification
+from alerts.tables import notifications
 from crawler import ledger
-from crawler.models import Article, CrawlEntry, Source, Story, utcnow
 from crawler.polling import RATE_WINDOW, publishing_gap
+from crawler.tables import articles, crawl_entries, sources, stories, utcnow
 from scheduler.lock import RunningDaemon, latest_run
 from scheduler.logs import mask_secrets
 from scheduler.nodes import NodeStatus, list_nodes
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 DAY = timedelta(days=1)
 # How far back publish dates are read to estimate a source's rate (for the explanation).
@@ -46,27 +48,30 @@ def polling_bounds(config: Any) -> dict[str, PollingBounds]:
     }
 
 
-def failing_since(source: Source) -> datetime | None:
-    """When a failing source last worked (or was added); None if it is not failing."""
+def failing_since(source: Any) -> datetime | None:
+    """When a failing source last worked (or was added); None if it is not failing.
+    `source` is a `sources` row or a Source."""
     if source.unhealthy_since is None and source.last_error is None:
         return None
     return source.last_success_at or source.created_at
 
 
-def newest_publish_dates(session: Session, source_id: int, now: datetime) -> list[datetime]:
+def newest_publish_dates(session: Session | Connection, source_id: int,
+                         now: datetime) -> list[datetime]:
     """The publish dates of the source's newest articles, as adaptive polling reads them."""
     return list(session.scalars(
-        select(Article.published_at)
-        .where(Article.source_id == source_id, Article.published_at.is_not(None),
-               Article.published_at >= now - RATE_LOOKBACK)
-        .order_by(Article.published_at.desc()).limit(RATE_WINDOW)
+        select(articles.c.published_at)
+        .where(articles.c.source_id == source_id, articles.c.published_at.is_not(None),
+               articles.c.published_at >= now - RATE_LOOKBACK)
+        .order_by(articles.c.published_at.desc()).limit(RATE_WINDOW)
     ))
 
 
-def describe_polling(source: Source, dates: list[datetime], bounds: PollingBounds | None,
+def describe_polling(source: Any, dates: list[datetime], bounds: PollingBounds | None,
                      now: datetime) -> str:
     """Why the source is polled at its current interval, in one phrase, e.g. "publishes
-    about every 3h; polling every 1h30 (min 10m, max 2h)"."""
+    about every 3h; polling every 1h30 (min 10m, max 2h)". `source` is a `sources` row
+    or a Source."""
     interval = source.poll_interval_seconds
     if not interval:
         return "not polled yet"
@@ -144,7 +149,8 @@ class Status:
                 and s.failing_since is not None]
 
 
-def gather_status(session: Session, configured: set[str], now: datetime | None = None,
+def gather_status(session: Session | Connection, configured: set[str],
+                  now: datetime | None = None,
                   max_article_age: timedelta = timedelta(days=3), unhealthy_after: int = 5,
                   bounds: Mapping[str, PollingBounds] | None = None,
                   paused: Set[str] = frozenset()) -> Status:
@@ -153,13 +159,13 @@ def gather_status(session: Session, configured: set[str], now: datetime | None =
     the sources paused in the config. `config_status` passes them all from a config."""
     now = now or utcnow()
     bounds = bounds or {}
-    tables = inspect(session.connection())
-    daemon = latest_run(session) if tables.has_table("daemon_runs") else None
-    cluster = list_nodes(session, now) if tables.has_table("nodes") else []
+    present = inspect(session if isinstance(session, Connection) else session.connection())
+    daemon = latest_run(session) if present.has_table("daemon_runs") else None
+    cluster = list_nodes(session, now) if present.has_table("nodes") else []
     entries = (ledger.counts_by_source(session, now)
-               if tables.has_table(CrawlEntry.__tablename__) else {})
+               if present.has_table(crawl_entries.name) else {})
     age = format_duration(max_article_age)
-    sources = [
+    listed = [
         SourceStatus(
             name=s.name, url=mask_secrets(s.url) or "", configured=s.name in configured,
             last_polled_at=s.last_polled_at, last_status=s.last_status,
@@ -174,10 +180,10 @@ def gather_status(session: Session, configured: set[str], now: datetime | None =
                        or (s.error_count or 0) >= unhealthy_after),
             paused=s.name in paused,
         )
-        for s in session.scalars(select(Source).order_by(Source.name))
+        for s in session.execute(select(sources).order_by(sources.c.name)).all()
     ]
-    known = {source.name for source in sources}
-    sources += [  # configured, but no daemon has synced them into the database yet
+    known = {source.name for source in listed}
+    listed += [  # configured, but no daemon has synced them into the database yet
         SourceStatus(name, "", True, None, None, None, 0, None, None, paused=name in paused)
         for name in sorted(configured - known)
     ]
@@ -190,21 +196,23 @@ def gather_status(session: Session, configured: set[str], now: datetime | None =
         unhealthy_after=unhealthy_after,
         daemon=daemon,
         nodes=cluster,
-        sources=sources,
-        articles_24h=count(select(func.count(Article.id))
-                           .where(Article.first_seen_at >= now - DAY)),
-        stories_24h=count(select(func.count(Story.id)).where(Story.first_seen_at >= now - DAY)),
-        alerts_pending=count(select(func.count(Notification.id))
-                             .where(Notification.status == "pending")),
-        alerts_failed=count(select(func.count(Notification.id))
-                            .where(Notification.status == "failed")),
-        alerts_sent_24h=count(select(func.count(Notification.id))
-                              .where(Notification.status == "sent",
-                                     Notification.sent_at >= now - DAY)),
+        sources=listed,
+        articles_24h=count(select(func.count(articles.c.id))
+                           .where(articles.c.first_seen_at >= now - DAY)),
+        stories_24h=count(select(func.count(stories.c.id))
+                          .where(stories.c.first_seen_at >= now - DAY)),
+        alerts_pending=count(select(func.count(notifications.c.id))
+                             .where(notifications.c.status == "pending")),
+        alerts_failed=count(select(func.count(notifications.c.id))
+                            .where(notifications.c.status == "failed")),
+        alerts_sent_24h=count(select(func.count(notifications.c.id))
+                              .where(notifications.c.status == "sent",
+                                     notifications.c.sent_at >= now - DAY)),
     )
 
 
-def config_status(session: Session, config: Any, now: datetime | None = None) -> Status:
+def config_status(session: Session | Connection, config: Any,
+                  now: datetime | None = None) -> Status:
     """`gather_status` for the sources, limits and pauses of `config` (a scheduler
     Config): what `newswatch status` and the web app show."""
     return gather_status(

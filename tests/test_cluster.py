@@ -358,7 +358,7 @@ def test_a_scheduler_refuses_a_literal_source_credential_in_cluster_mode(
     assert key in line and "${ENV_VAR}" in line
     assert "hunter22" not in line
     engine = make_engine(postgres_url)
-    if inspect(engine).has_table(PublishedConfig.__tablename__):  # refused before migrating
+    if inspect(engine).has_table(PublishedConfig.__table__.name):  # refused before migrating
         with make_sessionmaker(engine)() as session:
             assert not any("hunter22" in row.text
                            for row in session.scalars(select(PublishedConfig)))

@@ -89,8 +89,8 @@ def alerts_list(ctx: Context, status: str | None, limit: int, as_json: bool) -> 
     """
     from alerts.history import alert_history
 
-    with opened_app(ctx, sync=False) as app, app.sessions() as session:
-        lines = alert_history(session, status, limit)
+    with opened_app(ctx, sync=False) as app, app.engine.connect() as connection:
+        lines = alert_history(connection, status, limit)
     if as_json:
         for line in lines:
             click.echo(json.dumps(_as_json(line)))

@@ -17,7 +17,7 @@ from scheduler.commands.common import (
 )
 
 if TYPE_CHECKING:
-    from crawler.models import Article
+    from sqlalchemy import Row
 
 
 @click.group()
@@ -25,10 +25,11 @@ def articles() -> None:
     """Look at stored articles (ids as `search`, `rules test` and `stories show` give)."""
 
 
-def article_record(article: Article) -> dict[str, Any]:
+def article_record(article: Row) -> dict[str, Any]:
+    """An `articles` row with its source's name as `source`, as JSON."""
     return {
         "id": article.id, "url": article.url, "title": article.title,
-        "source": article.source.name, "story_id": article.story_id,
+        "source": article.source, "story_id": article.story_id,
         "published": article.published_at.isoformat() if article.published_at else None,
         "first_seen": article.first_seen_at.isoformat(), "language": article.language,
         "authors": list(article.authors or []), "version": article.version,
@@ -46,12 +47,16 @@ def articles_show(ctx: Context, article_id: int, as_json: bool) -> None:
 
     Example: newswatch articles show 42
     """
-    from sqlalchemy.orm import joinedload
+    from sqlalchemy import select
 
-    from crawler.models import Article
+    from crawler import tables
 
-    with opened_app(ctx, sync=False) as app, app.sessions() as session:
-        article = session.get(Article, article_id, options=[joinedload(Article.source)])
+    with opened_app(ctx, sync=False) as app, app.engine.connect() as connection:
+        article = connection.execute(
+            select(tables.articles, tables.sources.c.name.label("source"))
+            .join(tables.sources, tables.sources.c.id == tables.articles.c.source_id)
+            .where(tables.articles.c.id == article_id)
+        ).first()
         if article is None:
             fail(f"no article {article_id} (ids are in `newswatch search` and "
                  "`newswatch stories show`)")

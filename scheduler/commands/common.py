@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from functools import wraps
+from functools import cached_property, wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,11 +15,13 @@ import click
 from scheduler.config_basics import ConfigError
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import sessionmaker
+
     from scheduler.app import App
     from scheduler.config import LoadedConfig
 
 # Commands import what they use inside their function, so that `newswatch --help` and the
-# read-only commands start without SQLAlchemy, Alembic, Apprise, numpy or Scrapy.
+# read-only commands start without SQLAlchemy's ORM, Alembic, Apprise, numpy or Scrapy.
 
 
 class Database:
@@ -27,11 +29,18 @@ class Database:
     without the crawl, matching and delivery machinery (and their imports)."""
 
     def __init__(self, loaded: LoadedConfig) -> None:
-        from crawler.database import make_engine, make_sessionmaker
+        from crawler.database import make_engine
 
         self.loaded = loaded
         self.engine = make_engine(loaded.database_url)
-        self.sessions = make_sessionmaker(self.engine)
+
+    @cached_property
+    def sessions(self) -> sessionmaker:
+        """ORM sessions, made (and the ORM imported) only for a command that asks: the
+        read-only commands query the Core tables on `engine.connect()`."""
+        from crawler.database import make_sessionmaker
+
+        return make_sessionmaker(self.engine)
 
     @property
     def config(self) -> Any:

@@ -27,9 +27,8 @@ from scheduler.config_basics import ConfigError
 from scheduler.logs import mask_secrets
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy import Connection, Row
 
-    from crawler.models import Source
     from scheduler.config import SourceConfig
 
 PREVIEW_TIME_LIMIT = 90.0
@@ -64,19 +63,20 @@ def sources_list(ctx: Context, as_json: bool) -> None:
     """
     from sqlalchemy import select
 
-    from crawler.models import Source, utcnow
+    from crawler import tables
     from scheduler.status import describe_polling, newest_publish_dates, polling_bounds
 
     with opened_app(ctx, sync=False) as app:
-        now = utcnow()
+        now = tables.utcnow()
         bounds = polling_bounds(app.config)
-        with app.sessions() as session:
-            rows = {row.name: row for row in session.scalars(select(Source))}
-            pages = _pages_of(session, rows, now, app.config.crawler.max_article_age)
+        with app.engine.connect() as connection:
+            rows = {row.name: row for row in connection.execute(select(tables.sources))}
+            pages = _pages_of(connection, rows, now, app.config.crawler.max_article_age)
             configured = app.config.sources
             # Only the listed sources: the table keeps the rows of removed ones too.
-            polling = {source.name: describe_polling(row, newest_publish_dates(session, row.id,
-                                                                               now),
+            polling = {source.name: describe_polling(row,
+                                                     newest_publish_dates(connection, row.id,
+                                                                          now),
                                                      bounds.get(source.name), now)
                        for source in configured
                        for row in [rows.get(source.name)] if row is not None}
@@ -93,7 +93,7 @@ def sources_list(ctx: Context, as_json: bool) -> None:
                                        polling.get(source.name, "not polled yet")))
 
 
-def source_record(source: SourceConfig, row: Source | None, polling: str) -> dict[str, Any]:
+def source_record(source: SourceConfig, row: Row | None, polling: str) -> dict[str, Any]:
     def iso(moment: datetime | None) -> str | None:
         return moment.isoformat() if moment else None
 
@@ -111,32 +111,32 @@ def source_record(source: SourceConfig, row: Source | None, polling: str) -> dic
     }
 
 
-def _pages_of(session: Session, rows: dict[str, Source], now: datetime,
+def _pages_of(connection: Connection, rows: dict[str, Row], now: datetime,
               max_age: timedelta) -> dict[str, list[str]]:
     """For each source: what the crawl ledger says of its article pages (to retry, too
     old, gone, given up, with the newest reasons), as lines."""
     from sqlalchemy import inspect
 
     from crawler import ledger
-    from crawler.models import CrawlEntry
+    from crawler.tables import crawl_entries
 
-    if not inspect(session.connection()).has_table(CrawlEntry.__tablename__):
+    if not inspect(connection).has_table(crawl_entries.name):
         return {}
-    counts = ledger.counts_by_source(session, now)
+    counts = ledger.counts_by_source(connection, now)
     pages: dict[str, list[str]] = {}
     for name, row in rows.items():
         note = ledger.describe_counts(counts.get(row.id, Counter()), format_duration(max_age))
         if not note:
             continue
         lines = [f"  pages:      {note}"]
-        for url, reason in ledger.last_errors(session, row.id, (ledger.RETRY, ledger.FAILED,
+        for url, reason in ledger.last_errors(connection, row.id, (ledger.RETRY, ledger.FAILED,
                                                                 ledger.GONE), now):
             lines.append(f"              {mask_secrets(url)}: {mask_secrets(reason)}")
         pages[name] = lines
     return pages
 
 
-def describe_source(source: SourceConfig, row: Source | None, now: datetime,
+def describe_source(source: SourceConfig, row: Row | None, now: datetime,
                     pages: list[str] | None = None, polling: str | None = None) -> str:
     kind = row.kind if row is not None and row.kind != "auto" else "not yet known"
     detected = f"{kind} (auto)" if source.kind == "auto" else source.kind
@@ -244,7 +244,7 @@ def _source_polling(loaded: Any, url: str) -> str | None:
     from sqlalchemy import inspect, make_url, select
     from sqlalchemy.exc import SQLAlchemyError
 
-    from crawler.models import Source
+    from crawler import tables
     from scheduler.commands.common import Database
 
     database_url = make_url(loaded.database_url)
@@ -253,11 +253,12 @@ def _source_polling(loaded: Any, url: str) -> str | None:
         return None
     database = Database(loaded)
     try:
-        if not inspect(database.engine).has_table(Source.__tablename__):
+        if not inspect(database.engine).has_table(tables.sources.name):
             return None
         configured = {source.name for source in loaded.config.sources}
-        with database.sessions() as session:
-            names = session.scalars(select(Source.name).where(Source.resolved_url == url))
+        with database.engine.connect() as connection:
+            names = connection.scalars(select(tables.sources.c.name)
+                                       .where(tables.sources.c.resolved_url == url))
             return next((name for name in names if name in configured), None)
     except SQLAlchemyError:
         return None
@@ -422,12 +423,12 @@ def sources_export(ctx: Context) -> None:
     """
     from sqlalchemy import select
 
-    from crawler.models import Source
+    from crawler import tables
     from scheduler.opml import Outline, write_opml
 
     with opened_app(ctx, sync=False) as app:
-        with app.sessions() as session:
-            rows = {row.name: row for row in session.scalars(select(Source))}
+        with app.engine.connect() as connection:
+            rows = {row.name: row for row in connection.execute(select(tables.sources))}
         outlines = []
         for source in app.config.sources:
             row = rows.get(source.name)

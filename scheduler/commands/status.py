@@ -27,16 +27,16 @@ def status(ctx: Context, as_json: bool) -> None:
     """
     from sqlalchemy import inspect
 
-    from crawler.models import Source
+    from crawler.tables import sources
     from scheduler.status import config_status, format_status, status_json
 
     app = Database(ctx.load())
     try:
-        if not inspect(app.engine).has_table(Source.__tablename__):
+        if not inspect(app.engine).has_table(sources.name):
             fail("the database has no newswatch tables yet: start the daemon or run "
                  "`newswatch db upgrade`")
-        with app.sessions() as session:
-            report = config_status(session, app.config)
+        with app.engine.connect() as connection:
+            report = config_status(connection, app.config)
         nodes = None
         if app.config.scrapyd.nodes:
             from scheduler.scrapyd import crawl_nodes
@@ -54,7 +54,7 @@ def status(ctx: Context, as_json: bool) -> None:
     else:
         click.echo(format_status(report))
         if nodes is not None:
-            from crawler.models import utcnow
+            from crawler.tables import utcnow
             from scheduler.scrapyd import format_crawl_nodes
 
             click.echo(format_crawl_nodes(nodes, utcnow()))

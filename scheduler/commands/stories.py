@@ -23,6 +23,7 @@ from scheduler.commands.common import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
     from sqlalchemy.orm import Session
 
 
@@ -57,13 +58,13 @@ def stories(click_ctx: click.Context, since: timedelta, rule_name: str | None,
     Examples: newswatch stories --since 7d --rule "Putin in Pyongyang"
               newswatch stories show 42
     """
-    from crawler.models import utcnow
+    from crawler.tables import utcnow
 
     if click_ctx.invoked_subcommand is not None:
         return
     ctx = click_ctx.find_object(Context)
-    with opened_app(ctx, sync=False) as app, app.sessions() as session:
-        lines = recent_stories(session, utcnow() - since, rule_name, limit)
+    with opened_app(ctx, sync=False) as app, app.engine.connect() as connection:
+        lines = recent_stories(connection, utcnow() - since, rule_name, limit)
     if as_json:
         for line in lines:
             click.echo(json.dumps({
@@ -85,33 +86,33 @@ def stories(click_ctx: click.Context, since: timedelta, rule_name: str | None,
                "newswatch stories show ID")
 
 
-def recent_stories(session: Session, since: datetime, rule_name: str | None,
+def recent_stories(session: Session | Connection, since: datetime, rule_name: str | None,
                    limit: int = STORIES_LIMIT) -> list[StoryLine]:
     """The newest `limit` stories first seen since `since` (those `rule_name` matched),
     with their outlets: read from the articles' URLs alone, never their bodies."""
     from sqlalchemy import select
 
-    from alerts.models import RuleMatch
-    from crawler.models import Article, Story
+    from alerts.tables import matches
+    from crawler.tables import articles, stories
     from crawler.urls import site_of
 
     query = (
-        select(Story)
-        .where(Story.first_seen_at >= since)
-        .order_by(Story.first_seen_at.desc(), Story.id.desc())
+        select(stories.c.id, stories.c.headline, stories.c.first_seen_at)
+        .where(stories.c.first_seen_at >= since)
+        .order_by(stories.c.first_seen_at.desc(), stories.c.id.desc())
         .limit(limit)
     )
     if rule_name is not None:
         matched = (
-            select(Article.story_id)
-            .join(RuleMatch, RuleMatch.article_id == Article.id)
-            .where(RuleMatch.rule == rule_name)
+            select(articles.c.story_id)
+            .join(matches, matches.c.article_id == articles.c.id)
+            .where(matches.c.rule == rule_name)
         )
-        query = query.where(Story.id.in_(matched))
-    found = list(session.scalars(query))
+        query = query.where(stories.c.id.in_(matched))
+    found = session.execute(query).all()
     urls: dict[int, list[str]] = {story.id: [] for story in found}
     for story_id, url in session.execute(
-            select(Article.story_id, Article.url).where(Article.story_id.in_(urls))):
+            select(articles.c.story_id, articles.c.url).where(articles.c.story_id.in_(urls))):
         urls[story_id].append(url)
     return [
         StoryLine(
