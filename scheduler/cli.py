@@ -2,31 +2,62 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
-from scheduler.commands.alerts import alerts
-from scheduler.commands.articles import articles
-from scheduler.commands.channels import channels
 from scheduler.commands.common import Context
-from scheduler.commands.config import config
-from scheduler.commands.crawl import crawl
-from scheduler.commands.db import db
-from scheduler.commands.extract import extract
-from scheduler.commands.init import init
-from scheduler.commands.reload import reload
-from scheduler.commands.rules import rules, search
-from scheduler.commands.run import run
-from scheduler.commands.sources import sources
-from scheduler.commands.status import status
-from scheduler.commands.stories import stories
-from scheduler.commands.web import serve, web
 from scheduler.config_basics import CONFIG_ENV, config_path
 from scheduler.logs import setup_logging
 
+# Each command's module:attribute. A command's module is imported when it runs (`--help`
+# lists them all): a read-only command need not pay for the others' imports.
+COMMANDS = {
+    "alerts": "scheduler.commands.alerts:alerts",
+    "articles": "scheduler.commands.articles:articles",
+    "channels": "scheduler.commands.channels:channels",
+    "config": "scheduler.commands.config:config",
+    "crawl": "scheduler.commands.crawl:crawl",
+    "db": "scheduler.commands.db:db",
+    "extract": "scheduler.commands.extract:extract",
+    "init": "scheduler.commands.init:init",
+    "reload": "scheduler.commands.reload:reload",
+    "rules": "scheduler.commands.rules:rules",
+    "run": "scheduler.commands.run:run",
+    "search": "scheduler.commands.rules:search",
+    "serve": "scheduler.commands.web:serve",
+    "sources": "scheduler.commands.sources:sources",
+    "status": "scheduler.commands.status:status",
+    "stories": "scheduler.commands.stories:stories",
+    "web": "scheduler.commands.web:web",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class LazyGroup(click.Group):
+    """A group whose commands (`lazy`: name -> "module:attribute") are imported on first
+    use, each given --config (see accept_config_anywhere)."""
+
+    def __init__(self, *args: Any, lazy: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, attribute = self.lazy[cmd_name].split(":")
+            command = getattr(importlib.import_module(module), attribute)
+            accept_config_anywhere(command)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--config", "-c", "config_file", type=click.Path(path_type=Path), default=None,
     help=f"Config file. Default: ${CONFIG_ENV}, else ./config.toml.",
@@ -77,14 +108,6 @@ def accept_config_anywhere(command: click.Command) -> None:
     if isinstance(command, click.Group):
         for subcommand in command.commands.values():
             accept_config_anywhere(subcommand)
-
-
-for command in (
-    init, run, status, reload, crawl, sources, channels, config, db, extract, rules, search,
-    stories, articles, alerts, serve, web,
-):
-    accept_config_anywhere(command)
-    main.add_command(command)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding=
 def commands(
     group: click.Group = main, prefix: str = "newswatch"
 ) -> Iterator[tuple[str, click.Command]]:
-    for name, command in sorted(group.commands.items()):
+    for name in group.list_commands(click.Context(group)):
+        command = group.get_command(click.Context(group), name)
+        assert command is not None, name
         path = f"{prefix} {name}"
         yield path, command
         if isinstance(command, click.Group):
