@@ -18,18 +18,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import snowballstemmer
-from sqlalchemy import Select, select, text
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Connection, Row, Select, select, text
 
+from alerts.documents import article_document
 from alerts.matcher import Hit, RuleSet
-from alerts.matching import article_document
 from alerts.query import And, Near, Or, Phrase, Prefix, Query, Scope, Word
 from alerts.rarity import rarity
 from alerts.text import get_stemmer
-from crawler.models import Article
+from crawler import tables
 from crawler.urls import site_of
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 BATCH_SIZE = 500
 # Articles matched together: a batch's words are learnt at once, yet a caller wanting
@@ -39,7 +42,7 @@ MATCH_BATCH = 50
 
 @dataclass(frozen=True)
 class Found:
-    article: Article
+    article: Row  # an `articles` row with its source's name as `source_name`
     hits: tuple[Hit, ...]
 
 
@@ -154,8 +157,8 @@ def _stemmers() -> list[snowballstemmer.stemmer]:
 
 
 def find_matching(
-    session: Session, query: Query, since: datetime | None = None, limit: int | None = None,
-    story_ids: Sequence[int] | None = None,
+    session: Session | Connection, query: Query, since: datetime | None = None,
+    limit: int | None = None, story_ids: Sequence[int] | None = None,
 ) -> Iterator[Found]:
     """Stored articles that `query` matches, newest first (only those of `story_ids`,
     if given)."""
@@ -190,14 +193,14 @@ class StoryFound:
         return sorted({site_of(found.article.url) for found in self.articles})
 
 
-def backtest_stories(session: Session, query: Query, since: datetime | None, limit: int,
-                     sources: frozenset[str] | None = None,
+def backtest_stories(session: Session | Connection, query: Query, since: datetime | None,
+                     limit: int, sources: frozenset[str] | None = None,
                      languages: frozenset[str] | None = None) -> list[StoryFound]:
     """The stories (at most `limit`, newest first) that `query` would have alerted on
     among the articles stored since `since`: what `rules test` and the web preview show.
     `sources` and `languages`: a rule's filters (None: any)."""
     def wanted(found: Found) -> bool:
-        return ((sources is None or found.article.source.name in sources)
+        return ((sources is None or found.article.source_name in sources)
                 and (languages is None or found.article.language in languages))
 
     stories: dict[int, list[Found]] = {}
@@ -217,45 +220,48 @@ def backtest_stories(session: Session, query: Query, since: datetime | None, lim
 
 
 def _candidate_batches(
-    session: Session, query: Query, since: datetime | None,
+    session: Session | Connection, query: Query, since: datetime | None,
     story_ids: Sequence[int] | None = None,
-) -> Iterator[list[Article]]:
-    base = select(Article).options(joinedload(Article.source))
+) -> Iterator[list[Row]]:
+    base = (select(tables.articles, tables.sources.c.name.label("source_name"))
+            .join(tables.sources, tables.sources.c.id == tables.articles.c.source_id))
     if since is not None:
-        base = base.where(Article.first_seen_at >= since)
+        base = base.where(tables.articles.c.first_seen_at >= since)
     if story_ids is not None:
-        base = base.where(Article.story_id.in_(story_ids))
+        base = base.where(tables.articles.c.story_id.in_(story_ids))
     base = _restrict_by_full_text(session, base, query, since)
     last_id: int | None = None
     while True:
-        page = base.order_by(Article.id.desc()).limit(BATCH_SIZE)
+        page = base.order_by(tables.articles.c.id.desc()).limit(BATCH_SIZE)
         if last_id is not None:
-            page = page.where(Article.id < last_id)
-        batch = list(session.scalars(page).unique())
+            page = page.where(tables.articles.c.id < last_id)
+        batch = session.execute(page).all()
         if not batch:
             return
         yield batch
         last_id = batch[-1].id
 
 
-def _languages(session: Session, since: datetime | None) -> frozenset[str | None]:
+def _languages(session: Session | Connection,
+               since: datetime | None) -> frozenset[str | None]:
     """The languages of the articles searched: only their stemmers shape the prefixes."""
-    statement = select(Article.language).distinct()
+    statement = select(tables.articles.c.language).distinct()
     if since is not None:
-        statement = statement.where(Article.first_seen_at >= since)
+        statement = statement.where(tables.articles.c.first_seen_at >= since)
     return frozenset(session.scalars(statement))
 
 
-def _restrict_by_full_text(session: Session, statement: Select, query: Query,
+def _restrict_by_full_text(session: Session | Connection, statement: Select, query: Query,
                            since: datetime | None) -> Select:
     condition = search_condition(query, _languages(session, since))
     if condition is None:
         return statement
-    dialect = session.get_bind().dialect.name
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    dialect = bind.dialect.name
     if dialect == "sqlite":
         fts_query = _render(condition, '"{}"*', " AND ", " OR ")
         return statement.where(
-            Article.id.in_(
+            tables.articles.c.id.in_(
                 text("SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q").bindparams(
                     q=fts_query
                 )

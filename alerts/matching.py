@@ -33,6 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from alerts.claims import CLAIM_LEASE, claim_articles, lock_stories, release_articles
+from alerts.documents import article_document
 from alerts.matcher import Document, Match, RuleSet
 from alerts.models import Notification, RuleMatch
 from alerts.query import Query
@@ -75,17 +76,6 @@ class Evaluation:
     # Why the rules could not be evaluated, when they could not.
     error: str | None = None
     story_id: int | None = None
-
-
-def article_document(article: Article) -> Document:
-    return Document(
-        title=article.title or "",
-        body=article.body or "",
-        authors=tuple(article.authors or ()),
-        source=article.source.name if article.source else "",
-        url=article.url,
-        language=article.language,
-    )
 
 
 @lru_cache(maxsize=2)

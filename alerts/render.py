@@ -15,10 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.channels import Channel, RuleOptions
+from alerts.documents import article_document
 from alerts.escaping import Format, highlight, mark_safe, message_title, one_line
 from alerts.highlight import snippet_spans
 from alerts.matcher import Hit
-from alerts.matching import article_document
 from alerts.models import Notification
 from alerts.templates import AlertTemplateError, default_template, render, render_plain
 from crawler.urls import site_of

@@ -81,6 +81,11 @@ class Article(Base):
     source: Mapped[Source] = relationship(back_populates="articles")
     story: Mapped[Story | None] = relationship(back_populates="articles")
 
+    @property
+    def source_name(self) -> str | None:
+        """As the read-only queries label it on an `articles` row (alerts.documents)."""
+        return self.source.name if self.source else None
+
     @validates("url")
     def _keep_url_hash(self, _key: str, url: str) -> str:
         self.url_hash = url_digest(url)

@@ -101,7 +101,8 @@ def migrated_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["stories"], NOT_READING + ORM),
     (["alerts", "list"], NOT_READING + ORM),
     (["articles", "show", "1"], NOT_READING + ORM),
-    (["search", "putin"], NOT_READING),
+    (["search", "putin"], NOT_READING + ORM),
+    (["rules", "test", "putin"], NOT_READING + ORM),
 ])
 def test_read_only_commands_import_no_heavy_library(
     migrated_folder: Path, args: list[str], forbidden: tuple[str, ...]

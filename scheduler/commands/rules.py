@@ -233,11 +233,11 @@ def rules_test(ctx: Context, query: str, since: timedelta, limit: int, as_json: 
     Example: newswatch rules test "Putin visit Pyongyang" --since 7d
     """
     from alerts.backtest import backtest_stories
-    from crawler.models import utcnow
+    from crawler.tables import utcnow
 
     parsed = _parsed(query)
-    with opened_app(ctx, sync=False) as app, app.sessions() as session:
-        stories = backtest_stories(session, parsed, utcnow() - since, limit)
+    with opened_app(ctx, sync=False) as app, app.engine.connect() as connection:
+        stories = backtest_stories(connection, parsed, utcnow() - since, limit)
         for story in stories:
             first = story.first
             article = first.article
@@ -246,7 +246,7 @@ def rules_test(ctx: Context, query: str, since: timedelta, limit: int, as_json: 
                 echo_json({
                     "story_id": article.story_id, "article_id": article.id,
                     "published": _moment(first).isoformat(), "title": article.title,
-                    "url": article.url, "source": article.source.name, "outlets": outlets,
+                    "url": article.url, "source": article.source_name, "outlets": outlets,
                     "snippet": _highlighted(first),
                 })
                 continue
@@ -280,12 +280,12 @@ def search(ctx: Context, query: str, since: timedelta | None, limit: int, as_jso
     import heapq
 
     from alerts.backtest import find_matching
-    from crawler.models import utcnow
+    from crawler.tables import utcnow
 
     parsed = _parsed(query)
-    with opened_app(ctx, sync=False) as app, app.sessions() as session:
+    with opened_app(ctx, sync=False) as app, app.engine.connect() as connection:
         start = utcnow() - since if since is not None else None
-        matching = find_matching(session, parsed, since=start)
+        matching = find_matching(connection, parsed, since=start)
         newest = heapq.nlargest(limit + 1, matching,
                                 key=lambda found: (_moment(found), found.article.id))
         more = len(newest) > limit
@@ -294,13 +294,13 @@ def search(ctx: Context, query: str, since: timedelta | None, limit: int, as_jso
             if as_json:
                 echo_json({
                     "id": article.id, "story_id": article.story_id, "url": article.url,
-                    "title": article.title, "source": article.source.name,
+                    "title": article.title, "source": article.source_name,
                     "published": article.published_at.isoformat() if article.published_at
                     else None,
                     "snippet": _highlighted(found),
                 })
                 continue
-            click.echo(f"{_when(found)}  {article.source.name}  {_marked_title(found)}"
+            click.echo(f"{_when(found)}  {article.source_name}  {_marked_title(found)}"
                        f"  (article {article.id})\n    {article.url}\n    {_highlighted(found)}")
     if not as_json:
         shown = min(len(newest), limit)
@@ -334,8 +334,8 @@ def _marked_title(found: Found) -> str:
 
 
 def _highlighted(found: Found) -> str:
+    from alerts.documents import article_document
     from alerts.highlight import snippet_spans
-    from alerts.matching import article_document
 
     excerpt, spans = snippet_spans(article_document(found.article), found.hits)
     return _mark(excerpt, list(spans))

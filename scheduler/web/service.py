@@ -20,10 +20,10 @@ from sqlalchemy.orm import selectinload
 
 from alerts.backtest import backtest_stories
 from alerts.channels import DEFAULT_RETRY_PERIOD, channel_from_settings
+from alerts.documents import article_document
 from alerts.durations import format_duration, parse_duration
 from alerts.highlight import snippet_spans
 from alerts.history import alert_history, requeue
-from alerts.matching import article_document
 from alerts.query import parse_query
 from alerts.render import sample_message
 from crawler.models import Article, Source, Story, utcnow
@@ -382,7 +382,7 @@ def _story_preview(story: Any) -> dict[str, Any]:
         "article_id": article.id,
         "headline": article.title,
         "url": article.url,
-        "source": article.source.name,
+        "source": article.source_name,
         "when": _iso(article.published_at or article.first_seen_at),
         "outlets": story.outlets,
         "snippet": text,
