@@ -163,7 +163,9 @@ def find_matching(
     """Stored articles that `query` matches, newest first (only those of `story_ids`,
     if given)."""
     found = 0
-    ruleset = RuleSet({"query": query})  # the daemon's matcher, its index built once
+    # The daemon's matcher, its index built once; the full-text index has narrowed the
+    # articles, so it needs no word frequencies to pick what to look for first.
+    ruleset = RuleSet({"query": query}, by_rarity=False)
     for page in _candidate_batches(session, query, since, story_ids):
         for start in range(0, len(page), MATCH_BATCH):
             batch = page[start : start + MATCH_BATCH]

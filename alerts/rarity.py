@@ -66,10 +66,11 @@ def fold_all(words: list[str]) -> list[str]:
 # Small: a language's estimates are wanted while a rule index is built for it, once per
 # rule set; kept for every language an article came in, they held hundreds of MB.
 @lru_cache(maxsize=4)
-def rarity(language: str | None) -> Rarity:
-    """The estimates for an ISO 639-1 code (no list: every word unlisted)."""
+def rarity(language: str | None, *, listed: bool = True) -> Rarity:
+    """The estimates for an ISO 639-1 code (no list, or `listed=False`: every word
+    unlisted, so a longer one is rarer; wordfreq is not loaded then)."""
     code = normalise_language(language)
-    if code not in _listed_languages():
+    if not listed or code not in _listed_languages():
         return Rarity({})
     return Rarity(_frequencies(code))
 

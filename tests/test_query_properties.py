@@ -180,6 +180,18 @@ def test_indexed_ruleset_agrees_with_reference(queries: list[Query], docs: list[
 
 
 @fast
+@given(st.lists(positive, min_size=1, max_size=4), st.lists(documents, min_size=1, max_size=4))
+def test_a_ruleset_anchored_without_word_frequencies_agrees_with_reference(
+    queries: list[Query], docs: list[Document]
+) -> None:
+    """`by_rarity=False` (search, rules test) picks other anchors, never other matches."""
+    rules = {f"rule{i}": q for i, q in enumerate(queries)}
+    ruleset = RuleSet(rules, by_rarity=False)
+    for doc in docs:
+        assert ruleset.match(doc) == match_every_rule(rules, doc)
+
+
+@fast
 @given(positive, documents, st.randoms(use_true_random=False))
 def test_case_and_accents_do_not_change_matches(query: Query, doc: Document,
                                                 rnd: random.Random) -> None:
