@@ -6,7 +6,9 @@ Every problem is reported on one line that names the file, the line, the key pat
 source's `url`, which keeps the text as written and expands it for the crawl only.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` in this module: Pydantic would compile every
+# field's annotation back from its string (a ForwardRef each), ~5% of what loading the
+# config costs every command. Annotations that name a later class are quoted instead.
 
 import difflib
 import functools
@@ -101,6 +103,10 @@ def _at_most(limit: int) -> AfterValidator:
 
 SourceName = Annotated[str, Field(min_length=1), _at_most(SOURCE_NAME_LENGTH)]
 RuleName = Annotated[str, Field(min_length=1), _at_most(RULE_NAME_LENGTH)]
+
+# A stable id for a rule or channel (`id = "r7f3a"`): renaming the entry keeps its alert
+# history, so old stories are not alerted again (scheduler/renames.py).
+StableId = Annotated[str | None, Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,40}$")]
 
 
 class _Section(BaseModel):
@@ -233,7 +239,7 @@ class SourceConfig(_Section):
         return value
 
     @model_validator(mode="after")
-    def _expand_url(self, info: ValidationInfo) -> SourceConfig:
+    def _expand_url(self, info: ValidationInfo) -> "SourceConfig":
         expanded = expand_env(self.url, _environ(info))
         if expanded != self.url:
             self._fetch_url = expanded
@@ -358,11 +364,6 @@ class ChannelConfig(_Section):
             except ValueError as error:
                 raise ValueError(f"template error: {error}") from None
         return value
-
-
-# A stable id for a rule or channel (`id = "r7f3a"`): renaming the entry keeps its alert
-# history, so old stories are not alerted again (scheduler/renames.py).
-StableId = Annotated[str | None, Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,40}$")]
 
 
 class RuleConfig(_Section):
@@ -528,7 +529,7 @@ class Config(_Section):
     scrapyd: ScrapydConfig = ScrapydConfig()
 
     @model_validator(mode="after")
-    def _retention_outlasts_the_age_limit(self) -> Config:
+    def _retention_outlasts_the_age_limit(self) -> "Config":
         """History younger than `max_article_age` is what stops an edited article from
         alerting again, and an article's alerts are deleted with it."""
         retention, max_age = self.retention, self.crawler.max_article_age
@@ -544,7 +545,7 @@ class Config(_Section):
         return self
 
     @model_validator(mode="after")
-    def _cross_references(self) -> Config:
+    def _cross_references(self) -> "Config":
         _require_unique("sources", [s.name for s in self.sources])
         _require_unique("rules", [r.name for r in self.rules])
         _require_unique_ids("rules", [r.id for r in self.rules])
@@ -748,7 +749,7 @@ def _substitute_env(
     loc: tuple[str | int, ...],
     environ: Mapping[str, str],
     problems: list[str],
-    lines: KeyLines,
+    lines: "KeyLines",
     path: Path,
     unused: frozenset[str] = frozenset(),
 ) -> Any:
@@ -791,12 +792,12 @@ def format_loc(loc: tuple[str | int, ...]) -> str:
     return text
 
 
-def _where(path: Path, lines: KeyLines, loc: tuple[str | int, ...]) -> str:
+def _where(path: Path, lines: "KeyLines", loc: tuple[str | int, ...]) -> str:
     line = lines.find(loc)
     return f"{path}:{line}" if line else str(path)
 
 
-def _describe(path: Path, lines: KeyLines, item: Any, data: Any) -> str:
+def _describe(path: Path, lines: "KeyLines", item: Any, data: Any) -> str:
     loc = tuple(part for part in item["loc"] if part not in _UNION_TAGS)
     context_error = (item.get("ctx") or {}).get("error")
     if isinstance(context_error, _LocatedError):
