@@ -99,6 +99,7 @@ def migrated_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["status"], NOT_READING + ORM),
     (["sources", "list"], NOT_READING + ORM),
     (["stories"], NOT_READING + ORM),
+    (["stories", "show", "1"], NOT_READING + ORM),
     (["alerts", "list"], NOT_READING + ORM),
     (["articles", "show", "1"], NOT_READING + ORM),
     # One query needs no word frequencies to pick what it looks for first.

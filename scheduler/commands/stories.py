@@ -137,24 +137,30 @@ def stories_show(ctx: Context, story_id: int, as_json: bool) -> None:
 
     Example: newswatch stories show 42
     """
-    from sqlalchemy.orm import selectinload
+    from sqlalchemy import select
 
-    from crawler.models import Article, Story
+    from crawler import tables
 
-    with opened_app(ctx, sync=False) as app, app.sessions() as session:
-        story = session.get(Story, story_id, options=[
-            selectinload(Story.articles).joinedload(Article.source)])
+    with opened_app(ctx, sync=False) as app, app.engine.connect() as connection:
+        story = connection.execute(
+            select(tables.stories).where(tables.stories.c.id == story_id)).first()
         if story is None:
             fail(f"no story {story_id} (ids are in `newswatch stories`)")
             return
-        articles = sorted(story.articles,
-                          key=lambda a: (a.published_at or a.first_seen_at, a.id))
+        found = connection.execute(
+            select(tables.articles.c.id, tables.articles.c.title, tables.articles.c.url,
+                   tables.articles.c.published_at, tables.articles.c.first_seen_at,
+                   tables.sources.c.name.label("source_name"))
+            .join(tables.sources, tables.sources.c.id == tables.articles.c.source_id)
+            .where(tables.articles.c.story_id == story_id)
+        ).all()
+        articles = sorted(found, key=lambda a: (a.published_at or a.first_seen_at, a.id))
         if as_json:
             echo_json({
                 "id": story.id, "headline": story.headline,
                 "first_seen": story.first_seen_at.isoformat(),
                 "articles": [{
-                    "id": a.id, "source": a.source.name, "title": a.title, "url": a.url,
+                    "id": a.id, "source": a.source_name, "title": a.title, "url": a.url,
                     "published": a.published_at.isoformat() if a.published_at else None,
                     "first_seen": a.first_seen_at.isoformat(),
                 } for a in articles],
@@ -166,6 +172,6 @@ def stories_show(ctx: Context, story_id: int, as_json: bool) -> None:
         print_table(
             ["ARTICLE", "PUBLISHED (UTC)", "SOURCE", "HEADLINE", "LINK"],
             [[str(a.id), f"{a.published_at:%Y-%m-%d %H:%M}" if a.published_at else "undated",
-              a.source.name, a.title, a.url] for a in articles],
+              a.source_name, a.title, a.url] for a in articles],
             wide=(3, 4),
         )
