@@ -6,7 +6,7 @@ word (`tokenize`) and walks each query as a tree of closures (`compile_query`).
 
 `RuleSet` gives exactly the same answers, faster, in three steps per document:
 
-* the distinct words of each field, from one regex split (`split_words`), mapped to
+* the distinct words of each field, split in C without a regex (`WordSplit`), mapped to
   index keys (a stem or a word prefix some rule has) by `_WordKeys`, which works a
   word out once (fold, stem, one Aho-Corasick pass for prefixes) and afterwards finds
   a document's keyed words by one set intersection in C;
@@ -42,8 +42,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache, partial
-from itertools import accumulate, chain, compress, repeat
-from operator import itemgetter
+from itertools import chain, compress, repeat
+from operator import add, itemgetter
 from typing import NamedTuple
 
 import ahocorasick
@@ -65,13 +65,13 @@ from alerts.query import (
 from alerts.rarity import rarity
 from alerts.text import (
     Columns,
+    WordSplit,
     analyse_columns,
     columns_of_parts,
     fold_words,
     get_stemmer,
     get_word_analyser,
     normalise_language,
-    possessive_indexes,
     split_words,
     stemmer_name,
     tokenize,
@@ -242,18 +242,18 @@ class SparseFieldIndex(FieldIndex):
     analysis. Built from the field's split with the per-word work done once per
     distinct word (`_WordKeys`) and the token walk in C."""
 
-    def __init__(self, name: str, parts: list[str], words: set[str],
+    def __init__(self, name: str, split: WordSplit, words: set[str],
                  keys: _WordKeys, wanted: set[str] | None = None) -> None:
-        drop: list[int] = []  # word indexes (in parts[1::2]) that are no tokens
+        drop: list[int] = []  # word indexes (in split.words) that are no tokens
         if "s" in words or "S" in words:
-            drop = possessive_indexes(parts)
+            drop = split.possessive_indexes()
         empty = words & keys.empty
         if empty:
-            drop = sorted({*drop, *(i for i, word in enumerate(parts[1::2]) if word in empty)})
-        tokens = parts[1::2]
-        where: Sequence[int] = range(1, len(parts), 2)  # each token's index in parts
+            drop = sorted({*drop, *(i for i, word in enumerate(split.words) if word in empty)})
+        tokens = split.words
+        where: Sequence[int] = range(len(tokens))  # each token's index in split.words
         if drop:
-            where = list(where)
+            tokens, where = list(tokens), list(where)
             for i in reversed(drop):
                 del tokens[i], where[i]
         length = len(tokens)
@@ -265,32 +265,21 @@ class SparseFieldIndex(FieldIndex):
         self._kept_surfaces = list(map(_INDEX, analysed))
         surfaces.update(zip(kept, self._kept_surfaces, strict=True))
         stems.update(zip(kept, map(itemgetter(1), analysed), strict=True))
-        self._parts, self._where, self._kept = parts, where, kept
+        self._split, self._where, self._kept = split, where, kept
         super().__init__(name, Columns(surfaces, stems, [], []), range(length))  # type: ignore[arg-type]
         self.stem_set = set(stems.values())
         del self.starts, self.ends  # computed when a hit needs them
 
     @cached_property
     def _offsets(self) -> tuple[_Sparse, _Sparse]:
-        """The start and end offsets of each kept token: the lengths of the parts before
-        it summed in C, from one kept token to the next (no offsets for the others)."""
-        parts, where, kept = self._parts, self._where, self._kept
+        """The start and end offsets of each kept token (none for the others)."""
+        split, kept = self._split, self._kept
+        indexes = list(map(self._where.__getitem__, kept))
+        begins = split.starts_of(indexes)
         starts, ends = _Sparse(len(self.stems)), _Sparse(len(self.stems))
-        if len(kept) * 16 > len(parts):
-            # Many kept tokens: every part's end offset at once, in C, is cheaper.
-            part_ends = list(accumulate(map(len, parts)))
-            indexes = list(map(where.__getitem__, kept))  # a word is never parts[0]
-            before = map(part_ends.__getitem__, map(_MINUS_ONE, indexes))
-            starts.update(zip(kept, before, strict=True))
-            ends.update(zip(kept, map(part_ends.__getitem__, indexes), strict=True))
-            return starts, ends
-        offset = done = 0
-        for i in self._kept:
-            part = where[i]
-            offset += sum(map(len, parts[done:part]))
-            done = part
-            starts[i] = offset
-            ends[i] = offset + len(parts[part])
+        starts.update(zip(kept, begins, strict=True))
+        lengths = map(len, map(split.words.__getitem__, indexes))
+        ends.update(zip(kept, map(add, begins, lengths), strict=True))
         return starts, ends
 
     @cached_property
@@ -342,7 +331,6 @@ def _positions_by_sparse(values: _Sparse) -> dict[str, list[int]]:
 
 
 _INDEX = itemgetter(0)
-_MINUS_ONE = (-1).__add__
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
@@ -368,7 +356,7 @@ class AnalysedDocument:
         # (None: those of every rule).
         self.looked_for: Callable[[], set[str]] | None = None
         self._wanted: set[str] | None = None
-        self._parts: dict[str, list[str]] = {}  # split_words of a field, shared
+        self._splits: dict[str, WordSplit] = {}  # the words of a field, shared
         self._field_lists: dict[tuple[str, ...], list[FieldIndex]] = {}
         self.term_spans: dict[tuple[str, tuple[str, ...]], list[_Span]] = {}
         self.term_hits: dict[tuple[str, tuple[str, ...]], tuple[_RawHit, ...] | None] = {}
@@ -390,7 +378,7 @@ class AnalysedDocument:
                 for author in self.doc.authors:
                     found.update(split_words(author)[1::2])
             else:
-                found = set(self._split(name)[1::2])
+                found = set(self._word_split(name).words)
             self._words[name] = found
         return found
 
@@ -419,10 +407,10 @@ class AnalysedDocument:
             self._wanted = self.looked_for()
         return self._wanted
 
-    def _split(self, name: str) -> list[str]:
-        found = self._parts.get(name)
+    def _word_split(self, name: str) -> WordSplit:
+        found = self._splits.get(name)
         if found is None:
-            found = self._parts[name] = split_words(getattr(self.doc, name))
+            found = self._splits[name] = WordSplit(getattr(self.doc, name))
         return found
 
     def _columns(self, text: str) -> Columns:
@@ -438,11 +426,11 @@ class AnalysedDocument:
                 columns = self._columns(getattr(self.doc, name))
             elif (self.word_keys is not None and name in TEXT_FIELDS
                   and (self.known or self.word_keys.knows(self.words(name)))):
-                return SparseFieldIndex(name, self._split(name), self.words(name),
+                return SparseFieldIndex(name, self._word_split(name), self.words(name),
                                         self.word_keys, self._wanted_words())
             else:
-                columns = columns_of_parts(self._split(name), self.language,
-                                           self._words.get(name))
+                columns = columns_of_parts(split_words(getattr(self.doc, name)),
+                                           self.language, self._words.get(name))
             return FieldIndex(name, columns, range(len(columns.stems)), self.relevant)
         joined = Columns([], [], [], [])
         positions: list[int] = []

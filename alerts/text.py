@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import ChainMap
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache, lru_cache
-from itertools import accumulate
+from itertools import accumulate, compress
 from typing import NamedTuple
 
 import snowballstemmer
@@ -239,6 +239,105 @@ def split_words(text: str) -> list[str]:
     if "_" in text:
         text = text.replace("_", " ")
     return _word_pattern(text).split(text)
+
+
+# Every ASCII byte that is no letter or digit (the underscore too, as in split_words)
+# becomes a space; the bytes of other characters stay.
+_ASCII_SEPARATORS_TO_SPACE = bytes(
+    c if c >= 128 or chr(c).isalnum() else 32 for c in range(256))
+_ASCII_BYTES = bytes(range(128))
+
+
+class WordSplit:
+    """The words of a text, as `split_words` finds them, split in C without a regex
+    (which costs more than all the rest of matching an article against few rules):
+    every character that is no word character becomes a space, and the text is split
+    on single spaces. The pieces between two words are as many as the characters
+    between them, less one, so a word's offset follows from the lengths before it;
+    offsets are worked out only for the words that need them."""
+
+    __slots__ = ("_piece_indexes", "_starts", "pieces", "text", "words")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pieces = _spaced_text(text).split(" ")
+        self.words: list[str] = list(filter(None, self.pieces))
+        self._piece_indexes: list[int] | None = None
+        self._starts: list[int] | None = None
+
+    @property
+    def piece_indexes(self) -> list[int]:
+        """Each word's index in `pieces`."""
+        if self._piece_indexes is None:
+            pieces = self.pieces
+            self._piece_indexes = list(compress(range(len(pieces)), pieces))
+        return self._piece_indexes
+
+    def starts_of(self, indexes: Sequence[int]) -> list[int]:
+        """The start offsets of these words (indexes into `words`, ascending)."""
+        where = self.piece_indexes
+        if self._starts is not None or len(indexes) * 16 > len(self.pieces):
+            if self._starts is None:
+                # Every piece's start at once, in C: a piece starts one character after
+                # the end of the one before it.
+                every = list(accumulate(map(_PLUS_ONE, map(len, self.pieces)), initial=0))
+                self._starts = list(map(every.__getitem__, where))
+            return list(map(self._starts.__getitem__, indexes))
+        pieces = self.pieces
+        found = []
+        offset = done = 0
+        for i in indexes:
+            piece = where[i]
+            offset += sum(map(len, pieces[done:piece])) + piece - done
+            done = piece
+            found.append(offset)
+        return found
+
+    def possessive_indexes(self) -> list[int]:
+        """The indexes (into `words`) of each "s" that is a possessive (see
+        _is_possessive_s): one apostrophe between it and the word before. Ascending."""
+        words, where = self.words, self.piece_indexes
+        candidates = []
+        for letter in "sS":
+            i = 0
+            while True:
+                try:
+                    i = words.index(letter, i)
+                except ValueError:
+                    break
+                if i > 0 and where[i] - where[i - 1] == 1:  # one character between
+                    candidates.append(i)
+                i += 1
+        candidates.sort()
+        text = self.text
+        return [i for i, start in zip(candidates, self.starts_of(candidates), strict=True)
+                if text[start - 1] in _APOSTROPHES]
+
+
+_PLUS_ONE = (1).__add__
+
+
+def _spaced_text(text: str) -> str:
+    """`text` with each character that is no word character (see _word_pattern) made a
+    space: ASCII ones by one bytes.translate, the few distinct others by str.replace."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_SEPARATORS_TO_SPACE).decode("ascii")
+    raw = text.encode("utf-8", "surrogatepass")
+    spaced = raw.translate(_ASCII_SEPARATORS_TO_SPACE).decode("utf-8", "surrogatepass")
+    others = set(raw.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass"))
+    marks = any(map(_is_mark, others))  # a text with marks counts them as word characters
+    separators = [ch for ch in others if not (ch.isalnum() or (marks and _is_mark(ch)))]
+    if len(separators) > 16:
+        return spaced.translate(dict.fromkeys(map(ord, separators), " "))
+    for ch in separators:
+        spaced = spaced.replace(ch, " ")
+    return spaced
+
+
+@lru_cache(maxsize=4096)
+def _is_mark(ch: str) -> bool:
+    """A combining mark of the Basic Multilingual Plane (those _word_re counts)."""
+    return ord(ch) < 0x10000 and unicodedata.category(ch).startswith("M")
 
 
 def analyse_columns(text: str, language: str | None = None) -> Columns:
