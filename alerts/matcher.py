@@ -244,42 +244,34 @@ class SparseFieldIndex(FieldIndex):
 
     def __init__(self, name: str, split: WordSplit, words: set[str],
                  keys: _WordKeys, wanted: set[str] | None = None) -> None:
-        drop: list[int] = []  # word indexes (in split.words) that are no tokens
-        if "s" in words or "S" in words:
-            drop = split.possessive_indexes()
+        tokens = split.words  # possessives dropped already
         empty = words & keys.empty
-        if empty:
-            drop = sorted({*drop, *(i for i, word in enumerate(split.words) if word in empty)})
-        tokens = split.words
-        where: Sequence[int] = range(len(tokens))  # each token's index in split.words
-        if drop:
-            tokens, where = list(tokens), list(where)
-            for i in reversed(drop):
-                del tokens[i], where[i]
+        if empty:  # words of combining marks only are no tokens
+            tokens = [word for word in tokens if word not in empty]
         length = len(tokens)
         if wanted is None:
             wanted = keys.key_words
         kept = list(compress(range(length), map(wanted.__contains__, tokens)))
-        analysed = list(map(keys.analysis.__getitem__, map(tokens.__getitem__, kept)))
+        self._kept_words = list(map(tokens.__getitem__, kept))
+        analysed = list(map(keys.analysis.__getitem__, self._kept_words))
         surfaces, stems = _Sparse(length), _Sparse(length)
         self._kept_surfaces = list(map(_INDEX, analysed))
         surfaces.update(zip(kept, self._kept_surfaces, strict=True))
         stems.update(zip(kept, map(itemgetter(1), analysed), strict=True))
-        self._split, self._where, self._kept = split, where, kept
+        self._split, self._kept = split, kept
         super().__init__(name, Columns(surfaces, stems, [], []), range(length))  # type: ignore[arg-type]
         self.stem_set = set(stems.values())
         del self.starts, self.ends  # computed when a hit needs them
 
     @cached_property
     def _offsets(self) -> tuple[_Sparse, _Sparse]:
-        """The start and end offsets of each kept token (none for the others)."""
-        split, kept = self._split, self._kept
-        indexes = list(map(self._where.__getitem__, kept))
-        begins = split.starts_of(indexes)
+        """The start and end offsets of each kept token (none for the others): every
+        token of a kept word is kept, as `WordSplit.starts_of_every` needs."""
+        kept, surfaces = self._kept, self._kept_words
+        begins = self._split.starts_of_every(surfaces)
         starts, ends = _Sparse(len(self.stems)), _Sparse(len(self.stems))
         starts.update(zip(kept, begins, strict=True))
-        lengths = map(len, map(split.words.__getitem__, indexes))
-        ends.update(zip(kept, map(add, begins, lengths), strict=True))
+        ends.update(zip(kept, map(add, begins, map(len, surfaces)), strict=True))
         return starts, ends
 
     @cached_property

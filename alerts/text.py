@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import ChainMap
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache, lru_cache
-from itertools import accumulate, compress
+from itertools import accumulate
 from typing import NamedTuple
 
 import snowballstemmer
@@ -249,72 +249,36 @@ _ASCII_BYTES = bytes(range(128))
 
 
 class WordSplit:
-    """The words of a text, as `split_words` finds them, split in C without a regex
-    (which costs more than all the rest of matching an article against few rules):
-    every character that is no word character becomes a space, and the text is split
-    on single spaces. The pieces between two words are as many as the characters
-    between them, less one, so a word's offset follows from the lengths before it;
-    offsets are worked out only for the words that need them."""
+    """The words of a text's tokens, as `iter_word_spans` finds them (possessives
+    dropped), split in C without a regex (which costs more than all the rest of
+    matching an article against few rules): every character that is no word character
+    becomes a space, and so does a possessive "s"; the text is split on spaces. Offsets
+    are worked out only for the words that need them (`starts_of_every`)."""
 
-    __slots__ = ("_piece_indexes", "_starts", "pieces", "text", "words")
+    __slots__ = ("_padded", "spaced", "words")
 
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.pieces = _spaced_text(text).split(" ")
-        self.words: list[str] = list(filter(None, self.pieces))
-        self._piece_indexes: list[int] | None = None
-        self._starts: list[int] | None = None
+        self.spaced = _without_possessives(text, _spaced_text(text))
+        self.words: list[str] = self.spaced.split()
+        self._padded: str | None = None
 
-    @property
-    def piece_indexes(self) -> list[int]:
-        """Each word's index in `pieces`."""
-        if self._piece_indexes is None:
-            pieces = self.pieces
-            self._piece_indexes = list(compress(range(len(pieces)), pieces))
-        return self._piece_indexes
-
-    def starts_of(self, indexes: Sequence[int]) -> list[int]:
-        """The start offsets of these words (indexes into `words`, ascending)."""
-        where = self.piece_indexes
-        if self._starts is not None or len(indexes) * 16 > len(self.pieces):
-            if self._starts is None:
-                # Every piece's start at once, in C: a piece starts one character after
-                # the end of the one before it.
-                every = list(accumulate(map(_PLUS_ONE, map(len, self.pieces)), initial=0))
-                self._starts = list(map(every.__getitem__, where))
-            return list(map(self._starts.__getitem__, indexes))
-        pieces = self.pieces
+    def starts_of_every(self, words: Iterable[str]) -> list[int]:
+        """The start offsets of `words`: the text's words, in order, that are one of some
+        words (every occurrence of each). As none of those occurs between two of them,
+        each is the next occurrence of itself as a whole word: one search in C."""
+        padded = self._padded
+        if padded is None:
+            padded = self._padded = f" {self.spaced} "
         found = []
-        offset = done = 0
-        for i in indexes:
-            piece = where[i]
-            offset += sum(map(len, pieces[done:piece])) + piece - done
-            done = piece
-            found.append(offset)
+        at = 0
+        find = padded.find
+        for word in words:
+            at = find(f" {word} ", at)  # at the space before: the word's offset in the text
+            found.append(at)
+            at += len(word) + 1
         return found
 
-    def possessive_indexes(self) -> list[int]:
-        """The indexes (into `words`) of each "s" that is a possessive (see
-        _is_possessive_s): one apostrophe between it and the word before. Ascending."""
-        words, where = self.words, self.piece_indexes
-        candidates = []
-        for letter in "sS":
-            i = 0
-            while True:
-                try:
-                    i = words.index(letter, i)
-                except ValueError:
-                    break
-                if i > 0 and where[i] - where[i - 1] == 1:  # one character between
-                    candidates.append(i)
-                i += 1
-        candidates.sort()
-        text = self.text
-        return [i for i, start in zip(candidates, self.starts_of(candidates), strict=True)
-                if text[start - 1] in _APOSTROPHES]
 
-
-_PLUS_ONE = (1).__add__
 
 
 def _spaced_text(text: str) -> str:
@@ -332,6 +296,29 @@ def _spaced_text(text: str) -> str:
     for ch in separators:
         spaced = spaced.replace(ch, " ")
     return spaced
+
+
+def _without_possessives(text: str, spaced: str) -> str:
+    """`spaced` (`text` with its separators made spaces) with each possessive "s" made
+    a space too (see _is_possessive_s): an "s" alone between an apostrophe that follows
+    a word character and a separator or the end."""
+    found = []
+    for apostrophe in _APOSTROPHES if not text.isascii() else "'":
+        at = text.find(apostrophe, 1)  # one character: found by memchr
+        while at != -1:
+            after = at + 2
+            if (text[at + 1 : after] in ("s", "S") and spaced[at - 1] != " "
+                    and (after == len(text) or spaced[after] == " ")):
+                found.append(at + 1)
+            at = text.find(apostrophe, at + 1)
+    if not found:
+        return spaced
+    found.sort()
+    pieces = [spaced[: found[0]]]
+    for at, end in zip(found, [*found[1:], len(spaced)], strict=True):
+        pieces.append(" ")
+        pieces.append(spaced[at + 1 : end])
+    return "".join(pieces)
 
 
 @lru_cache(maxsize=4096)
