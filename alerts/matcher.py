@@ -29,8 +29,8 @@ words, and Python work for its new words, its candidate rules and their hits: it
 grows with the rules that can really match, not with the number of rules.
 
 `RuleSet.match_many` matches a batch (a match cycle's read, a page of `rules test`): it
-learns the batch's new words in one pass over the union of its words, so that each
-document then skips the checks for words never seen; the answers are `match`'s.
+learns the batch's new words first, so that each document then skips the checks for
+words never seen, and pauses the cycle collector meanwhile; the answers are `match`'s.
 
 Unscoped terms match in the title or the body. Author hit offsets index into
 `AUTHOR_SEPARATOR.join(doc.authors)` (see `field_text`).
@@ -1219,9 +1219,9 @@ class RuleSet:
         return self._match(adoc, index)
 
     def match_many(self, docs: Iterable[Document]) -> list[list[Match]]:
-        """`match` of each document, worked as a batch: the distinct words of all the
-        titles and bodies of one language are learnt in one pass over their union, so
-        that each document then skips the checks for words never seen."""
+        """`match` of each document, worked as a batch: the new words of all the titles
+        and bodies of one language are learnt first, so that each document then skips
+        the checks for words never seen."""
         with _cycle_collection_paused():
             return self._match_many(docs)
 
@@ -1231,9 +1231,11 @@ class RuleSet:
         for index in {id(index): index for index in indexes}.values():
             batch = [adoc for adoc, of in zip(adocs, indexes, strict=True) if of is index]
             keys = index.word_keys
-            words = set().union(*(adoc.words(name) for adoc in batch for name in TEXT_FIELDS))
-            keys.learn(words)
-            known = words.issubset(keys.seen)  # not when the word memory is full
+            known = True  # not when the word memory is full
+            for words in (adoc.words(name) for adoc in batch for name in TEXT_FIELDS):
+                if not words.issubset(keys.seen):  # (cheaper than a union of the batch)
+                    keys.learn(words)
+                    known = known and words.issubset(keys.seen)
             for adoc in batch:
                 adoc.relevant = keys.stems
                 adoc.word_keys = keys
