@@ -864,6 +864,12 @@ class _Index:
             is_sorted and _distinct([terms[i] for i in (*program[0], *chain(*program[1]))])
             for is_sorted, program in zip(self.sorted_parts, self.programs, strict=True)
         ]
+        # Each rule's literal if it is one literal whose hits come sorted, else -1.
+        self.lone_literals = [
+            program[0][0] if is_sorted and len(program[0]) == 1 and not program[1]
+            and not program[2] else -1
+            for is_sorted, program in zip(self.sorted_parts, self.programs, strict=True)
+        ]
         self._evaluators: dict[int, Evaluator] = {}  # rules of other shapes, compiled once
         # Rule -> the keys of every term it looks at (worked out when first a candidate).
         self._looked_for: dict[int, tuple[Key, ...]] = {}
@@ -1253,7 +1259,29 @@ class RuleSet:
         candidates = index.candidates(adoc)
         if candidates:
             adoc.looked_for = partial(index.words_looked_for, candidates)
+        lone, literals = index.lone_literals, index.literals
+        lone_hits: dict[int, tuple[Hit, ...] | None] = {}  # by literal id
         for query_id in candidates:
+            literal = lone[query_id]
+            if literal >= 0:
+                # A rule of one literal (a name, a phrase): a lookup, no program to run.
+                hits = lone_hits.get(literal, _UNSEEN)  # type: ignore[arg-type]
+                if hits is _UNSEEN:
+                    raw = results.get(literal, _UNSEEN)
+                    if raw is _UNSEEN:
+                        raw = results[literal] = literals[literal](adoc)
+                    hits = None
+                    if raw is not None:
+                        entry = single.get(id(raw))
+                        if entry is None:
+                            entry = single[id(raw)] = (raw, _to_hits(raw, known))  # type: ignore[arg-type]
+                        hits = entry[1]
+                    lone_hits[literal] = hits
+                if hits is None:
+                    continue
+                for position in rules_of[query_id]:
+                    found.append((position, Match(names[position], hits)))  # type: ignore[arg-type]
+                continue
             parts = index.evaluate(query_id, adoc, results)
             if parts is None:
                 continue
