@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property, lru_cache, partial
-from itertools import chain, compress, repeat
+from itertools import chain, compress
 from operator import add, itemgetter
 from typing import NamedTuple
 
@@ -1097,7 +1097,8 @@ class _WordKeys:
         keyed = words & self.key_words
         stems = set(map(self.stem_of.get, keyed))
         stems.discard(None)
-        prefixes = set(chain.from_iterable(map(self.prefixes_of.get, keyed, repeat(()))))
+        prefixes = set(chain.from_iterable(map(self.prefixes_of.__getitem__,
+                                               keyed & self.prefix_words)))
         return stems, prefixes  # type: ignore[return-value]
 
     def keys_of(self, words: set[str]) -> set[tuple[str, str]]:
