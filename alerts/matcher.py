@@ -6,7 +6,7 @@ word (`tokenize`) and walks each query as a tree of closures (`compile_query`).
 
 `RuleSet` gives exactly the same answers, faster, in three steps per document:
 
-* the distinct words of each field, from one regex split (`split_words`), mapped to
+* the distinct words of each field, split in C without a regex (`WordSplit`), mapped to
   index keys (a stem or a word prefix some rule has) by `_WordKeys`, which works a
   word out once (fold, stem, one Aho-Corasick pass for prefixes) and afterwards finds
   a document's keyed words by one set intersection in C;
@@ -29,8 +29,8 @@ words, and Python work for its new words, its candidate rules and their hits: it
 grows with the rules that can really match, not with the number of rules.
 
 `RuleSet.match_many` matches a batch (a match cycle's read, a page of `rules test`): it
-learns the batch's new words in one pass over the union of its words, so that each
-document then skips the checks for words never seen; the answers are `match`'s.
+learns the batch's new words first, so that each document then skips the checks for
+words never seen, and pauses the cycle collector meanwhile; the answers are `match`'s.
 
 Unscoped terms match in the title or the body. Author hit offsets index into
 `AUTHOR_SEPARATOR.join(doc.authors)` (see `field_text`).
@@ -38,12 +38,14 @@ Unscoped terms match in the title or the body. Author hit offsets index into
 
 from __future__ import annotations
 
+import gc
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property, lru_cache, partial
-from itertools import accumulate, chain, compress, repeat
-from operator import itemgetter
+from itertools import chain, compress
+from operator import add, itemgetter
 from typing import NamedTuple
 
 import ahocorasick
@@ -65,13 +67,13 @@ from alerts.query import (
 from alerts.rarity import Rarity, rarity
 from alerts.text import (
     Columns,
+    WordSplit,
     analyse_columns,
     columns_of_parts,
     fold_words,
     get_stemmer,
     get_word_analyser,
     normalise_language,
-    possessive_indexes,
     split_words,
     stemmer_name,
     tokenize,
@@ -194,6 +196,7 @@ class FieldIndex:
 
 
 _SCANS_BEFORE_TABLE = 6
+_FEW_WORDS = 8  # a SparseFieldIndex finds up to this many words one by one
 
 
 def _positions_by(values: list[str]) -> dict[str, list[int]]:
@@ -242,55 +245,42 @@ class SparseFieldIndex(FieldIndex):
     analysis. Built from the field's split with the per-word work done once per
     distinct word (`_WordKeys`) and the token walk in C."""
 
-    def __init__(self, name: str, parts: list[str], words: set[str],
+    def __init__(self, name: str, split: WordSplit, words: set[str],
                  keys: _WordKeys, wanted: set[str] | None = None) -> None:
-        drop: list[int] = []  # word indexes (in parts[1::2]) that are no tokens
-        if "s" in words or "S" in words:
-            drop = possessive_indexes(parts)
+        tokens = split.words  # possessives dropped already
         empty = words & keys.empty
-        if empty:
-            drop = sorted({*drop, *(i for i, word in enumerate(parts[1::2]) if word in empty)})
-        tokens = parts[1::2]
-        where: Sequence[int] = range(1, len(parts), 2)  # each token's index in parts
-        if drop:
-            where = list(where)
-            for i in reversed(drop):
-                del tokens[i], where[i]
+        if empty:  # words of combining marks only are no tokens
+            tokens = [word for word in tokens if word not in empty]
         length = len(tokens)
         if wanted is None:
             wanted = keys.key_words
-        kept = list(compress(range(length), map(wanted.__contains__, tokens)))
-        analysed = list(map(keys.analysis.__getitem__, map(tokens.__getitem__, kept)))
+        present = wanted & words
+        if len(present) <= _FEW_WORDS:
+            # A few words looked for (few rules): list.index finds each in C, faster
+            # than a set lookup for every token.
+            kept = sorted(chain.from_iterable(_indexes_of(tokens, word) for word in present))
+        else:
+            kept = list(compress(range(length), map(present.__contains__, tokens)))
+        self._kept_words = list(map(tokens.__getitem__, kept))
+        analysed = list(map(keys.analysis.__getitem__, self._kept_words))
         surfaces, stems = _Sparse(length), _Sparse(length)
         self._kept_surfaces = list(map(_INDEX, analysed))
         surfaces.update(zip(kept, self._kept_surfaces, strict=True))
         stems.update(zip(kept, map(itemgetter(1), analysed), strict=True))
-        self._parts, self._where, self._kept = parts, where, kept
+        self._split, self._kept = split, kept
         super().__init__(name, Columns(surfaces, stems, [], []), range(length))  # type: ignore[arg-type]
         self.stem_set = set(stems.values())
         del self.starts, self.ends  # computed when a hit needs them
 
     @cached_property
     def _offsets(self) -> tuple[_Sparse, _Sparse]:
-        """The start and end offsets of each kept token: the lengths of the parts before
-        it summed in C, from one kept token to the next (no offsets for the others)."""
-        parts, where, kept = self._parts, self._where, self._kept
+        """The start and end offsets of each kept token (none for the others): every
+        token of a kept word is kept, as `WordSplit.starts_of_every` needs."""
+        kept, surfaces = self._kept, self._kept_words
+        begins = self._split.starts_of_every(surfaces)
         starts, ends = _Sparse(len(self.stems)), _Sparse(len(self.stems))
-        if len(kept) * 16 > len(parts):
-            # Many kept tokens: every part's end offset at once, in C, is cheaper.
-            part_ends = list(accumulate(map(len, parts)))
-            indexes = list(map(where.__getitem__, kept))  # a word is never parts[0]
-            before = map(part_ends.__getitem__, map(_MINUS_ONE, indexes))
-            starts.update(zip(kept, before, strict=True))
-            ends.update(zip(kept, map(part_ends.__getitem__, indexes), strict=True))
-            return starts, ends
-        offset = done = 0
-        for i in self._kept:
-            part = where[i]
-            offset += sum(map(len, parts[done:part]))
-            done = part
-            starts[i] = offset
-            ends[i] = offset + len(parts[part])
+        starts.update(zip(kept, begins, strict=True))
+        ends.update(zip(kept, map(add, begins, map(len, surfaces)), strict=True))
         return starts, ends
 
     @cached_property
@@ -342,7 +332,6 @@ def _positions_by_sparse(values: _Sparse) -> dict[str, list[int]]:
 
 
 _INDEX = itemgetter(0)
-_MINUS_ONE = (-1).__add__
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
@@ -368,7 +357,7 @@ class AnalysedDocument:
         # (None: those of every rule).
         self.looked_for: Callable[[], set[str]] | None = None
         self._wanted: set[str] | None = None
-        self._parts: dict[str, list[str]] = {}  # split_words of a field, shared
+        self._splits: dict[str, WordSplit] = {}  # the words of a field, shared
         self._field_lists: dict[tuple[str, ...], list[FieldIndex]] = {}
         self.term_spans: dict[tuple[str, tuple[str, ...]], list[_Span]] = {}
         self.term_hits: dict[tuple[str, tuple[str, ...]], tuple[_RawHit, ...] | None] = {}
@@ -390,7 +379,7 @@ class AnalysedDocument:
                 for author in self.doc.authors:
                     found.update(split_words(author)[1::2])
             else:
-                found = set(self._split(name)[1::2])
+                found = set(self._word_split(name).words)
             self._words[name] = found
         return found
 
@@ -419,10 +408,10 @@ class AnalysedDocument:
             self._wanted = self.looked_for()
         return self._wanted
 
-    def _split(self, name: str) -> list[str]:
-        found = self._parts.get(name)
+    def _word_split(self, name: str) -> WordSplit:
+        found = self._splits.get(name)
         if found is None:
-            found = self._parts[name] = split_words(getattr(self.doc, name))
+            found = self._splits[name] = WordSplit(getattr(self.doc, name))
         return found
 
     def _columns(self, text: str) -> Columns:
@@ -438,11 +427,11 @@ class AnalysedDocument:
                 columns = self._columns(getattr(self.doc, name))
             elif (self.word_keys is not None and name in TEXT_FIELDS
                   and (self.known or self.word_keys.knows(self.words(name)))):
-                return SparseFieldIndex(name, self._split(name), self.words(name),
+                return SparseFieldIndex(name, self._word_split(name), self.words(name),
                                         self.word_keys, self._wanted_words())
             else:
-                columns = columns_of_parts(self._split(name), self.language,
-                                           self._words.get(name))
+                columns = columns_of_parts(split_words(getattr(self.doc, name)),
+                                           self.language, self._words.get(name))
             return FieldIndex(name, columns, range(len(columns.stems)), self.relevant)
         joined = Columns([], [], [], [])
         positions: list[int] = []
@@ -882,6 +871,12 @@ class _Index:
             is_sorted and _distinct([terms[i] for i in (*program[0], *chain(*program[1]))])
             for is_sorted, program in zip(self.sorted_parts, self.programs, strict=True)
         ]
+        # Each rule's literal if it is one literal whose hits come sorted, else -1.
+        self.lone_literals = [
+            program[0][0] if is_sorted and len(program[0]) == 1 and not program[1]
+            and not program[2] else -1
+            for is_sorted, program in zip(self.sorted_parts, self.programs, strict=True)
+        ]
         self._evaluators: dict[int, Evaluator] = {}  # rules of other shapes, compiled once
         # Rule -> the keys of every term it looks at (worked out when first a candidate).
         self._looked_for: dict[int, tuple[Key, ...]] = {}
@@ -1109,7 +1104,8 @@ class _WordKeys:
         keyed = words & self.key_words
         stems = set(map(self.stem_of.get, keyed))
         stems.discard(None)
-        prefixes = set(chain.from_iterable(map(self.prefixes_of.get, keyed, repeat(()))))
+        prefixes = set(chain.from_iterable(map(self.prefixes_of.__getitem__,
+                                               keyed & self.prefix_words)))
         return stems, prefixes  # type: ignore[return-value]
 
     def keys_of(self, words: set[str]) -> set[tuple[str, str]]:
@@ -1189,6 +1185,23 @@ def _literal_terms(node: Query, stem: Callable[[str], str], stems: set[str],
         _literal_terms(node.operand, stem, stems, prefixes)
 
 
+@contextmanager
+def _cycle_collection_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a batch is matched. Matching an article makes
+    thousands of short-lived lists, sets and tuples and no reference cycles: reference
+    counting frees them all, and the collector's passes over them, triggered by their
+    number alone, were about a third of the time against few rules. It runs again
+    afterwards (it stays off if something else had turned it off)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class RuleSet:
     """Many named rules, matched against documents through an index of their terms.
 
@@ -1226,17 +1239,23 @@ class RuleSet:
         return self._match(adoc, index)
 
     def match_many(self, docs: Iterable[Document]) -> list[list[Match]]:
-        """`match` of each document, worked as a batch: the distinct words of all the
-        titles and bodies of one language are learnt in one pass over their union, so
-        that each document then skips the checks for words never seen."""
+        """`match` of each document, worked as a batch: the new words of all the titles
+        and bodies of one language are learnt first, so that each document then skips
+        the checks for words never seen."""
+        with _cycle_collection_paused():
+            return self._match_many(docs)
+
+    def _match_many(self, docs: Iterable[Document]) -> list[list[Match]]:
         adocs = [AnalysedDocument(doc) for doc in docs]
         indexes = [self._index_for(adoc.language) for adoc in adocs]
         for index in {id(index): index for index in indexes}.values():
             batch = [adoc for adoc, of in zip(adocs, indexes, strict=True) if of is index]
             keys = index.word_keys
-            words = set().union(*(adoc.words(name) for adoc in batch for name in TEXT_FIELDS))
-            keys.learn(words)
-            known = words.issubset(keys.seen)  # not when the word memory is full
+            known = True  # not when the word memory is full
+            for words in (adoc.words(name) for adoc in batch for name in TEXT_FIELDS):
+                if not words.issubset(keys.seen):  # (cheaper than a union of the batch)
+                    keys.learn(words)
+                    known = known and words.issubset(keys.seen)
             for adoc in batch:
                 adoc.relevant = keys.stems
                 adoc.word_keys = keys
@@ -1254,7 +1273,29 @@ class RuleSet:
         candidates = index.candidates(adoc)
         if candidates:
             adoc.looked_for = partial(index.words_looked_for, candidates)
+        lone, literals = index.lone_literals, index.literals
+        lone_hits: dict[int, tuple[Hit, ...] | None] = {}  # by literal id
         for query_id in candidates:
+            literal = lone[query_id]
+            if literal >= 0:
+                # A rule of one literal (a name, a phrase): a lookup, no program to run.
+                hits = lone_hits.get(literal, _UNSEEN)  # type: ignore[arg-type]
+                if hits is _UNSEEN:
+                    raw = results.get(literal, _UNSEEN)
+                    if raw is _UNSEEN:
+                        raw = results[literal] = literals[literal](adoc)
+                    hits = None
+                    if raw is not None:
+                        entry = single.get(id(raw))
+                        if entry is None:
+                            entry = single[id(raw)] = (raw, _to_hits(raw, known))  # type: ignore[arg-type]
+                        hits = entry[1]
+                    lone_hits[literal] = hits
+                if hits is None:
+                    continue
+                for position in rules_of[query_id]:
+                    found.append((position, Match(names[position], hits)))  # type: ignore[arg-type]
+                continue
             parts = index.evaluate(query_id, adoc, results)
             if parts is None:
                 continue

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import ChainMap
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache, lru_cache
 from itertools import accumulate
 from typing import NamedTuple
@@ -239,6 +239,92 @@ def split_words(text: str) -> list[str]:
     if "_" in text:
         text = text.replace("_", " ")
     return _word_pattern(text).split(text)
+
+
+# Every ASCII byte that is no letter or digit (the underscore too, as in split_words)
+# becomes a space; the bytes of other characters stay.
+_ASCII_SEPARATORS_TO_SPACE = bytes(
+    c if c >= 128 or chr(c).isalnum() else 32 for c in range(256))
+_ASCII_BYTES = bytes(range(128))
+
+
+class WordSplit:
+    """The words of a text's tokens, as `iter_word_spans` finds them (possessives
+    dropped), split in C without a regex (which costs more than all the rest of
+    matching an article against few rules): every character that is no word character
+    becomes a space, and so does a possessive "s"; the text is split on spaces. Offsets
+    are worked out only for the words that need them (`starts_of_every`)."""
+
+    __slots__ = ("_padded", "spaced", "words")
+
+    def __init__(self, text: str) -> None:
+        self.spaced = _without_possessives(text, _spaced_text(text))
+        self.words: list[str] = self.spaced.split()
+        self._padded: str | None = None
+
+    def starts_of_every(self, words: Iterable[str]) -> list[int]:
+        """The start offsets of `words`: the text's words, in order, that are one of some
+        words (every occurrence of each). As none of those occurs between two of them,
+        each is the next occurrence of itself as a whole word: one search in C."""
+        padded = self._padded
+        if padded is None:
+            padded = self._padded = f" {self.spaced} "
+        found = []
+        at = 0
+        find = padded.find
+        for word in words:
+            at = find(f" {word} ", at)  # at the space before: the word's offset in the text
+            found.append(at)
+            at += len(word) + 1
+        return found
+
+
+
+
+def _spaced_text(text: str) -> str:
+    """`text` with each character that is no word character (see _word_pattern) made a
+    space: ASCII ones by one bytes.translate, the few distinct others by str.replace."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_SEPARATORS_TO_SPACE).decode("ascii")
+    raw = text.encode("utf-8", "surrogatepass")
+    spaced = raw.translate(_ASCII_SEPARATORS_TO_SPACE).decode("utf-8", "surrogatepass")
+    others = set(raw.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass"))
+    marks = any(map(_is_mark, others))  # a text with marks counts them as word characters
+    separators = [ch for ch in others if not (ch.isalnum() or (marks and _is_mark(ch)))]
+    if len(separators) > 16:
+        return spaced.translate(dict.fromkeys(map(ord, separators), " "))
+    for ch in separators:
+        spaced = spaced.replace(ch, " ")
+    return spaced
+
+
+def _without_possessives(text: str, spaced: str) -> str:
+    """`spaced` (`text` with its separators made spaces) with each possessive "s" made
+    a space too (see _is_possessive_s): an "s" alone between an apostrophe that follows
+    a word character and a separator or the end."""
+    found = []
+    for apostrophe in _APOSTROPHES if not text.isascii() else "'":
+        at = text.find(apostrophe, 1)  # one character: found by memchr
+        while at != -1:
+            after = at + 2
+            if (text[at + 1 : after] in ("s", "S") and spaced[at - 1] != " "
+                    and (after == len(text) or spaced[after] == " ")):
+                found.append(at + 1)
+            at = text.find(apostrophe, at + 1)
+    if not found:
+        return spaced
+    found.sort()
+    pieces = [spaced[: found[0]]]
+    for at, end in zip(found, [*found[1:], len(spaced)], strict=True):
+        pieces.append(" ")
+        pieces.append(spaced[at + 1 : end])
+    return "".join(pieces)
+
+
+@lru_cache(maxsize=4096)
+def _is_mark(ch: str) -> bool:
+    """A combining mark of the Basic Multilingual Plane (those _word_re counts)."""
+    return ord(ch) < 0x10000 and unicodedata.category(ch).startswith("M")
 
 
 def analyse_columns(text: str, language: str | None = None) -> Columns:

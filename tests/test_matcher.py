@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -260,6 +261,26 @@ def test_a_rule_picked_by_its_language_still_sees_its_excluded_word() -> None:
     assert ruleset.match(doc("Putin spoke.", language="en")) == []
     assert [m.rule for m in ruleset.match(doc("Kim spoke.", language="en"))] == [
         "english, not Putin"]
+
+
+def test_a_batch_leaves_the_cycle_collector_as_it_found_it() -> None:
+    # match_many pauses the collector while it works; a caller must get it back as it
+    # was, whether the batch answers or raises, and one that had turned it off keeps it off.
+    ruleset = RuleSet({"putin": parse_query("Putin")})
+    doc = Document(title="Putin", body="Putin visits")
+    assert gc.isenabled()
+    assert ruleset.match_many([doc]) == [[Match("putin", (Hit("Putin", "title", 0, 5),
+                                                          Hit("Putin", "body", 0, 5)))]]
+    assert gc.isenabled()
+    with pytest.raises(AttributeError):
+        ruleset.match_many([doc, Document(title=None, body="Putin")])  # type: ignore[arg-type]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        ruleset.match_many([doc])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_empty_document_and_empty_ruleset() -> None:

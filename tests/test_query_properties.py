@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import unicodedata
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from alerts.highlight import snippet, snippet_spans
@@ -26,7 +26,7 @@ from alerts.query import (
     format_query,
     parse_query,
 )
-from alerts.text import analyse_columns, fold, tokenize
+from alerts.text import WordSplit, analyse_columns, fold, iter_word_spans, tokenize
 
 VOCABULARY = [
     "Putin", "visit", "visits", "visiting", "Pyongyang", "Kim", "Jong", "Un", "sanction",
@@ -271,6 +271,27 @@ def test_columnar_analysis_drops_possessives_and_underscores_like_tokenize(text:
     tokens = tokenize(text)
     assert analyse_columns(text).starts == [t.start for t in tokens]
     assert analyse_columns(text).surfaces == [t.surface for t in tokens]
+
+
+# Characters where splitting words is subtle: apostrophes (possessives), underscores,
+# combining marks in and outside the Basic Multilingual Plane (only the former join
+# words), a mark-only word, no-break and other spaces, digits of other scripts, a lone
+# surrogate, fractions, ideographs and punctuation outside ASCII.
+TRICKY_CHARACTERS = "as'’ʼ_S \u0301\U0001d167é\u00a0\u2009½٣ß北\ud800“”—.-\n"
+
+
+@fast
+@given(st.one_of(st.text(max_size=300), st.text(alphabet=TRICKY_CHARACTERS, max_size=40),
+                 vocabulary_text(max_words=40)))
+@example("Putin’s visit, the ’s of a ’s, x_’s and a's: s’s")
+def test_word_split_finds_the_words_and_offsets_of_the_word_pattern(text: str) -> None:
+    split = WordSplit(text)
+    starts = split.starts_of_every(split.words)
+    assert [(word, start, start + len(word))
+            for word, start in zip(split.words, starts, strict=True)] == list(iter_word_spans(text))
+    some = set(split.words[::3])  # every occurrence of some of the words
+    assert WordSplit(text).starts_of_every([word for word in split.words if word in some]) == [
+        start for word, start in zip(split.words, starts, strict=True) if word in some]
 
 
 prefix_rule = st.builds(
