@@ -111,6 +111,27 @@ def test_memory_a_crawl_shares_with_its_forked_workers_counts_once(sqlite_db) ->
     assert "time limit" in (outcome.error or ""), outcome.error
 
 
+def test_crawls_that_may_run_at_once_share_the_cores_between_their_extraction(
+    sqlite_db,
+) -> None:
+    cores = len(os.sched_getaffinity(0))
+    ids = add_sources(sqlite_db, "one")
+    echo = fake_child("import json, sys; job = json.load(sys.stdin); "
+                      "print(json.dumps({'workers': job['settings']['extraction_workers']}))")
+
+    def workers(concurrent_crawls: int) -> object:
+        runner = CrawlRunner(sqlite_db, command=echo, concurrent_crawls=concurrent_crawls)
+        return runner(job_for(ids), 30).summary["workers"]
+
+    assert workers(1) == cores
+    if cores >= 4:
+        assert workers(2) == cores // 2
+    # A share of one core: a worker process would only compete with the crawl process
+    # for it, and hold its own memory; the crawl extracts in its own process.
+    assert workers(cores) == 0
+    assert workers(cores * 2) == 0
+
+
 def test_a_source_the_child_reported_on_keeps_its_own_result(sqlite_db) -> None:
     ids = add_sources(sqlite_db, "reported", "silent")
     with sqlite_db.begin() as session:
