@@ -15,7 +15,10 @@ tests/outlets.py.
 What it prints, for the first run (every page new) and the second (every feed 304):
 wall time and pages per second, CPU milliseconds per page of `run --once` and every
 process it started (crawl child, extraction workers), and peak resident memory of that
-whole process tree (sampled every 100 ms; summed RSS and PSS). Before the crawl, the
+whole process tree (sampled every 100 ms; summed RSS and PSS), and the CPU seconds of
+each process of the first run (read from /proc at the same samples: what each really
+ran; py-spy's samples also count the time a process waits for a core, which on a busy
+machine is most of a worker's time). Before the crawl, the
 same pages go through
 `crawler.extract.extract_article` directly in this process: the project's own
 extraction-only CPU per page, and the ratio of the crawl's CPU to it.
@@ -216,10 +219,15 @@ def extraction_only(outlets: Outlets, pages: list[Page]) -> float:
     return time.process_time() - started
 
 
-def tree_memory(pid: int) -> tuple[int, int, list[tuple[str, int]]]:
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_memory(pid: int, cpu: dict[int, tuple[str, float]] | None = None,
+                ) -> tuple[int, int, list[tuple[str, int]]]:
     """(RSS, PSS) in bytes of `pid` and all its descendants, and each process's PSS by
     role. Summed RSS counts the pages forked workers share with their parent once per
-    process; PSS splits them."""
+    process; PSS splits them. `cpu`, if given, gets each process's role and CPU seconds
+    so far, by pid."""
     rss, pss, stack, parts = 0, 0, [(pid, "")], []
     while stack:
         current, parent_role = stack.pop()
@@ -233,6 +241,10 @@ def tree_memory(pid: int) -> tuple[int, int, list[tuple[str, int]]]:
             pss += own
             role = _role(Path(f"/proc/{current}/cmdline").read_bytes(), parent_role)
             parts.append((role, own))
+            if cpu is not None:
+                stat = Path(f"/proc/{current}/stat").read_text()
+                fields = stat[stat.rindex(")") + 2:].split()
+                cpu[current] = (role, (int(fields[11]) + int(fields[12])) / _TICK)
             for task in Path(f"/proc/{current}/task").iterdir():
                 children = (task / "children").read_text().split()
                 stack.extend((int(child), role) for child in children)
@@ -256,13 +268,17 @@ class PeakSampler:
     def __init__(self, pid: int, every: float = 0.1) -> None:
         self.pid, self.every, self.peak, self.peak_pss = pid, every, 0, 0
         self.parts: list[tuple[str, int]] = []
+        # Each process's CPU seconds at its last sample (up to `every` short of its total):
+        # what each process really ran, where py-spy's samples also count the time a
+        # process was ready to run but waited for a core.
+        self.cpu: dict[int, tuple[str, float]] = {}
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         while not self.done.wait(self.every):
-            rss, pss, parts = tree_memory(self.pid)
+            rss, pss, parts = tree_memory(self.pid, self.cpu)
             self.peak = max(self.peak, rss)
             if pss > self.peak_pss:
                 self.peak_pss, self.parts = pss, parts
@@ -273,6 +289,13 @@ class PeakSampler:
     def stop(self) -> None:
         self.done.set()
         self.thread.join()
+
+    def cpu_by_role(self) -> str:
+        """CPU seconds of each process, by role (the newswatch parent, the crawl
+        process with its threads, each extraction worker)."""
+        order = {"newswatch": 0, "crawl": 1}
+        parts = sorted(self.cpu.values(), key=lambda part: order.get(part[0], 2))
+        return ", ".join(f"{role} {seconds:.1f}" for role, seconds in parts)
 
     def shares(self) -> str:
         """PSS per process at the peak, in MB."""
@@ -288,6 +311,7 @@ class RunResult:
     shares: str
     stored: int
     summary: str
+    cpu_by_role: str
 
 
 def run_once(config: Path, profile: Path | None = None,
@@ -317,7 +341,7 @@ def run_once(config: Path, profile: Path | None = None,
     stored = int(summary.split()[1]) if summary else 0
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return RunResult(wall, cpu, sampler.peak, sampler.peak_pss, sampler.shares(), stored,
-                     summary)
+                     summary, sampler.cpu_by_role())
 
 
 def articles_stored(database: Path) -> int:
@@ -418,7 +442,8 @@ def measure(outlets: Outlets, count: int, per_page: float, label: str,
               f"{first.wall:.1f}s = {count / first.wall:.1f} pages/s; CPU "
               f"{cpu_page:.1f} ms/page = {cpu_page / per_page:.2f}x extraction only; "
               f"peak memory {_memory(first.peak_rss, first.peak_pss)} "
-              f"(PSS MB at the peak: {first.shares}) ({first.summary})", flush=True)
+              f"(PSS MB at the peak: {first.shares}); CPU s by process: "
+              f"{first.cpu_by_role} ({first.summary})", flush=True)
         before = outlets.requests
         second = run_once(config, profile and profile.with_suffix(".304" + profile.suffix),
                           code)

@@ -97,21 +97,28 @@ def _start_worker() -> None:
     # Not on Linux, the daemon's kill of the crawl's process group still takes them.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    _find_trim()
+
+
+def _find_trim() -> None:
     with contextlib.suppress(OSError, AttributeError):  # glibc only
         _Worker.trim = ctypes.CDLL(None).malloc_trim
 
 
 class _Worker:
-    """What one worker process keeps between pages: a page count, and glibc's
-    malloc_trim (None elsewhere). lxml's trees are freed into the C heap, which keeps the
-    pages resident; trimmed every `TRIM_EVERY` pages (about 1 ms a call), a worker of
-    the bench holds about 18 MB less after a few hundred pages."""
+    """What a process extracting pages keeps between them (a worker, or a crawl without
+    workers): a page count, and glibc's malloc_trim (None elsewhere). lxml's trees are
+    freed into the C heap, which keeps the pages resident; trimmed every `TRIM_EVERY`
+    pages (about 1 ms a call), a worker of the bench holds about 18 MB less after a few
+    hundred pages."""
 
     pages = 0
     trim: Callable[[int], int] | None = None
 
 
-def _extract_in_worker(markup: str | bytes, url: str) -> ExtractedPage:
+def extract_and_trim(markup: str | bytes, url: str) -> ExtractedPage:
+    """`extract_page`, then every `TRIM_EVERY` pages the memory they freed handed back to
+    the system (once `start_pool` or a worker found malloc_trim)."""
     page = extract_page(markup, url)
     _Worker.pages += 1
     if _Worker.trim is not None and _Worker.pages % TRIM_EVERY == 0:
@@ -167,7 +174,7 @@ class ExtractionPool:
             from twisted.internet import reactor  # the one Scrapy installed
 
             try:
-                future = self.executor.submit(_extract_in_worker, markup, url)
+                future = self.executor.submit(extract_and_trim, markup, url)
             except BrokenProcessPool:
                 reactor.callLater(0, crashed, generation, retried)
                 return
@@ -223,6 +230,7 @@ def start_pool(workers: int | None) -> ExtractionPool | None:
     count = default_workers() if workers is None else workers
     warm_up()
     if count <= 0:
+        _find_trim()
         return None
     try:
         return ExtractionPool(count)

@@ -101,6 +101,37 @@ def test_a_crash_a_hang_and_a_memory_blow_up_are_killed_and_recorded(sqlite_db) 
         assert silent.error_count == len(cases)
 
 
+def test_memory_a_crawl_shares_with_its_forked_workers_counts_once(sqlite_db) -> None:
+    # 80 MB touched, then two forked children that keep it shared: the three processes'
+    # resident sizes add up to 240 MB, their proportional shares to about 80 MB.
+    code = ("import os, time; x = bytearray(80 * 2**20); x[::4096] = b'x' * len(x[::4096]); "
+            "[os.fork() or time.sleep(600) for _ in range(2)]; time.sleep(600)")
+    runner = CrawlRunner(sqlite_db, memory_limit_mb=150, command=fake_child(code))
+    outcome = runner(job_for(add_sources(sqlite_db, "one")), 3)
+    assert "time limit" in (outcome.error or ""), outcome.error
+
+
+def test_crawls_that_may_run_at_once_share_the_cores_between_their_extraction(
+    sqlite_db,
+) -> None:
+    cores = len(os.sched_getaffinity(0))
+    ids = add_sources(sqlite_db, "one")
+    echo = fake_child("import json, sys; job = json.load(sys.stdin); "
+                      "print(json.dumps({'workers': job['settings']['extraction_workers']}))")
+
+    def workers(concurrent_crawls: int) -> object:
+        runner = CrawlRunner(sqlite_db, command=echo, concurrent_crawls=concurrent_crawls)
+        return runner(job_for(ids), 30).summary["workers"]
+
+    assert workers(1) == cores
+    if cores >= 4:
+        assert workers(2) == cores // 2
+    # A share of one core: a worker process would only compete with the crawl process
+    # for it, and hold its own memory; the crawl extracts in its own process.
+    assert workers(cores) == 0
+    assert workers(cores * 2) == 0
+
+
 def test_a_source_the_child_reported_on_keeps_its_own_result(sqlite_db) -> None:
     ids = add_sources(sqlite_db, "reported", "silent")
     with sqlite_db.begin() as session:

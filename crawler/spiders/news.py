@@ -43,7 +43,7 @@ from crawler.extraction_pool import (
     ExtractedPage,
     ExtractionCrashed,
     ExtractionPool,
-    extract_page,
+    extract_and_trim,
 )
 from crawler.failures import BLOCKED as BLOCKED_PAGE
 from crawler.failures import MISSING, REFUSED, TRANSIENT, describe_failure, page_failure_kind
@@ -389,7 +389,7 @@ class NewsSpider(scrapy.Spider):
     async def extract(self, markup: str | bytes, url: str) -> ExtractedPage:
         """The page's article, extracted in the crawl's worker processes when it has them."""
         if self.extraction_pool is None:
-            return extract_page(markup, url)
+            return extract_and_trim(markup, url)
         return await maybe_deferred_to_future(self.extraction_pool.extract(markup, url))
 
     def _article(self, response: Response, source: SourceSpec, item: LedgerEntry,
