@@ -543,6 +543,11 @@ _TIER2_ID = ("author", "zuozhe", "bianji", "xiaobian")
 _TIER2_CLASS = ("author", "channel-name", "zuozhe", "bianji", "xiaobian", "submitted-by",
                 "posted-by", "journalist-name")
 _TIER3_CLASS = ("author", "Author", "screenname", "writer", "byline", "Byline")
+# Every mark below contains one of these: an element whose attributes contain none of
+# them (most of a page) is ruled out by one search in C.
+_AUTHOR_HINT = re.compile(
+    "uthor|yline|byl|BBL|username|screenname|writer|zuozhe|bianji|xiaobian|channel-name"
+    "|submitted-by|posted-by|journalist-name")
 
 
 def _author_tier(element: HtmlElement) -> int | None:
@@ -550,11 +555,11 @@ def _author_tier(element: HtmlElement) -> int | None:
     tag = element.tag
     if tag == "author":
         return 1
+    attributes = element.attrib
+    if not attributes or not _AUTHOR_HINT.search(" ".join(attributes.values())):
+        return None
     get = element.get
     cls, ident, prop = get("class") or "", get("id") or "", get("itemprop") or ""
-    if not (cls or ident or prop or get("rel") or get("data-testid") or get(
-            "data-component")):
-        return None
     if tag in _TIER1_TAGS and (
             get("rel") == "author" or ident == "author" or cls == "author"
             or prop == "author name" or get("data-testid") in ("AuthorCard", "AuthorURL")
@@ -572,15 +577,10 @@ def _author_tier(element: HtmlElement) -> int | None:
     return None
 
 
-# Only elements with one of these attributes (or an <author>) can be marked as a byline;
-# libxml2 selects them (testing the marks themselves in XPath is slower than in Python).
-_MARKED = ("descendant-or-self::*[@class or @id or @itemprop or @rel or @data-testid"
-           " or @data-component] | descendant-or-self::author")
-
-
 def _author_elements(tree: HtmlElement) -> list[HtmlElement]:
     tiers: dict[int, list[HtmlElement]] = {1: [], 2: [], 3: []}
-    for element in tree.xpath(_MARKED):
+    # A walk in Python with _AUTHOR_HINT's search in C is faster than any XPath selection.
+    for element in tree.iter():
         if isinstance(element.tag, str):
             tier = _author_tier(element)
             if tier:
