@@ -350,6 +350,16 @@ def test_byline_labels_in_other_forms_and_languages_are_not_names() -> None:
         assert result.authors == expected, byline
 
 
+def test_an_inline_script_leaves_the_words_around_it_in_the_body() -> None:
+    paragraphs = [EN_PARAGRAPHS[0],
+                  'Supporters said <script>var tracker = "x";</script>the new line would cut '
+                  "commuting times by half for thousands of residents.",
+                  EN_PARAGRAPHS[2]]
+    result = extract_article(page(paragraphs), "https://paper.example/a/1")
+    assert "Supporters said the new line would cut commuting times" in result.body
+    assert "tracker" not in result.body
+
+
 def test_a_chinese_byline_in_the_text_is_found() -> None:
     paragraphs = [*ZH_PARAGRAPHS, "（记者 李明、王芳）"]
     result = extract_article(page(paragraphs, lang="zh", title="有轨电车扩建"),
