@@ -331,6 +331,35 @@ def test_byline_labels_contacts_and_reading_times_are_not_part_of_the_name() -> 
         assert result.authors == expected, byline
 
 
+def test_byline_labels_in_other_forms_and_languages_are_not_names() -> None:
+    """Labels with no colon, label-only bylines, other credits and publish labels in the
+    page's language, as templates print them in every language."""
+    cases = [("View all posts by Maria Lopez", ["Maria Lopez"]),
+             ("Authors Maria Lopez, Tom Baker", ["Maria Lopez", "Tom Baker"]),
+             ("Автор Иван Петров", ["Иван Петров"]),
+             ("Maria Lopez publié le", ["Maria Lopez"]),
+             ("Jan Kowalski Publiziert am", ["Jan Kowalski"]),
+             ("Maria Lopez, DVM Reviewed by Tom Baker", ["Maria Lopez"]),
+             ("Maria Lopez, Apr 7", ["Maria Lopez"]),
+             ("Written by", []), ("Researched by", []), ("About the Author", []),
+             ("No Author", []), ("undefined", []), ("Replying", []),
+             ("Редактор: Иван Петров", []), ("Developed By Maria Lopez", [])]
+    for byline, expected in cases:
+        head = f'<meta name="author" content="{byline}">'
+        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+        assert result.authors == expected, byline
+
+
+def test_an_inline_script_leaves_the_words_around_it_in_the_body() -> None:
+    paragraphs = [EN_PARAGRAPHS[0],
+                  'Supporters said <script>var tracker = "x";</script>the new line would cut '
+                  "commuting times by half for thousands of residents.",
+                  EN_PARAGRAPHS[2]]
+    result = extract_article(page(paragraphs), "https://paper.example/a/1")
+    assert "Supporters said the new line would cut commuting times" in result.body
+    assert "tracker" not in result.body
+
+
 def test_a_chinese_byline_in_the_text_is_found() -> None:
     paragraphs = [*ZH_PARAGRAPHS, "（记者 李明、王芳）"]
     result = extract_article(page(paragraphs, lang="zh", title="有轨电车扩建"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html as htmllib
 import re
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 from crawler.extract.blocks import trafilatura_blocks
@@ -67,6 +68,9 @@ def extract_body(
 
     The tree is pruned in place: pass a copy if it is needed afterwards.
     """
+    # Scripts and styles are no text of the page (the metadata stages have read its
+    # JSON-LD by now): gone before trafilatura, which copies the whole tree three times.
+    etree.strip_elements(tree, "script", "style", with_tail=False)
     pruned = prune_furniture(tree)
     isolate_main_article(pruned, url, title, headline)
     blocks = clean_blocks(trafilatura_blocks(pruned, url), title, authors)

@@ -13,7 +13,7 @@ from lxml.html import HtmlElement
 
 from crawler.extract.header_date import header_date
 from crawler.extract.metadata import MetaTags
-from crawler.extract.structured import StructuredArticle, microdata_values
+from crawler.extract.structured import Microdata, StructuredArticle
 
 # Source names, most authoritative first; the bench reports agreement between them.
 STRUCTURED, META, VISIBLE, URL = "structured", "meta", "visible", "url"
@@ -159,10 +159,15 @@ def _meta_key(key: str) -> str:
     return _META_SEPARATORS.sub("_", key.lower())
 
 
-def _meta_values(tags: MetaTags, keys: tuple[str, ...]) -> list[str]:
+def normal_meta(tags: MetaTags) -> dict[str, list[str]]:
+    """Meta tags by the normal form of their names."""
     normal: dict[str, list[str]] = {}
     for key, values in tags.items():
         normal.setdefault(_meta_key(key), []).extend(values)
+    return normal
+
+
+def _meta_values(normal: dict[str, list[str]], keys: tuple[str, ...]) -> list[str]:
     found = [value for key in dict.fromkeys(map(_meta_key, keys)) for value in normal.get(key, [])]
     if found or keys is not _PUBLISHED_META:
         return found
@@ -240,13 +245,15 @@ def _choose(candidates: dict[str, datetime]) -> tuple[str, datetime] | None:
 
 
 def date_candidates(
-    tree: HtmlElement, tags: MetaTags, data: StructuredArticle, url: str
+    tree: HtmlElement, normal: dict[str, list[str]], microdata: Microdata,
+    data: StructuredArticle, url: str,
 ) -> dict[str, datetime]:
-    """Publish-time candidates from each independent source that states one."""
+    """Publish-time candidates from each independent source that states one (`normal`:
+    the meta tags by normal name)."""
     found = {
         STRUCTURED: parse_datetime(data.published)
-        or _first_parsed(microdata_values(tree, "datePublished")),
-        META: _first_parsed(_meta_values(tags, _PUBLISHED_META)),
+        or _first_parsed(microdata.values("datePublished")),
+        META: _first_parsed(_meta_values(normal, _PUBLISHED_META)),
         VISIBLE: _visible_time(tree),
         URL: url_date(url),
     }
@@ -336,11 +343,12 @@ def extract_dates(
 ) -> DateEvidence:
     """Publish time (falling back to the page's markup and the date shown beside the
     headline, `headline` being its <h1>) and modified time."""
-    candidates = date_candidates(tree, tags, data, url)
-    modified = _wall_clock_times([data.modified or "", *microdata_values(tree, "dateModified"),
-                                  *_meta_values(tags, _MODIFIED_META)])
-    named = _wall_clock_times([data.published or "", *microdata_values(tree, "datePublished"),
-                               *_meta_values(tags, _NAMED_PUBLISHED_META)])
+    microdata, normal = Microdata(tree), normal_meta(tags)
+    candidates = date_candidates(tree, normal, microdata, data, url)
+    modified = _wall_clock_times([data.modified or "", *microdata.values("dateModified"),
+                                  *_meta_values(normal, _MODIFIED_META)])
+    named = _wall_clock_times([data.published or "", *microdata.values("datePublished"),
+                               *_meta_values(normal, _NAMED_PUBLISHED_META)])
     if modified.isdisjoint(named):
         # (A page naming its publish time as its modified time was never updated, as most
         # are: its publish time does not give way to another story's <time>.)
@@ -352,8 +360,8 @@ def extract_dates(
             tree, chosen[1])
     evidence.modified = (
         parse_datetime(data.modified)
-        or _first_parsed(microdata_values(tree, "dateModified"))
-        or _first_parsed(_meta_values(tags, _MODIFIED_META))
+        or _first_parsed(microdata.values("dateModified"))
+        or _first_parsed(_meta_values(normal, _MODIFIED_META))
     )
     if evidence.modified and evidence.published and evidence.modified < evidence.published:
         evidence.modified = None

@@ -22,6 +22,10 @@ _AUTHOR_SPLIT = re.compile(r"\s*(?:;|\||,\s*and\s+|\s+and\s+|\s*&\s*|,)\s*", re.
 _AUTHOR_TAIL = re.compile(
     r"\s*(?:\b(?:is|was)\s+an?\b.*|\s[-–—|]\s*.*|\bfor\s+.*|\bin\s+[A-Z][a-z]+.*"
     r"|(?i:\b(?:updated|published|posted|edited|link\s+copied)\b.*)"
+    # the same labels in other languages ("AFP publié le", "Publiziert am")
+    r"|(?i:\b(?:publiée?|mis\s+à\s+jour|publiziert|veröffentlicht|aktualisiert"
+    r"|publicad[oa]|actualizad[oa]|pubblicato|aggiornato|atualizad[oa]|gepubliceerd"
+    r"|bijgewerkt|opublikowano|опубликовано|обновлено)\b.*)"
     # a date after the name ("Jane Doe Dec 19"), a role ("Jane Doe Staff Writer", "CEO")
     # (a month word, then a number: "Martin", "Novak" and "May" alone are names)
     r"|(?<=\w)\s+(?i:(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?"
@@ -39,15 +43,21 @@ _AUTHOR_TAIL = re.compile(
 )
 # Bylines open with "By" in many languages, and CJK pages with 作者：/ 文● / 著者.
 _BYLINE_PREFIX = re.compile(
-    r"^\s*(?:(?:(?:written|posted|story|words|reporting|reported|text)\s+)?"
+    r"^\s*(?:(?:(?:written|posted|story|words|reporting|reported|text"
+    r"|(?:view\s+)?(?:all\s+|more\s+)?(?:posts|articles|stories))\s+)?"
     r"(?:by|por|par|von|door|av|af|przez)[:\s]+"
     # a label and a colon: "Author:", "Autor:", "Text:", "Автор:"
     r"|(?:authors?|autor(?:a|es|en|in)?|auteurs?|autore|autori|text|texto|testo|tekst"
     r"|автор|авторы|yazar|författare|forfattere?|kirjoittaja)\s*[:：]\s*"
+    # the same labels before a name without a colon ("Authors Jane Doe", "Автор Иван")
+    r"|(?:authors?|autor(?:a|es|en|in)?|auteurs?|автор|авторы)\s+(?=\w)"
     r"|(?:作者|记者|記者|文|著者|撰文|撰稿|筆者)\s*[:：●/／]?\s*)", re.IGNORECASE)
 _NOT_A_NAME = re.compile(
     r"https?://|www\.|@|\d{3,}|^(?:staff|admin|editor|unknown|none|username|organization"
     r"|anonymous|guest|(?:see|view)\s+(?:full\s+)?(?:bio|profile)|follow(?:\s+\w+)?"
+    r"|(?:\w+\s+){0,2}by|(?:about|meet)\s+the\s+authors?|no\s+authors?|authors?"
+    r"|undefined|null|replying|reply"
+    r"|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?(?:\s+\d{1,2})?"
     r"|(?:january|february|march|april|may|june|july|august|september|october|november"
     r"|december))$", re.I)
 # A Chinese byline in running text: "作者：张三", "（记者 李四、王五）" (editors are not
@@ -73,8 +83,11 @@ _CREDIT_ROLES = r"(?:監訳|翻訳|訳者|訳|イラスト|写真|撮影|監修|
 _OTHER_CREDIT = re.compile(
     _CREDIT_ROLES + r"\s*$|^\s*(?:" + _CREDIT_ROLES + r"|(?:photos?|photography|"
     r"illustrations?|graphics?|translated|translation|fotos?|fotografie|bilder?"
-    r"|edit(?:ed|ing)\s+by)\b)", re.I)
-_CREDIT_TAIL = re.compile(r"\s+" + _CREDIT_ROLES + r"(?:\s|[:：]).*$")
+    r"|edit(?:ed|ing)\s+by|(?:medically\s+)?reviewed\s+by|fact[-\s]?checked\s+by"
+    r"|(?:developed|designed|powered)\s+by|редактор|фото|снимк[аи])\b)", re.I)
+_CREDIT_TAIL = re.compile(
+    r"\s+" + _CREDIT_ROLES + r"(?:\s|[:：]).*$"
+    r"|\s+(?i:(?:medically\s+)?reviewed|fact[-\s]?checked)\s+by\b.*$")
 # "and" in the languages whose bylines join names with it; a page in another (or an
 # unknown) language is split on all of them.
 CONJUNCTIONS = {"en": "and", "de": "und", "nl": "en", "da": "og", "no": "og", "nb": "og",
@@ -82,7 +95,7 @@ CONJUNCTIONS = {"en": "and", "de": "und", "nl": "en", "da": "og", "no": "og", "n
 # An e-mail address or a social handle beside a name ("Jane Doe jane@example.com").
 _CONTACT = re.compile(r"\S+@\S+\.\w+|(?<!\S)@\w+")
 # Degrees and suffixes a comma sets after a name ("Jane Doe, Ph.D.").
-_DEGREE = re.compile(r"^(?i:ph\.?\s?d|m\.?d|mba|msc|bsc|rn|jr|sr|esq)\.?$")
+_DEGREE = re.compile(r"^(?i:ph\.?\s?d|m\.?d|mba|msc|bsc|rn|jr|sr|esq|dvm)\.?$")
 _NAME_LISTS = re.compile(r"\s*[、，]\s*|\s*/\s+")
 _DOMAIN_LIKE = re.compile(r"[a-z0-9]\.(?:[a-z]{2,3}|info|online|news)$", re.I)
 _LENIENT = re.compile(r"\w+")
@@ -543,6 +556,11 @@ _TIER2_ID = ("author", "zuozhe", "bianji", "xiaobian")
 _TIER2_CLASS = ("author", "channel-name", "zuozhe", "bianji", "xiaobian", "submitted-by",
                 "posted-by", "journalist-name")
 _TIER3_CLASS = ("author", "Author", "screenname", "writer", "byline", "Byline")
+# Every mark below contains one of these: an element whose attributes contain none of
+# them (most of a page) is ruled out by one search in C.
+_AUTHOR_HINT = re.compile(
+    "uthor|yline|byl|BBL|username|screenname|writer|zuozhe|bianji|xiaobian|channel-name"
+    "|submitted-by|posted-by|journalist-name")
 
 
 def _author_tier(element: HtmlElement) -> int | None:
@@ -550,11 +568,11 @@ def _author_tier(element: HtmlElement) -> int | None:
     tag = element.tag
     if tag == "author":
         return 1
+    attributes = element.attrib
+    if not attributes or not _AUTHOR_HINT.search(" ".join(attributes.values())):
+        return None
     get = element.get
     cls, ident, prop = get("class") or "", get("id") or "", get("itemprop") or ""
-    if not (cls or ident or prop or get("rel") or get("data-testid") or get(
-            "data-component")):
-        return None
     if tag in _TIER1_TAGS and (
             get("rel") == "author" or ident == "author" or cls == "author"
             or prop == "author name" or get("data-testid") in ("AuthorCard", "AuthorURL")
@@ -572,15 +590,10 @@ def _author_tier(element: HtmlElement) -> int | None:
     return None
 
 
-# Only elements with one of these attributes (or an <author>) can be marked as a byline;
-# libxml2 selects them (testing the marks themselves in XPath is slower than in Python).
-_MARKED = ("descendant-or-self::*[@class or @id or @itemprop or @rel or @data-testid"
-           " or @data-component] | descendant-or-self::author")
-
-
 def _author_elements(tree: HtmlElement) -> list[HtmlElement]:
     tiers: dict[int, list[HtmlElement]] = {1: [], 2: [], 3: []}
-    for element in tree.xpath(_MARKED):
+    # A walk in Python with _AUTHOR_HINT's search in C is faster than any XPath selection.
+    for element in tree.iter():
         if isinstance(element.tag, str):
             tier = _author_tier(element)
             if tier:

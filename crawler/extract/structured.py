@@ -161,11 +161,21 @@ def website_name(nodes: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def microdata_values(tree: HtmlElement, prop: str) -> list[str]:
-    """Values of an itemprop (content/datetime attribute first, else the text)."""
-    values = []
-    for el in tree.xpath(f'//*[@itemprop="{prop}"]'):
-        value = el.get("content") or el.get("datetime") or el.text_content()
-        if value and value.strip():
-            values.append(" ".join(value.split()))
-    return values
+def _microdata_value(element: HtmlElement) -> str | None:
+    value = element.get("content") or element.get("datetime") or element.text_content()
+    return " ".join(value.split()) if value and value.strip() else None
+
+
+class Microdata:
+    """A page's itemprop elements, found in one pass; values read on demand (an
+    articleBody's text is only read when asked for)."""
+
+    def __init__(self, tree: HtmlElement) -> None:
+        self._elements: dict[str, list[HtmlElement]] = {}
+        for element in tree.xpath("//*[@itemprop]"):
+            self._elements.setdefault(element.get("itemprop"), []).append(element)
+
+    def values(self, prop: str) -> list[str]:
+        """Values of an itemprop (content/datetime attribute first, else the text)."""
+        found = (_microdata_value(element) for element in self._elements.get(prop, ()))
+        return [value for value in found if value]
