@@ -83,8 +83,8 @@ class CrawlRunner:
     def __call__(self, job: CrawlJob, time_limit: float) -> CrawlOutcome:
         started = utcnow()
         if job.settings.extraction_workers is None:
-            job = replace(job, settings=replace(
-                job.settings, extraction_workers=self.extraction_workers()))
+            workers = max(1, _cores() // self.concurrent_crawls)
+            job = replace(job, settings=replace(job.settings, extraction_workers=workers))
         outcome = self.run_child(job.to_json(), time_limit)
         if not outcome.ok and self.shutting_down:
             outcome = replace(outcome, interrupted=True)
@@ -96,15 +96,6 @@ class CrawlRunner:
                 blame=not self.shutting_down,
             )
         return outcome
-
-    def extraction_workers(self) -> int:
-        """Each crawl's extraction workers: the cores shared between the crawls that may
-        run at once. A crawl whose share is one core extracts in its own process: a worker
-        would only compete with the crawl process for that core, and hold memory of its
-        own (with the daemon's two crawls at once on two cores, a round's peak went from
-        640-740 MB to 550-590 MB in bench/ingest.py's daemon rounds)."""
-        share = _cores() // self.concurrent_crawls
-        return share if share > 1 else 0
 
     def kill_all(self, reason: str) -> None:
         self.shutting_down = True
