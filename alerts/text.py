@@ -307,8 +307,9 @@ def _without_possessives(text: str, spaced: str) -> str:
         at = text.find(apostrophe, 1)  # one character: found by memchr
         while at != -1:
             after = at + 2
-            if (text[at + 1 : after] in ("s", "S") and spaced[at - 1] != " "
-                    and (after == len(text) or spaced[after] == " ")):
+            # (ʼ, U+02BC, is a letter: a word character, never a possessive's apostrophe)
+            if (text[at + 1 : after] in ("s", "S") and spaced[at] == " "
+                    and spaced[at - 1] != " " and (after == len(text) or spaced[after] == " ")):
                 found.append(at + 1)
             at = text.find(apostrophe, at + 1)
     if not found:

@@ -235,6 +235,22 @@ def test_ruleset_returns_rules_in_their_order_with_hits() -> None:
         assert m == matches_reference(rules[m.rule], document, name=m.rule)
 
 
+@pytest.mark.parametrize("memory_full", [False, True])
+def test_a_modifier_letter_apostrophe_is_part_of_the_word(memory_full: bool,
+                                                          monkeypatch) -> None:
+    """U+02BC (ʼ) is a letter, not punctuation: "Kimʼs" is one word, as the reference
+    reads it, also once the matcher's word memory is full (a long-running daemon)."""
+    if memory_full:
+        monkeypatch.setattr("alerts.matcher._WordKeys._LIMIT", 0)
+    rules = {"phrase": parse_query('"Kimʼs visit"'), "word": parse_query("Kimʼs"),
+             "cut": parse_query("=Kimʼ"), "prefix": parse_query("Kim*")}
+    document = doc("Kimʼs visit to the harbour ended on Tuesday.", "Kimʼs visit")
+    expected = [m for m in (matches_reference(q, document, name=n) for n, q in rules.items())
+                if m is not None]
+    assert [m.rule for m in expected] == ["phrase", "word", "prefix"]
+    assert RuleSet(rules).match_many([document]) == [expected]
+
+
 def test_rules_sharing_a_query_each_match_in_their_order() -> None:
     """Readers watching the same name: each rule gets its match, in the rules' order,
     though the query is evaluated once."""

@@ -284,6 +284,7 @@ TRICKY_CHARACTERS = "as'’ʼ_S \u0301\U0001d167é\u00a0\u2009½٣ß北\ud800“
 @given(st.one_of(st.text(max_size=300), st.text(alphabet=TRICKY_CHARACTERS, max_size=40),
                  vocabulary_text(max_words=40)))
 @example("Putin’s visit, the ’s of a ’s, x_’s and a's: s’s")
+@example("Kimʼs visit")  # U+02BC is a letter: "Kimʼs" is one word, not a possessive
 def test_word_split_finds_the_words_and_offsets_of_the_word_pattern(text: str) -> None:
     split = WordSplit(text)
     starts = split.starts_of_every(split.words)
