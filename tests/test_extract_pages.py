@@ -307,7 +307,9 @@ def test_byline_junk_around_the_name_is_dropped() -> None:
 def test_surnames_that_begin_like_a_month_are_kept_whole() -> None:
     cases = [("Jane Mayer", ["Jane Mayer"]), ("Paul Martin", ["Paul Martin"]),
              ("Daniel Marans and Liz Skalka", ["Daniel Marans", "Liz Skalka"]),
-             ("Tom May", ["Tom May"]), ("Joshua Sokol May", ["Joshua Sokol"])]
+             ("Tom May", ["Tom May"]), ("Joshua Sokol May", ["Joshua Sokol"]),
+             # a first name alone that is also a month's abbreviation
+             ("Jan", ["Jan"]), ("Jan and Maria Lopez", ["Jan", "Maria Lopez"])]
     for byline, expected in cases:
         head = f'<meta name="author" content="{byline}">'
         result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")

@@ -57,7 +57,7 @@ _NOT_A_NAME = re.compile(
     r"|anonymous|guest|(?:see|view)\s+(?:full\s+)?(?:bio|profile)|follow(?:\s+\w+)?"
     r"|(?:\w+\s+){0,2}by|(?:about|meet)\s+the\s+authors?|no\s+authors?|authors?"
     r"|undefined|null|replying|reply"
-    r"|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?(?:\s+\d{1,2})?"
+    r"|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?\s+\d{1,2}"  # "Jan" is a name
     r"|(?:january|february|march|april|may|june|july|august|september|october|november"
     r"|december))$", re.I)
 # A Chinese byline in running text: "作者：张三", "（记者 李四、王五）" (editors are not
