@@ -292,16 +292,21 @@ def test_a_paragraph_wrapped_in_a_named_anchor_is_text_not_a_link() -> None:
         assert paragraph in result.body
 
 
+def assert_authors_of_meta_bylines(cases: list[tuple[str, list[str]]]) -> None:
+    """Each byline given as the page's author meta tag yields exactly its expected authors."""
+    for byline, expected in cases:
+        head = f'<meta name="author" content="{byline}">'
+        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
+        assert result.authors == expected, byline
+
+
 def test_byline_junk_around_the_name_is_dropped() -> None:
     cases = [("por Ana García", ["Ana García"]), ("Maria Lopez Updated", ["Maria Lopez"]),
              ("Maria Lopez Dec 19", ["Maria Lopez"]), ("Maria Lopez Staff Writer", ["Maria Lopez"]),
              ("Maria Lopez CITY PAPER NEWS", ["Maria Lopez"]),
              ("Maria Lopez Edited by Tom Baker", ["Maria Lopez"]),
              ("文● 山田太郎／編集部", ["山田太郎"]), ("See full bio", [])]
-    for byline, expected in cases:
-        head = f'<meta name="author" content="{byline}">'
-        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
-        assert result.authors == expected, byline
+    assert_authors_of_meta_bylines(cases)
 
 
 def test_surnames_that_begin_like_a_month_are_kept_whole() -> None:
@@ -310,10 +315,7 @@ def test_surnames_that_begin_like_a_month_are_kept_whole() -> None:
              ("Tom May", ["Tom May"]), ("Joshua Sokol May", ["Joshua Sokol"]),
              # a first name alone that is also a month's abbreviation
              ("Jan", ["Jan"]), ("Jan and Maria Lopez", ["Jan", "Maria Lopez"])]
-    for byline, expected in cases:
-        head = f'<meta name="author" content="{byline}">'
-        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
-        assert result.authors == expected, byline
+    assert_authors_of_meta_bylines(cases)
 
 
 def test_byline_labels_contacts_and_reading_times_are_not_part_of_the_name() -> None:
@@ -327,10 +329,7 @@ def test_byline_labels_contacts_and_reading_times_are_not_part_of_the_name() -> 
              ("Maria Lopez For The Daily Planet", ["Maria Lopez"]),
              ("Maria Lopez, The Daily Planet", ["Maria Lopez"]),
              ("Maria Lopez, Associated Press", ["Maria Lopez"])]
-    for byline, expected in cases:
-        head = f'<meta name="author" content="{byline}">'
-        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
-        assert result.authors == expected, byline
+    assert_authors_of_meta_bylines(cases)
 
 
 def test_byline_labels_in_other_forms_and_languages_are_not_names() -> None:
@@ -346,10 +345,7 @@ def test_byline_labels_in_other_forms_and_languages_are_not_names() -> None:
              ("Written by", []), ("Researched by", []), ("About the Author", []),
              ("No Author", []), ("undefined", []), ("Replying", []),
              ("Редактор: Иван Петров", []), ("Developed By Maria Lopez", [])]
-    for byline, expected in cases:
-        head = f'<meta name="author" content="{byline}">'
-        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
-        assert result.authors == expected, byline
+    assert_authors_of_meta_bylines(cases)
 
 
 def test_an_inline_script_leaves_the_words_around_it_in_the_body() -> None:
@@ -717,10 +713,7 @@ def test_translators_and_illustrators_in_a_byline_are_not_authors() -> None:
     cases = [("Eric Freeman　著、嶋田 健志　監訳、木下 哲也　訳", ["Eric Freeman"]),
              ("著者 山田太郎 イラスト 佐藤花子", ["山田太郎"]),
              ("Maria Lopez, Photos by Tom Baker", ["Maria Lopez"])]
-    for byline, expected in cases:
-        head = f'<meta name="author" content="{byline}">'
-        result = extract_article(page(EN_PARAGRAPHS, head=head), "https://paper.example/a/1")
-        assert result.authors == expected, byline
+    assert_authors_of_meta_bylines(cases)
 
 
 def test_a_byline_given_as_a_labelled_share_card_field_is_read() -> None:
